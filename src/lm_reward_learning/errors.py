@@ -1,0 +1,47 @@
+"""Exception types of lm_reward_learning.
+
+Every error a user can cause derives from :class:`LmrlError`; the CLI prints its message as one
+paragraph and exits with code 2. Messages say what was wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class LmrlError(Exception):
+    """Base class of user-facing errors (bad input, bad configuration, bad files)."""
+
+
+class UnknownRobotError(LmrlError, KeyError):
+    """A robot name is not in the registry (:func:`lm_reward_learning.robots.get_robot`)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigError(LmrlError, ValueError):
+    """A configuration file or value is invalid (unknown key, wrong type, out of range)."""
+
+
+class RewardValidationError(LmrlError, ValueError):
+    """A reward program was rejected by the validator.
+
+    Attributes:
+        issues: The individual findings, each a line an LLM can act on
+            (``"line 12: ... is not allowed; use ... instead"``).
+    """
+
+    def __init__(self, message: str, issues: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.issues = list(issues or [])
+
+
+class RunDirError(LmrlError):
+    """A path given as a run directory is not one (missing ``run.yaml``) or is damaged."""
+
+
+class CheckpointError(LmrlError):
+    """A checkpoint is missing or cannot be loaded (truncated, corrupted, wrong robot)."""
+
+
+class SimulationError(LmrlError, RuntimeError):
+    """The simulator failed in a way that is not a per-episode blow-up (those only end the episode)."""

@@ -1,0 +1,1 @@
+"""Reward programs: the :class:`RewardState` contract, the validator, and loading programs."""
