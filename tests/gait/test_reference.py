@@ -141,7 +141,5 @@ def test_gait_classes_are_stable_around_the_contact_thresholds(height: float, sp
     from lm_reward_learning.gait.reference import load_deepmimic
 
     for name, (gait, _) in EXPECTED.items():
-        traj = load_deepmimic(
-            REFERENCES[name], contact_height_m=height, contact_speed_fraction=speed_fraction
-        )
+        traj = load_deepmimic(REFERENCES[name], contact_height_m=height, contact_speed_fraction=speed_fraction)
         assert compute_features(traj).gait == gait, name

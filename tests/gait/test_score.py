@@ -104,19 +104,14 @@ def test_missing_features_are_skipped_and_weights_renormalised() -> None:
 
 
 def test_different_numbers_of_feet_are_not_compared_per_foot() -> None:
-    rows = {
-        r.feature: r
-        for r in similarity(reference_features("human_walk"), reference_features("dog_trot")).rows
-    }
+    rows = {r.feature: r for r in similarity(reference_features("human_walk"), reference_features("dog_trot")).rows}
     assert rows["phase_offsets"].error is None and "2 feet vs 4" in rows["phase_offsets"].note
 
 
 def test_weights() -> None:
     reference = _trot()
     perturbed = _trot(rr_shift=0.2)
-    only_speed = similarity(
-        perturbed, reference, weights={k: 0.0 for k in DEFAULT_WEIGHTS} | {"froude_number": 1}
-    )
+    only_speed = similarity(perturbed, reference, weights={k: 0.0 for k in DEFAULT_WEIGHTS} | {"froude_number": 1})
     assert only_speed.score == pytest.approx(1.0)  # the speeds are equal
     with pytest.raises(GaitInputError, match="unknown gait feature weight 'speed'"):
         similarity(reference, reference, weights={"speed": 1.0})

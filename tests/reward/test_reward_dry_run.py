@@ -218,8 +218,7 @@ def test_empty_components_and_bad_names(results: dict[str, ValidationResult]) ->
 
 def test_state_must_not_be_modified(results: dict[str, ValidationResult]) -> None:
     assert only_issue(results["mutates_state"]).startswith(
-        "compute_reward modified state.joint_pos; the state is shared with the simulator and must stay "
-        "read-only"
+        "compute_reward modified state.joint_pos; the state is shared with the simulator and must stay read-only"
     )
 
 
@@ -246,8 +245,7 @@ def test_killed_child_marks_the_running_program_and_leaves_the_rest() -> None:
     assert len(out) == 2  # program 2 is left for a fresh child
     assert out[0] == ({"issues": []}, 8)
     assert out[1][0]["issues"][0].startswith(
-        "compute_reward did not finish within the time limit of 2 s on 8 envs and the dry run had to be "
-        "killed"
+        "compute_reward did not finish within the time limit of 2 s on 8 envs and the dry run had to be killed"
     )
 
 
@@ -261,9 +259,7 @@ def test_crashed_child_blames_memory() -> None:
 
 
 def test_child_that_never_starts_is_a_setup_error() -> None:
-    with pytest.raises(
-        LmrlError, match="exited with code 1 before running any program; its stderr ends:\nboom"
-    ):
+    with pytest.raises(LmrlError, match="exited with code 1 before running any program; its stderr ends:\nboom"):
         interpret_records([], 1, killed=False, returncode=1, stderr="boom", limits=LIMITS)
 
 
@@ -275,7 +271,6 @@ def test_stuck_child_is_killed_and_the_rest_rerun(go2_batch: Path, monkeypatch: 
     valid = "def compute_reward(state):\n    t = state.time_s * 0.0\n    return t, {'zero_l1': t}\n"
     stuck, after = validate_programs([loop, valid], go2_batch, timeout_s=TIMEOUT_S)
     assert only_issue(stuck).startswith(
-        f"compute_reward did not finish within the time limit of 1 s on {N} envs and the dry run had to "
-        "be killed"
+        f"compute_reward did not finish within the time limit of 1 s on {N} envs and the dry run had to be killed"
     )
     assert after.ok, after.issues  # run by a fresh child

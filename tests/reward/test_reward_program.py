@@ -50,9 +50,7 @@ def test_from_file_not_text(tmp_path: Path) -> None:
 
 
 def test_unknown_default_robot() -> None:
-    with pytest.raises(
-        UnknownRobotError, match="no default reward program for robot 'spot'; available: go2, g1"
-    ):
+    with pytest.raises(UnknownRobotError, match="no default reward program for robot 'spot'; available: go2, g1"):
         default_program("spot")
 
 

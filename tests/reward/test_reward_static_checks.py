@@ -217,12 +217,9 @@ def test_state_fields_are_checked_with_a_suggestion() -> None:
 
 
 def test_assigning_to_state_is_rejected() -> None:
-    source = (
-        "def compute_reward(state):\n    state.joint_pos = state.joint_pos * 0\n    return state.time_s, {}\n"
-    )
+    source = "def compute_reward(state):\n    state.joint_pos = state.joint_pos * 0\n    return state.time_s, {}\n"
     assert check_source(source) == [
-        "line 2: assigning to state.joint_pos is not allowed; the state is read-only — compute new "
-        "tensors instead"
+        "line 2: assigning to state.joint_pos is not allowed; the state is read-only — compute new tensors instead"
     ]
 
 

@@ -190,8 +190,7 @@ def test_only_feet_and_trunk_collide_with_the_floor_and_never_with_each_other(na
 
     def can_collide(a: int, b: int) -> bool:
         return bool(
-            model.geom_contype[a] & model.geom_conaffinity[b]
-            or model.geom_contype[b] & model.geom_conaffinity[a]
+            model.geom_contype[a] & model.geom_conaffinity[b] or model.geom_contype[b] & model.geom_conaffinity[a]
         )
 
     robot = [g for g in range(model.ngeom) if model.geom_bodyid[g] != 0]

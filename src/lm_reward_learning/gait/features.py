@@ -163,9 +163,7 @@ def features_from_contacts(
     if len(names) != contact.shape[1]:
         raise GaitInputError(f"foot_names has {len(names)} names for {contact.shape[1]} feet: {names}")
     if forward_speed_mps is not None and not np.isfinite(forward_speed_mps):
-        raise GaitInputError(
-            f"forward_speed_mps must be a finite speed in m/s or None; got {forward_speed_mps!r}"
-        )
+        raise GaitInputError(f"forward_speed_mps must be a finite speed in m/s or None; got {forward_speed_mps!r}")
     if leg_length_m is not None and not (np.isfinite(leg_length_m) and leg_length_m > 0):
         raise GaitInputError(f"leg_length_m must be a positive length in m or None; got {leg_length_m!r}")
     timing = analyse_contacts(contact, dt, names, min_phase_s)

@@ -180,15 +180,11 @@ def load_skeleton(path: Path) -> Skeleton:
     bodies = {b["ID"]: b for b in data.get("BodyDefs", [])}
     for i, j in enumerate(joints):
         if j["ID"] != i or j["Parent"] >= i:
-            raise ReferenceMotionError(
-                f"{path.name}: joint {j['Name']!r} is out of order (ID {j['ID']}, index {i})"
-            )
+            raise ReferenceMotionError(f"{path.name}: joint {j['Name']!r} is out of order (ID {j['ID']}, index {i})")
         if i > 0 and j["Type"] not in ("spherical", "revolute", "fixed"):
             raise ReferenceMotionError(f"{path.name}: joint {j['Name']!r} has unsupported type {j['Type']!r}")
         if any(j.get(f"AttachTheta{a}", 0) != 0 for a in "XYZ"):
-            raise ReferenceMotionError(
-                f"{path.name}: joint {j['Name']!r} has a rotated attachment (unsupported)"
-            )
+            raise ReferenceMotionError(f"{path.name}: joint {j['Name']!r} has a rotated attachment (unsupported)")
     offsets = np.array([[j["AttachX"], j["AttachY"], j["AttachZ"]] for j in joints], dtype=float)
     offsets[0] = 0.0  # DeepMimic zeroes the root's attach point (cKinTree::PostProcessJointMat)
     return Skeleton(
@@ -216,9 +212,7 @@ def load_motion(path: Path, skeleton: Skeleton) -> tuple[float, np.ndarray]:
         )
     durations = frames[:-1, 0]
     if not np.allclose(durations, durations[0], rtol=1e-3) or durations[0] <= 0:
-        raise ReferenceMotionError(
-            f"{path.name}: frame durations are uneven ({durations.min()}..{durations.max()} s)"
-        )
+        raise ReferenceMotionError(f"{path.name}: frame durations are uneven ({durations.min()}..{durations.max()} s)")
     return float(durations.mean()), frames
 
 

@@ -121,9 +121,7 @@ class GaitScore:
         return "\n".join(lines)
 
 
-def similarity(
-    robot: GaitFeatures, reference: GaitFeatures, weights: Mapping[str, float] | None = None
-) -> GaitScore:
+def similarity(robot: GaitFeatures, reference: GaitFeatures, weights: Mapping[str, float] | None = None) -> GaitScore:
     """Score how closely a rollout's gait matches a reference gait (see the module docstring).
 
     Args:
@@ -193,9 +191,7 @@ def _per_foot(
             return _missing(rv, fv)
         if len(rv) != len(fv):
             return _missing(rv, fv, f"skipped: {len(rv)} feet vs {len(fv)}")
-        pairs = [
-            (a, b) for a, b in zip(rv[first:], fv[first:], strict=True) if a is not None and b is not None
-        ]
+        pairs = [(a, b) for a, b in zip(rv[first:], fv[first:], strict=True) if a is not None and b is not None]
         if not pairs:
             return _missing(rv, fv, "skipped: no foot measured on both sides")
         err = sum(distance(a, b) for a, b in pairs) / len(pairs) / scale

@@ -103,9 +103,7 @@ def synthetic_gait(
     foot_pos[..., 2] = np.where(contact, 0.0, step_height * np.sin(np.pi * swing))
 
     omega = 2.0 * np.pi * stride_frequency_hz
-    base_pos = np.stack(
-        [base_x, np.zeros_like(t), base_height + height_amplitude * np.sin(omega * t)], axis=-1
-    )
+    base_pos = np.stack([base_x, np.zeros_like(t), base_height + height_amplitude * np.sin(omega * t)], axis=-1)
     base_vel = np.stack(
         [np.full_like(t, speed_mps), np.zeros_like(t), height_amplitude * omega * np.cos(omega * t)], axis=-1
     )

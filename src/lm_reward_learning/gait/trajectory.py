@@ -76,9 +76,7 @@ def as_contact_array(foot_contact: np.ndarray, name: str = "foot_contact") -> np
     if c.dtype == bool:
         return c
     if not np.issubdtype(c.dtype, np.number) or not np.isin(c, (0, 1)).all():
-        raise GaitInputError(
-            f"{name} must be bool (or 0/1); got dtype {c.dtype}. Threshold contact forces first."
-        )
+        raise GaitInputError(f"{name} must be bool (or 0/1); got dtype {c.dtype}. Threshold contact forces first.")
     return c.astype(bool)
 
 
@@ -90,9 +88,7 @@ def _finite_array(value: np.ndarray | None, name: str, shape: tuple[int | None, 
         want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
         raise GaitInputError(f"{name} must have shape {want}; got {arr.shape}")
     if not np.isfinite(arr).all():
-        raise GaitInputError(
-            f"{name} holds NaN or inf values (first at index {np.argwhere(~np.isfinite(arr))[0]})"
-        )
+        raise GaitInputError(f"{name} holds NaN or inf values (first at index {np.argwhere(~np.isfinite(arr))[0]})")
     return arr
 
 
@@ -153,17 +149,14 @@ class GaitTrajectory:
         quat = _finite_array(self.base_quat_w, "base_quat_w", (num_steps, 4))
         norm = np.linalg.norm(quat, axis=-1)
         if (norm < 1e-6).any():
-            raise GaitInputError(
-                f"base_quat_w has zero-norm quaternions (first at t={np.argmax(norm < 1e-6)})"
-            )
+            raise GaitInputError(f"base_quat_w has zero-norm quaternions (first at t={np.argmax(norm < 1e-6)})")
         vel = _finite_array(self.base_lin_vel_w, "base_lin_vel_w", (num_steps, 3))
         foot_pos = _finite_array(self.foot_pos_w, "foot_pos_w", (num_steps, None, 3))
         num_feet = foot_pos.shape[1]
         contact = as_contact_array(self.foot_contact)
         if contact.shape != (num_steps, num_feet):
             raise GaitInputError(
-                f"foot_contact must have shape (T, F) = ({num_steps}, {num_feet}) like foot_pos_w; "
-                f"got {contact.shape}"
+                f"foot_contact must have shape (T, F) = ({num_steps}, {num_feet}) like foot_pos_w; got {contact.shape}"
             )
         names = default_foot_names(num_feet) if self.foot_names is None else tuple(self.foot_names)
         if len(names) != num_feet:
@@ -172,16 +165,12 @@ class GaitTrajectory:
         if not (np.isfinite(self.leg_length) and self.leg_length > 0):
             raise GaitInputError(f"leg_length must be a positive length in m; got {self.leg_length!r}")
         if self.body_length is not None and not (np.isfinite(self.body_length) and self.body_length > 0):
-            raise GaitInputError(
-                f"body_length must be a positive length in m or None; got {self.body_length!r}"
-            )
+            raise GaitInputError(f"body_length must be a positive length in m or None; got {self.body_length!r}")
         if self.mass_kg is not None and not (np.isfinite(self.mass_kg) and self.mass_kg > 0):
             raise GaitInputError(f"mass_kg must be a positive mass in kg or None; got {self.mass_kg!r}")
         torques = vel_j = None
         if (self.joint_torques is None) != (self.joint_vel is None):
-            raise GaitInputError(
-                "give both joint_torques and joint_vel (cost of transport needs both) or neither"
-            )
+            raise GaitInputError("give both joint_torques and joint_vel (cost of transport needs both) or neither")
         if self.joint_torques is not None:
             torques = _finite_array(self.joint_torques, "joint_torques", (num_steps, None))
             vel_j = _finite_array(self.joint_vel, "joint_vel", (num_steps, torques.shape[1]))

@@ -235,9 +235,7 @@ def _mutations(original: RewardState, passed: RewardState) -> list[str]:
     for f in fields(RewardState):
         before, after = getattr(original, f.name), getattr(passed, f.name)
         if isinstance(before, torch.Tensor):
-            same = (
-                isinstance(after, torch.Tensor) and before.shape == after.shape and torch.equal(before, after)
-            )
+            same = isinstance(after, torch.Tensor) and before.shape == after.shape and torch.equal(before, after)
         else:
             same = type(after) is type(before) and after == before
         if not same:

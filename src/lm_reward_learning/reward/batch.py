@@ -21,9 +21,7 @@ def save_state_batch(state: RewardState, path: str | Path) -> Path:
         LmrlError: if the file cannot be written.
     """
     path = Path(path)
-    data = {
-        k: v.detach().cpu() if isinstance(v, torch.Tensor) else float(v) for k, v in state.to_dict().items()
-    }
+    data = {k: v.detach().cpu() if isinstance(v, torch.Tensor) else float(v) for k, v in state.to_dict().items()}
     try:
         torch.save(data, path)
     except OSError as exc:

@@ -306,9 +306,7 @@ class _Checker(ast.NodeVisitor):
 
 
 def _undefined_name_text(name: str) -> str:
-    available = (
-        f"available are torch, math, the builtins {', '.join(SAFE_BUILTINS)}, and names the program defines"
-    )
+    available = f"available are torch, math, the builtins {', '.join(SAFE_BUILTINS)}, and names the program defines"
     if name in _NUMPY_NAMES:
         return (
             f"name '{name}' is not available (no numpy, scipy or module aliases); {available} — use the "

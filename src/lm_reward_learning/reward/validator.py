@@ -203,9 +203,7 @@ def _to_result(record: dict[str, Any], num_envs: int) -> ValidationResult:
     )
 
 
-def _dry_run(
-    sources: list[str], batch_path: Path, limits: dict[str, float]
-) -> list[tuple[dict[str, Any], int]]:
+def _dry_run(sources: list[str], batch_path: Path, limits: dict[str, float]) -> list[tuple[dict[str, Any], int]]:
     """Run ``sources`` in child processes; return ``(result record, num_envs)`` per source."""
     if not batch_path.is_file():
         raise LmrlError(

@@ -58,9 +58,7 @@ FOOT_BODIES = ("left_ankle_roll_link", "right_ankle_roll_link")
 """Bodies carrying the foot collision capsules, left then right."""
 
 
-def _two_stage_planetary_inertia(
-    rotor: tuple[float, float, float], gear: tuple[float, float, float]
-) -> float:
+def _two_stage_planetary_inertia(rotor: tuple[float, float, float], gear: tuple[float, float, float]) -> float:
     """Reflected inertia at the output of a two-stage planetary gearbox, kg·m² (mjlab formula).
 
     ``rotor`` are the rotor and the two stages' inertias, kg·m²; ``gear`` the ratios (first is 1).

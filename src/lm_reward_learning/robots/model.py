@@ -28,9 +28,7 @@ class RobotModelError(LmrlError, ValueError):
     """The MJCF does not match its :class:`RobotSpec` (missing or mis-wired actuator, joint, site, ...)."""
 
 
-def _ids(
-    model: mujoco.MjModel, obj: mujoco.mjtObj, names: tuple[str, ...], what: str, spec: RobotSpec
-) -> np.ndarray:
+def _ids(model: mujoco.MjModel, obj: mujoco.mjtObj, names: tuple[str, ...], what: str, spec: RobotSpec) -> np.ndarray:
     """Model ids of ``names`` (objects of type ``obj``), in the given order.
 
     Raises:

@@ -114,9 +114,7 @@ def compute_reward(state):
     terms = {
         "track_lin_vel_xy_exp": track_lin_vel_xy_exp(state, p["track_lin_vel_xy_exp"]["std"]),
         "track_ang_vel_z_exp": track_ang_vel_z_exp(state, p["track_ang_vel_z_exp"]["std"]),
-        "feet_air_time": feet_air_time(
-            state, p["feet_air_time"]["threshold_s"], p["feet_air_time"]["min_command"]
-        ),
+        "feet_air_time": feet_air_time(state, p["feet_air_time"]["threshold_s"], p["feet_air_time"]["min_command"]),
         "feet_slide": feet_slide(state),
         "lin_vel_z_l2": lin_vel_z_l2(state),
         "ang_vel_xy_l2": ang_vel_xy_l2(state),

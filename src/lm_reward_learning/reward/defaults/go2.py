@@ -77,9 +77,7 @@ def compute_reward(state):
         "ang_vel_xy_l2": ang_vel_xy_l2(state),
         "joint_torques_l2": joint_torques_l2(state),
         "action_rate_l2": action_rate_l2(state),
-        "feet_air_time": feet_air_time(
-            state, p["feet_air_time"]["threshold_s"], p["feet_air_time"]["min_command"]
-        ),
+        "feet_air_time": feet_air_time(state, p["feet_air_time"]["threshold_s"], p["feet_air_time"]["min_command"]),
         "flat_orientation_l2": flat_orientation_l2(state),
     }
     components = {name: p[name]["weight"] * value for name, value in terms.items()}

@@ -1,0 +1,204 @@
+"""``lmrl``: the command line.
+
+Subcommands: ``train`` (PPO on a reward program), ``play`` (render a rollout video and measure it),
+``export`` (ONNX + deploy.yaml with a parity check), ``validate`` (check a reward program without
+training). Every user error prints one paragraph saying what was wrong and what to do, and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from lm_reward_learning.errors import LmrlError
+
+log = logging.getLogger("lmrl")
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a policy for a reward program (rsl-rl PPO on MuJoCo)")
+    p.add_argument("--robot", default="go2", help="robot name (go2, g1); default go2")
+    p.add_argument("--reward", type=Path, help="reward program (.py source); default: the robot's bundled one")
+    p.add_argument("--iterations", type=int, help="PPO iterations (total, also when resuming)")
+    p.add_argument("--num-envs", type=int, help="parallel simulations")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--config", type=Path, help="training YAML (default: config/train/<robot>.yaml)")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where run directories go (default runs/)")
+    p.add_argument("--name", help="suffix of the run directory name")
+    p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted run directory")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-video", action="store_true", help="skip the rollout video after training")
+    p.add_argument("--no-export", action="store_true", help="skip the ONNX export after training")
+    p.add_argument("--policies-dir", type=Path, default=Path("policies"), help="ONNX export root (default policies/)")
+
+
+def _add_play(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("play", help="render a rollout of a trained policy to MP4 and report its speed")
+    p.add_argument("--run", type=Path, required=True, help="run directory")
+    p.add_argument("--view", default="side", help="camera: side, three_quarter, front, back")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds (default 10)")
+    p.add_argument("--command", type=float, nargs=3, default=(0.8, 0.0, 0.0), metavar=("VX", "VY", "WZ"))
+    p.add_argument("--out", type=Path, help="MP4 path (default RUN/videos/rollout_<view>.mp4)")
+    p.add_argument("--width", type=int, default=320)
+    p.add_argument("--height", type=int, default=240)
+    p.add_argument("--no-video", action="store_true", help="only measure, do not render")
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export the policy to ONNX + deploy.yaml (parity-checked)")
+    p.add_argument("--run", type=Path, required=True, help="run directory")
+    p.add_argument("--out", type=Path, default=Path("policies"), help="policies root (default policies/)")
+    p.add_argument("--name", help="policy name (default: the run directory's name)")
+
+
+def _add_validate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="validate a reward program against recorded robot states")
+    p.add_argument("reward", type=Path, help="reward program (.py source)")
+    p.add_argument("--robot", default="go2")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``lmrl`` argument parser."""
+    parser = argparse.ArgumentParser(prog="lmrl", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_play(sub)
+    _add_export(sub)
+    _add_validate(sub)
+    return parser
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``lmrl train``: prepare (validate) a run, train it, print where it is."""
+    from lm_reward_learning.config import TrainConfig, from_dict, load_train_config
+    from lm_reward_learning.reward.program import RewardProgram, default_program
+    from lm_reward_learning.robots import get_robot
+    from lm_reward_learning.training.run_dir import RunDir
+    from lm_reward_learning.training.trainer import prepare_run, train
+
+    if args.resume is not None:
+        import yaml
+
+        run = RunDir.open(args.resume)
+        cfg = from_dict(TrainConfig, yaml.safe_load((run.path / "config.yaml").read_text()), "config.yaml")
+        if args.iterations is not None:
+            import dataclasses
+
+            cfg = dataclasses.replace(cfg, iterations=args.iterations)
+        train(run, cfg, resume=True, progress=not args.no_progress)
+    else:
+        get_robot(args.robot)  # unknown robot: fail before anything is written
+        cfg = load_train_config(
+            args.robot,
+            args.config,
+            **{"iterations": args.iterations, "seed": args.seed, "env.num_envs": args.num_envs},
+        )
+        program = RewardProgram.from_file(args.reward) if args.reward else default_program(args.robot)
+        run = prepare_run(args.robot, program, cfg, args.runs_dir, args.name)
+        print(f"run directory: {run.path}", flush=True)
+        train(run, cfg, progress=not args.no_progress)
+    stats = run.reward_stats()
+    last = stats[-1] if stats else {}
+    print(f"trained {run.meta().get('iterations_done')} iterations; run directory: {run.path}")
+    if last.get("mean_episode_return") is not None:
+        print(
+            f"last mean episode return {last['mean_episode_return']:.2f}, length {last['mean_episode_length_s']:.1f} s"
+        )
+    if not args.no_video:
+        cmd_play(build_parser().parse_args(["play", "--run", str(run.path)]))
+    if not args.no_export:
+        cmd_export(build_parser().parse_args(["export", "--run", str(run.path), "--out", str(args.policies_dir)]))
+    return 0
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    """``lmrl play``: roll the policy out, render, print the measured speed."""
+    from lm_reward_learning.export import load_policy
+    from lm_reward_learning.rollout import CAMERA_VIEWS, rollout
+    from lm_reward_learning.training.run_dir import RunDir
+
+    if args.view not in CAMERA_VIEWS:
+        raise LmrlError(f"Unknown --view {args.view!r}; choose one of {sorted(CAMERA_VIEWS)}.")
+    run = RunDir.open(args.run)
+    policy, _, _, env = load_policy(run)
+    video = None if args.no_video else (args.out or run.videos / f"rollout_{args.view}.mp4")
+    res = rollout(
+        policy,
+        env,
+        duration_s=args.duration,
+        command=tuple(args.command),
+        video=video,
+        arrays=run.videos / f"rollout_{args.view}.npz",
+        view=args.view,
+        width=args.width,
+        height=args.height,
+    )
+    print(
+        f"{res.duration_s:.1f} s rollout: mean forward speed {res.mean_forward_speed:.2f} m/s, "
+        f"distance {res.distance_m:.2f} m, {'FELL' if res.fell else 'no fall'}"
+    )
+    if res.video_path:
+        print(f"video: {res.video_path}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``lmrl export``: write policy.onnx + deploy.yaml, print the parity error."""
+    from lm_reward_learning.export import export_run
+    from lm_reward_learning.training.run_dir import RunDir
+
+    res = export_run(RunDir.open(args.run), args.out, args.name)
+    print(f"exported {res.onnx_path} and {res.deploy_path}; parity max abs error {res.parity_max_abs_err:.2e}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``lmrl validate``: static checks and a dry run on states recorded from the robot."""
+    import tempfile
+
+    from lm_reward_learning.config import load_train_config
+    from lm_reward_learning.reward.program import RewardProgram
+    from lm_reward_learning.reward.validator import ensure_valid
+    from lm_reward_learning.robots import get_robot
+    from lm_reward_learning.training.trainer import record_state_batch
+
+    spec = get_robot(args.robot)
+    program = RewardProgram.from_file(args.reward)
+    with tempfile.TemporaryDirectory() as tmp:
+        batch = Path(tmp) / "states.pt"
+        record_state_batch(spec, load_train_config(args.robot).env, batch)
+        result = ensure_valid(program.source, batch)
+    print(f"{args.reward}: valid; terms: {', '.join(result.component_names)}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "play": cmd_play, "export": cmd_export, "validate": cmd_validate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``lmrl``. Returns the exit code (0 ok, 2 user error, 130 interrupted)."""
+    from lm_reward_learning.rollout import select_gl_backend
+
+    select_gl_backend()  # MuJoCo picks its OpenGL backend when first imported
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return COMMANDS[args.command](args)
+    except LmrlError as exc:
+        print(f"lmrl {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"lmrl {args.command}: interrupted; completed iterations are saved (resume with --resume RUN).",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Vectorised environments implementing rsl-rl's ``VecEnv`` contract (MuJoCo on the CPU)."""
