@@ -12,8 +12,10 @@ from __future__ import annotations
 import ctypes.util
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -69,6 +71,7 @@ def rollout(
     width: int = 320,
     height: int = 240,
     camera_distance: float | None = None,
+    on_step: Callable[[int, np.ndarray | None, Any], None] | None = None,
 ) -> RolloutResult:
     """Run ``policy`` deterministically in a one-env :class:`MujocoVecEnv` and record it.
 
@@ -82,6 +85,9 @@ def rollout(
         view: Camera side, a key of :data:`CAMERA_VIEWS`.
         width, height: Video size, pixels.
         camera_distance: Camera distance, m; default 4 × the robot's leg length + 1.
+        on_step: Called after every policy step as ``on_step(step, frame, state)`` with the rendered
+            frame (uint8 ``(height, width, 3)``, or None without video) and the env's
+            :class:`~lm_reward_learning.reward.state.RewardState` (one env); e.g. to publish ROS topics.
 
     Raises:
         ValueError: if ``env.num_envs != 1`` or ``view`` is unknown.
@@ -127,11 +133,15 @@ def rollout(
             s = env.last_state
             for k in _RECORDED:
                 rec[k].append(getattr(s, k)[0].numpy().copy())
+            frame = None
             if renderer is not None:
                 env.batch.get_data(0, data)
                 mujoco.mj_forward(env.model, data)
                 renderer.update_scene(data, camera=cam)
-                writer.append_data(renderer.render())
+                frame = renderer.render()
+                writer.append_data(frame)
+            if on_step is not None:
+                on_step(len(rec["base_pos_w"]) - 1, frame, s)
             if bool(dones[0]) and not bool(extras["time_outs"][0]):
                 fell = True
                 break
