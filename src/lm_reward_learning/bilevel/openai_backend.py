@@ -1,0 +1,455 @@
+"""Feedback (VLM) and synthesis (LLM) backends for any OpenAI-compatible chat-completions endpoint.
+
+:class:`OpenAIFeedback` is the paper's upper level: it sends the task, the current reward program and
+sampled expert and rollout frames (base64 data URLs) and parses the four-part feedback JSON.
+:class:`OpenAISynthesis` is the lower level: it sends the contract, the validator's rules and the
+feedback and extracts the new reward program. Prompts are the versioned templates of
+:mod:`lm_reward_learning.prompts`.
+
+All HTTP goes through the ``openai`` SDK (retries with backoff, timeouts). SDK errors become
+:class:`EndpointError` subclasses whose messages say what to do. The API key is read from the
+environment variable named in :class:`EndpointConfig` (or given explicitly); it is never logged,
+never part of a repr, and never written into a returned record.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lm_reward_learning.bilevel.extract import (
+    BackendResponseError,
+    FeedbackFormatError,
+    excerpt,
+    extract_code,
+    extract_json_object,
+    parse_feedback,
+)
+from lm_reward_learning.bilevel.protocols import Feedback, FeedbackRequest, SynthesisRequest, SynthesisResult
+from lm_reward_learning.errors import ConfigError, LmrlError
+from lm_reward_learning.prompts import PROMPT_VERSION
+from lm_reward_learning.prompts.messages import (
+    ImageOptions,
+    Prompt,
+    build_feedback_messages,
+    build_synthesis_messages,
+    feedback_fix_message,
+)
+
+if TYPE_CHECKING:
+    import openai
+
+__all__ = [
+    "BackendResponseError",
+    "ChatAnswer",
+    "EndpointAuthError",
+    "EndpointConfig",
+    "EndpointConnectionError",
+    "EndpointError",
+    "EndpointRateLimitError",
+    "EndpointRequestError",
+    "EndpointServerError",
+    "EndpointTimeoutError",
+    "ImageOptions",
+    "OpenAIChat",
+    "OpenAIFeedback",
+    "OpenAISynthesis",
+]
+
+log = logging.getLogger(__name__)
+
+_SERVER_TEXT_CHARS = 300
+
+
+class EndpointError(LmrlError):
+    """A chat-completions request failed (the base class of the endpoint errors)."""
+
+
+class EndpointAuthError(EndpointError):
+    """No API key, or the endpoint rejected it (HTTP 401/403)."""
+
+
+class EndpointRateLimitError(EndpointError):
+    """The endpoint kept answering HTTP 429 (rate limit or quota) through all retries."""
+
+
+class EndpointTimeoutError(EndpointError):
+    """No answer within ``timeout_s`` in any attempt."""
+
+
+class EndpointConnectionError(EndpointError):
+    """The endpoint cannot be reached (connection refused, DNS failure, TLS error)."""
+
+
+class EndpointServerError(EndpointError):
+    """The endpoint kept answering HTTP 5xx through all retries."""
+
+
+class EndpointRequestError(EndpointError):
+    """The endpoint rejected the request itself (HTTP 400/404/422: model name, parameters, images)."""
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """Where and how to reach an OpenAI-compatible chat-completions endpoint.
+
+    Attributes:
+        base_url: API root, e.g. ``"https://api.openai.com/v1"`` or ``"http://localhost:8000/v1"``.
+        model: Model name as the endpoint knows it (``"gpt-4o"``).
+        api_key_env: Environment variable holding the API key.
+        api_key: The key itself, overriding ``api_key_env`` (kept out of ``repr``; prefer the variable).
+        require_api_key: False for local servers that need no key (a placeholder is sent).
+        timeout_s: Seconds per attempt before giving up on it.
+        max_retries: Extra attempts after a timeout, connection error, HTTP 408/409/429 or 5xx (the SDK
+            waits with exponential backoff, or as the server's ``Retry-After`` says).
+        temperature: Sampling temperature; None leaves it to the endpoint (required by models that
+            accept only their default).
+        max_tokens: Limit on the answer's tokens; None leaves it to the endpoint.
+        token_limit_param: Name under which ``max_tokens`` is sent: ``"max_tokens"`` (most servers) or
+            ``"max_completion_tokens"`` (newer OpenAI models).
+        json_mode: Whether the endpoint supports ``response_format={"type": "json_object"}`` (used for
+            feedback; answers are parsed robustly either way).
+        extra_headers: Headers added to every request (e.g. an organisation or routing header).
+    """
+
+    base_url: str
+    model: str
+    api_key_env: str = "OPENAI_API_KEY"
+    api_key: str | None = field(default=None, repr=False)
+    require_api_key: bool = True
+    timeout_s: float = 120.0
+    max_retries: int = 2
+    temperature: float | None = 0.2
+    max_tokens: int | None = 4096
+    token_limit_param: str = "max_tokens"
+    json_mode: bool = False
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"endpoint base_url must start with http:// or https://, got {self.base_url!r}.")
+        if not self.model:
+            raise ConfigError("endpoint model is empty; set it to the model name the endpoint serves.")
+        if not self.timeout_s > 0 or self.max_retries < 0:
+            raise ConfigError(
+                f"endpoint needs timeout_s > 0 and max_retries >= 0, got {self.timeout_s} and {self.max_retries}."
+            )
+        if self.token_limit_param not in ("max_tokens", "max_completion_tokens"):
+            raise ConfigError(
+                f"token_limit_param must be 'max_tokens' or 'max_completion_tokens', got {self.token_limit_param!r}."
+            )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "endpoint") -> EndpointConfig:
+        """Build from a YAML mapping.
+
+        Raises:
+            ConfigError: on an unknown key or a value of the wrong type.
+        """
+        from lm_reward_learning.config import from_dict
+
+        return from_dict(cls, data, where)
+
+    def to_record(self) -> dict[str, Any]:
+        """The settings for the run directory, without ``api_key`` (the variable's name is kept)."""
+        return {k: v for k, v in vars(self).items() if k != "api_key"}
+
+    def resolve_api_key(self) -> str:
+        """Return the API key: ``api_key`` if set, else the environment variable ``api_key_env``.
+
+        Raises:
+            EndpointAuthError: if there is none and ``require_api_key`` is true.
+        """
+        key = self.api_key or os.environ.get(self.api_key_env, "")
+        if key:
+            return key
+        if self.require_api_key:
+            raise EndpointAuthError(
+                f"no API key for {self.base_url}: set the environment variable {self.api_key_env} "
+                "(or name another variable with api_key_env; for a local server that needs no key set "
+                "require_api_key: false)."
+            )
+        return "no-key"
+
+
+@dataclass(frozen=True)
+class ChatAnswer:
+    """One chat-completions answer.
+
+    Attributes:
+        text: The message content.
+        usage: ``{"prompt_tokens": .., "completion_tokens": ..}`` (zeros if the endpoint omits usage).
+        finish_reason: ``"stop"``, ``"length"`` (cut off at max_tokens), ...
+        seconds: Wall time of the request, retries included, s.
+    """
+
+    text: str
+    usage: dict[str, int]
+    finish_reason: str
+    seconds: float
+
+
+class OpenAIChat:
+    """A chat-completions client for one endpoint (the ``openai`` SDK's ``OpenAI`` client).
+
+    Args:
+        config: The endpoint.
+
+    Raises:
+        EndpointAuthError: if no API key is available.
+    """
+
+    def __init__(self, config: EndpointConfig) -> None:
+        import openai
+
+        self.config = config
+        self._key = config.resolve_api_key()
+        self._client = openai.OpenAI(
+            api_key=self._key,
+            base_url=config.base_url,
+            timeout=config.timeout_s,
+            max_retries=config.max_retries,
+            default_headers=dict(config.extra_headers),
+        )
+
+    def complete(self, messages: list[dict[str, Any]], *, json_mode: bool = False) -> ChatAnswer:
+        """Send one chat-completions request.
+
+        Args:
+            messages: The messages.
+            json_mode: Ask for ``response_format={"type": "json_object"}`` (only if the config allows it).
+
+        Raises:
+            EndpointError: (a subclass) when the request fails after the SDK's retries.
+            BackendResponseError: when the answer has no message content.
+        """
+        import openai
+
+        cfg = self.config
+        kwargs: dict[str, Any] = {"model": cfg.model, "messages": messages}
+        if cfg.temperature is not None:
+            kwargs["temperature"] = cfg.temperature
+        if cfg.max_tokens is not None:
+            kwargs[cfg.token_limit_param] = cfg.max_tokens
+        if json_mode and cfg.json_mode:
+            kwargs["response_format"] = {"type": "json_object"}
+        start = time.monotonic()
+        try:
+            response = self._client.chat.completions.create(**kwargs)
+        except openai.OpenAIError as exc:
+            mapped = self._map_error(exc)
+            raise mapped from (None if self._key in str(exc) else exc)
+        seconds = time.monotonic() - start
+        choice = response.choices[0] if response.choices else None
+        text = choice.message.content if choice is not None and choice.message is not None else None
+        finish = str(choice.finish_reason) if choice is not None else "none"
+        if not text:
+            raise BackendResponseError(
+                f"{cfg.base_url} (model {cfg.model}) answered with no message content (finish_reason={finish})."
+            )
+        usage = {
+            "prompt_tokens": int(getattr(response.usage, "prompt_tokens", 0) or 0),
+            "completion_tokens": int(getattr(response.usage, "completion_tokens", 0) or 0),
+        }
+        log.info(
+            "%s answered in %.1f s: %d prompt + %d completion tokens, finish_reason=%s",
+            cfg.model, seconds, usage["prompt_tokens"], usage["completion_tokens"], finish,
+        )  # fmt: skip
+        return ChatAnswer(text=text, usage=usage, finish_reason=finish, seconds=seconds)
+
+    def _map_error(self, exc: openai.OpenAIError) -> EndpointError:
+        import openai
+
+        cfg = self.config
+        where = f"{cfg.base_url} (model {cfg.model})"
+        tries = f"{cfg.max_retries + 1} attempt{'s' if cfg.max_retries else ''}"
+        said = self._server_text(exc)
+        if isinstance(exc, openai.APITimeoutError):
+            return EndpointTimeoutError(
+                f"no answer from {where} within timeout_s={cfg.timeout_s:g} s ({tries}); raise timeout_s in the "
+                "endpoint config (answers to long prompts with images can take minutes) or check the server's load."
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc.__context__
+            return EndpointConnectionError(
+                f"cannot connect to {cfg.base_url} ({tries}): {self._redact(str(cause or exc))}. Check that the "
+                "server is running and that base_url is right (OpenAI-compatible servers usually end in /v1)."
+            )
+        if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
+            source = "the api_key in the endpoint config" if cfg.api_key else f"${cfg.api_key_env}"
+            return EndpointAuthError(
+                f"{where} rejected the API key (HTTP {exc.status_code}; the key came from {source}): set the "
+                f"environment variable {cfg.api_key_env} to a valid key for this endpoint. Server said: {said}"
+            )
+        if isinstance(exc, openai.RateLimitError):
+            return EndpointRateLimitError(
+                f"{where} is rate limiting (HTTP 429) through {tries}: lower the request rate (fewer candidates "
+                "per iteration, no parallel runs on the same key), retry later, or raise max_retries; if it "
+                f"says the quota is exhausted, check the account. Server said: {said}"
+            )
+        if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
+            return EndpointServerError(
+                f"{where} failed with HTTP {exc.status_code} through {tries}; the endpoint is failing, retry "
+                f"later or raise max_retries. Server said: {said}"
+            )
+        if isinstance(exc, openai.NotFoundError):
+            return EndpointRequestError(
+                f"{where}: not found (HTTP 404); check the model name and that base_url is the API root "
+                f"(usually ending in /v1). Server said: {said}"
+            )
+        if isinstance(exc, openai.APIStatusError):
+            return EndpointRequestError(
+                f"{where} rejected the request (HTTP {exc.status_code}). If the server mentions response_format, "
+                "set json_mode: false; max_tokens, set token_limit_param: max_completion_tokens; temperature, "
+                f"set temperature: null; images, use a model that accepts image input. Server said: {said}"
+            )
+        return EndpointError(f"request to {where} failed: {self._redact(str(exc))}")
+
+    def _server_text(self, exc: openai.OpenAIError) -> str:
+        body = getattr(exc, "body", None)
+        if isinstance(body, dict):
+            error = body.get("error", body)
+            text = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+        else:
+            text = str(getattr(exc, "message", exc))
+        return excerpt(self._redact(text), _SERVER_TEXT_CHARS)
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+
+class OpenAIFeedback:
+    """Upper level: a vision-language model compares the expert video with the robot's rollout.
+
+    Args:
+        endpoint: The endpoint (a VLM: it must accept image parts).
+        images: Frame count, size and format; default :class:`ImageOptions`.
+        prompt_version: Version of the ``feedback_*`` templates.
+        format_retries: Follow-up requests when an answer is not usable feedback JSON; each quotes the
+            problem back to the model.
+        chat: A client to use instead of one built from ``endpoint`` (tests, sharing).
+
+    Attributes:
+        name: ``"openai:<model>"``.
+        last_exchange: What the last call sent and got (messages with images described, not embedded;
+            template ids; prompt version; raw answers; token usage summed over attempts), for the run
+            directory. :class:`Feedback` has no fields for these.
+
+    Raises:
+        EndpointAuthError: if no API key is available.
+    """
+
+    def __init__(
+        self,
+        endpoint: EndpointConfig,
+        images: ImageOptions | None = None,
+        prompt_version: str = PROMPT_VERSION,
+        format_retries: int = 1,
+        chat: OpenAIChat | None = None,
+    ) -> None:
+        if format_retries < 0:
+            raise ConfigError(f"format_retries must be >= 0, got {format_retries}.")
+        self.endpoint = endpoint
+        self.images = images if images is not None else ImageOptions()
+        self.prompt_version = prompt_version
+        self.format_retries = format_retries
+        self.name = f"openai:{endpoint.model}"
+        self._chat = chat if chat is not None else OpenAIChat(endpoint)
+        self.last_exchange: dict[str, Any] = {}
+
+    def feedback(self, request: FeedbackRequest) -> Feedback:
+        """Ask the model for feedback on one iteration.
+
+        Raises:
+            EndpointError: (a subclass) when the request fails.
+            BackendResponseError: when no usable feedback came back after ``format_retries`` follow-ups;
+                the message says what was wrong and quotes the answer.
+        """
+        prompt = build_feedback_messages(request, self.images, self.prompt_version)
+        messages = list(prompt.messages)
+        recorded = prompt.record()
+        usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        answers: list[str] = []
+        self.last_exchange = {}
+        for attempt in range(self.format_retries + 1):
+            answer = self._chat.complete(messages, json_mode=True)
+            answers.append(answer.text)
+            for key in usage:
+                usage[key] += answer.usage[key]
+            self.last_exchange = {
+                "prompt_version": self.prompt_version,
+                "templates": prompt.templates,
+                "messages": recorded,
+                "answers": answers,
+                "usage": usage,
+            }
+            try:
+                return parse_feedback(extract_json_object(answer.text), backend=self.name, raw=answer.text)
+            except (BackendResponseError, FeedbackFormatError) as exc:
+                problem = str(exc)
+                if isinstance(exc, FeedbackFormatError):
+                    problem = f"the feedback JSON is malformed: {exc}. The answer begins: {excerpt(answer.text)}"
+                if answer.finish_reason == "length":
+                    problem += " (the answer was cut off at max_tokens; raise max_tokens in the endpoint config)"
+                error = BackendResponseError(f"{self.name} feedback, iteration {request.iteration}: {problem}")
+                if attempt < self.format_retries:
+                    log.warning("%s; asking again (%d of %d)", error, attempt + 1, self.format_retries)
+                    fix = feedback_fix_message(problem, self.prompt_version)
+                    messages += [{"role": "assistant", "content": answer.text}, fix]
+                    recorded = [*recorded, {"role": "assistant", "content": answer.text}, fix]
+        raise error
+
+
+class OpenAISynthesis:
+    """Lower level: a language model writes the next reward program.
+
+    Args:
+        endpoint: The endpoint.
+        prompt_version: Version of the ``synthesis_*``/``eureka_*`` templates.
+        chat: A client to use instead of one built from ``endpoint`` (tests, sharing).
+
+    Attributes:
+        name: ``"openai:<model>"``.
+
+    Raises:
+        EndpointAuthError: if no API key is available.
+    """
+
+    def __init__(
+        self, endpoint: EndpointConfig, prompt_version: str = PROMPT_VERSION, chat: OpenAIChat | None = None
+    ) -> None:
+        self.endpoint = endpoint
+        self.prompt_version = prompt_version
+        self.name = f"openai:{endpoint.model}"
+        self._chat = chat if chat is not None else OpenAIChat(endpoint)
+
+    def synthesize(self, request: SynthesisRequest) -> SynthesisResult:
+        """Ask the model for a new reward program.
+
+        Returns:
+            The program (not yet validated); ``prompt`` holds the messages sent, each with its
+            ``"template"`` id (e.g. ``"synthesis_system_v1"``); ``usage`` the token counts.
+
+        Raises:
+            EndpointError: (a subclass) when the request fails.
+            BackendResponseError: when the answer holds no program ("the model answered without code").
+        """
+        prompt: Prompt = build_synthesis_messages(request, self.prompt_version)
+        answer = self._chat.complete(prompt.messages)
+        try:
+            source = extract_code(answer.text)
+        except BackendResponseError as exc:
+            hint = " (cut off at max_tokens; raise max_tokens)" if answer.finish_reason == "length" else ""
+            raise BackendResponseError(
+                f"{self.name} synthesis, iteration {request.iteration} candidate {request.candidate}{hint}: {exc}"
+            ) from None
+        return SynthesisResult(
+            source=source,
+            backend=self.name,
+            prompt=prompt.record(),
+            raw_response=answer.text,
+            usage=dict(answer.usage),
+        )
