@@ -1,0 +1,404 @@
+"""``trainer_node``: the ``train_policy`` action server (PPO on MuJoCo in a worker process).
+
+A goal (``lm_reward_learning_interfaces/action/TrainPolicy``) names a robot, a reward program (source
+in the goal, a file, or the robot's default) and a budget. The node checks it
+(:func:`~lm_reward_learning.ros.train_worker.make_job`), then runs validation, training and one
+rollout in a *spawned worker process* (:mod:`~lm_reward_learning.ros.train_worker`), so the executor
+keeps serving cancels, parameters and other goals. During the rollout it publishes, for every policy
+step (50 Hz of simulated time, paced by ``realtime_factor``):
+
+* ``rollout/image`` — ``sensor_msgs/msg/Image``, ``rgb8``, ``frame_id = camera_frame``, a tracking
+  camera (``camera_view``, ``image_width`` × ``image_height`` pixels);
+* ``joint_states`` — ``sensor_msgs/msg/JointState``: rad, rad/s, N·m in the robot's joint order;
+* ``/tf`` — ``tf2_msgs/msg/TFMessage``: ``odom_frame`` → ``base_frame`` (the base body's pose, m);
+
+and records them, as published, to a rosbag2 MCAP directory ``<run>/rollout_bag`` (plus the final
+``training/report``, ``lm_reward_learning_interfaces/msg/TrainingReport``, which is also published).
+Publishers are reliable.
+
+Feedback: phase, PPO iterations done, progress in [0, 1], the last iteration's mean return and episode
+length. Result: success, cancelled, message, run directory, checkpoint, bag, video, rollout
+statistics and the training report.
+
+Errors: ROS 2 goal rejection carries no reason, so every goal is accepted and a bad one (unknown
+robot, missing reward file, bad config or budget, a reward program that fails validation) is
+*aborted* at once with the reason in ``result.message`` (and logged). A second goal while one runs is
+aborted with "busy". A worker that dies or stops reporting (``worker_timeout_s``) aborts the goal
+with its exit code and phase; the node keeps serving. Cancel asks the worker to stop after the
+current PPO iteration or rollout step (checkpoints stay consistent), waits ``cancel_timeout_s``, then
+terminates it; the result says ``cancelled``.
+
+Parameters: see :data:`PARAMS` and ``config/ros/trainer_node.yaml``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import rclpy
+from lm_reward_learning_interfaces.action import TrainPolicy
+from lm_reward_learning_interfaces.msg import TrainingReport
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action.server import ServerGoalHandle
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.logging import get_logger
+from rclpy.node import Node
+from rclpy.serialization import serialize_message
+from sensor_msgs.msg import Image, JointState
+from tf2_msgs.msg import TFMessage
+
+from lm_reward_learning.errors import LmrlError
+from lm_reward_learning.robots import ROBOTS
+from lm_reward_learning.rollout import CAMERA_VIEWS
+from lm_reward_learning.ros.bag import ROLLOUT_TOPICS, BagRecorder
+from lm_reward_learning.ros.image_conversion import frame_to_msg
+from lm_reward_learning.ros.messages import header, joint_state_msg, tf_msg, training_report_msg
+from lm_reward_learning.ros.params import (
+    Param,
+    ParameterError,
+    declare_parameters,
+    length,
+    non_negative,
+    one_of,
+    positive,
+    reject_invalid_updates,
+    reliable_qos,
+    tf_qos,
+)
+from lm_reward_learning.ros.train_worker import STOP, TrainJob, make_job, worker_main
+
+PARAMS = (
+    Param("robot", "go2", "robot of goals that name none", one_of(*ROBOTS)),
+    Param("runs_dir", "runs", "root of the run directories (relative to the working directory)"),
+    Param("train_config", "", "training YAML; empty: config/train/<robot>.yaml"),
+    Param("iterations", 0, "PPO iterations of goals that give none; 0: the training config's", non_negative),
+    Param("num_envs", 0, "parallel simulations; 0: the training config's", non_negative),
+    Param("rollout_duration_s", 5.0, "rollout length of goals that give none, s", positive),
+    Param("rollout_command", [0.8, 0.0, 0.0], "rollout velocity command [v_x m/s, v_y m/s, yaw rad/s]", length(3)),
+    Param("camera_view", "side", "rollout camera side", one_of(*CAMERA_VIEWS)),
+    Param("image_width", 320, "rollout image width, pixels", positive),
+    Param("image_height", 240, "rollout image height, pixels", positive),
+    Param("realtime_factor", 1.0, "rollout publishing speed vs simulated time; 0: as fast as possible", non_negative),
+    Param("odom_frame", "odom", "TF parent frame of the base (the simulator's world frame)"),
+    Param("base_frame", "", "TF frame of the base; empty: the robot's base body name (go2: base)"),
+    Param("camera_frame", "rollout_camera", "frame_id of rollout images"),
+    Param("record_bag", True, "record the rollout to <run>/rollout_bag (rosbag2 MCAP)"),
+    Param(
+        "cancel_timeout_s", 10.0, "wait this long for the worker to stop on cancel before terminating it, s", positive
+    ),
+    Param("worker_timeout_s", 600.0, "abort a goal whose worker reports nothing for this long, s", positive),
+    Param("feedback_period_s", 0.5, "minimum time between rollout feedback messages, s", positive),
+)
+"""Parameters of ``trainer_node``, with defaults (the same values as ``config/ros/trainer_node.yaml``)."""
+
+_PROGRESS_TRAINING = (0.05, 0.85)  # progress range of the training phase; validation before, rollout after
+
+
+@dataclass
+class _Goal:
+    """Per-goal bookkeeping of the supervision loop."""
+
+    handle: ServerGoalHandle
+    job: TrainJob
+    phase: str = "starting"
+    iteration: int = 0
+    total: int = 0
+    last_record: dict[str, Any] = field(default_factory=dict)
+    run_dir: str = ""
+    bag: BagRecorder | None = None
+    bag_path: str = ""
+    rollout: dict[str, Any] = field(default_factory=dict)
+    t0: float = 0.0
+    last_feedback: float = 0.0
+
+
+class TrainerNode(Node):
+    """Action server ``train_policy``: trains in a worker process, publishes and records the rollout.
+
+    Raises:
+        ParameterError: at construction, if a parameter is invalid (the message lists each).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("trainer_node", **kwargs)
+        self.params = declare_parameters(self, PARAMS)
+        reject_invalid_updates(self, PARAMS)
+        self._image_pub = self.create_publisher(Image, "rollout/image", reliable_qos())
+        self._joint_pub = self.create_publisher(JointState, "joint_states", reliable_qos())
+        self._tf_pub = self.create_publisher(TFMessage, "/tf", tf_qos())
+        self._report_pub = self.create_publisher(TrainingReport, "training/report", reliable_qos())
+        self._busy = threading.Lock()
+        self._mp = multiprocessing.get_context("spawn")
+        self._workers: set[Any] = set()
+        self._server = ActionServer(
+            self,
+            TrainPolicy,
+            "train_policy",
+            execute_callback=self._execute,
+            goal_callback=self._on_goal,
+            cancel_callback=self._on_cancel,
+            callback_group=ReentrantCallbackGroup(),
+        )
+        self.get_logger().info("ready: action server 'train_policy'")
+
+    # ------------------------------------------------------------------ action callbacks
+    def _on_goal(self, goal: TrainPolicy.Goal) -> GoalResponse:
+        self.get_logger().info(f"goal: robot={goal.robot or self.params['robot']!r} iterations={goal.iterations}")
+        return GoalResponse.ACCEPT  # checked in _execute, so that a bad goal gets its reason back
+
+    def _on_cancel(self, _goal_handle: ServerGoalHandle) -> CancelResponse:
+        return CancelResponse.ACCEPT
+
+    def _execute(self, handle: ServerGoalHandle) -> TrainPolicy.Result:
+        if not self._busy.acquire(blocking=False):
+            return self._abort(handle, "trainer_node is busy with another goal; wait for it or cancel it")
+        try:
+            try:
+                job = self._make_job(handle.request)
+            except LmrlError as exc:
+                return self._abort(handle, f"bad goal: {exc}")
+            return self._supervise(_Goal(handle, job))
+        finally:
+            self._busy.release()
+
+    def _make_job(self, goal: TrainPolicy.Goal) -> TrainJob:
+        p = self.params
+        program = goal.program
+        return make_job(
+            robot=goal.robot or p["robot"],
+            program_source=program.source,
+            program_name=program.name,
+            program_origin=program.origin or "ros:train_policy goal",
+            reward_path=goal.reward_path,
+            iterations=goal.iterations or p["iterations"],
+            num_envs=goal.num_envs or p["num_envs"],
+            train_config=p["train_config"],
+            runs_dir=p["runs_dir"],
+            run_name=goal.run_name,
+            warm_start=goal.warm_start_checkpoint,
+            rollout_duration_s=goal.rollout_duration_s or p["rollout_duration_s"],
+            command=tuple(p["rollout_command"]),
+            view=p["camera_view"],
+            width=int(p["image_width"]),
+            height=int(p["image_height"]),
+        )
+
+    # ------------------------------------------------------------------ worker supervision
+    def _supervise(self, g: _Goal) -> TrainPolicy.Result:
+        """Run the worker for one goal; relay its reports until it is done, fails or is cancelled."""
+        conn, child = self._mp.Pipe(duplex=True)
+        proc = self._mp.Process(target=worker_main, args=(g.job, child), name="lmrl-train-worker", daemon=True)
+        proc.start()
+        child.close()
+        self._workers.add(proc)
+        self.get_logger().info(f"worker pid {proc.pid} started")
+        last_report = time.monotonic()
+        try:
+            while True:
+                if g.handle.is_cancel_requested:
+                    return self._cancel(g, proc, conn)
+                if not rclpy.ok():
+                    return self._abort(g.handle, "trainer_node is shutting down", g)
+                try:
+                    msg = conn.recv() if conn.poll(0.05) else None
+                    if msg is None and not proc.is_alive():  # a last report may have raced the exit
+                        msg = conn.recv() if conn.poll(0) else None
+                except (EOFError, OSError):
+                    msg = None
+                if msg is None:
+                    if not proc.is_alive():
+                        proc.join(2.0)
+                        return self._abort(
+                            g.handle,
+                            f"the training worker (pid {proc.pid}) exited with code {proc.exitcode} during "
+                            f"{g.phase} without a result; run directory: {g.run_dir or 'none yet'}",
+                            g,
+                        )
+                    if time.monotonic() - last_report > self.params["worker_timeout_s"]:
+                        return self._abort(
+                            g.handle,
+                            f"the training worker reported nothing for {self.params['worker_timeout_s']} s during "
+                            f"{g.phase}; it was stopped (raise worker_timeout_s for slow machines)",
+                            g,
+                        )
+                    continue
+                last_report = time.monotonic()
+                tag = msg[0]
+                if tag == "done":
+                    return self._succeed(g, msg[1])
+                if tag == "error":
+                    return self._abort(g.handle, f"{msg[1]}: {msg[2]}", g)
+                if tag == "cancelled":  # stopped without our asking: treat as a failure
+                    return self._abort(g.handle, "the training worker stopped unexpectedly", g)
+                self._relay(g, msg)
+        finally:
+            self._stop_worker(proc, conn)
+            self._workers.discard(proc)
+            if g.bag is not None:
+                g.bag.close()
+
+    def _relay(self, g: _Goal, msg: tuple) -> None:
+        """Handle one progress report of the worker (phase, run_dir, iteration, rollout, step)."""
+        tag = msg[0]
+        if tag == "phase":
+            g.phase = msg[1]
+            self._feedback(g, force=True)
+        elif tag == "run_dir":
+            g.run_dir = msg[1]
+        elif tag == "iteration":
+            g.iteration, g.total, g.last_record = msg[1] + 1, msg[2], msg[3]
+            self._feedback(g, force=True)
+        elif tag == "rollout":
+            g.rollout = msg[1]
+            g.t0 = time.monotonic()
+            if self.params["record_bag"] and g.run_dir:
+                g.bag_path = str(Path(g.run_dir) / "rollout_bag")
+                g.bag = BagRecorder(Path(g.bag_path), ROLLOUT_TOPICS)
+        elif tag == "step":
+            self._publish_step(g, msg[1], msg[2], msg[3])
+
+    def _publish_step(self, g: _Goal, step: int, frame: Any, sample: Any) -> None:
+        """Publish (and record) one rollout step, paced by ``realtime_factor``."""
+        factor = self.params["realtime_factor"]
+        if factor > 0:
+            delay = g.t0 + step * g.rollout["dt"] / factor - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        stamp = self.get_clock().now().to_msg()
+        stamp_ns = stamp.sec * 1_000_000_000 + stamp.nanosec
+        base = self.params["base_frame"] or g.rollout["base_body"]
+        msgs = [(self._joint_pub, "/joint_states", joint_state_msg(stamp, g.rollout["joint_names"], sample))]
+        msgs.append((self._tf_pub, "/tf", tf_msg(stamp, self.params["odom_frame"], base, sample)))
+        if frame is not None:
+            image = frame_to_msg(frame, header(stamp, self.params["camera_frame"]))
+            msgs.append((self._image_pub, "/rollout/image", image))
+        for pub, topic, m in msgs:
+            pub.publish(m)
+            if g.bag is not None:
+                g.bag.write(topic, stamp_ns, serialize_message(m))
+        if time.monotonic() - g.last_feedback >= self.params["feedback_period_s"]:
+            self._feedback(g, rollout_fraction=(step + 1) / max(1, g.rollout["steps"]))
+
+    def _feedback(self, g: _Goal, *, force: bool = False, rollout_fraction: float = 0.0) -> None:
+        lo, hi = _PROGRESS_TRAINING
+        if g.phase == "rollout":
+            progress = hi + (1.0 - hi) * rollout_fraction
+        elif g.phase == "training" and g.total:
+            progress = lo + (hi - lo) * g.iteration / g.total
+        else:
+            progress = 0.0 if g.phase in ("starting", "validating") else lo
+        fb = TrainPolicy.Feedback(
+            phase=g.phase,
+            iteration=g.iteration,
+            iterations_total=g.total,
+            progress=float(min(1.0, progress)),
+            mean_episode_return=_num(g.last_record.get("mean_episode_return")),
+            mean_episode_length_s=_num(g.last_record.get("mean_episode_length_s")),
+        )
+        g.handle.publish_feedback(fb)
+        g.last_feedback = time.monotonic()
+
+    # ------------------------------------------------------------------ outcomes
+    def _succeed(self, g: _Goal, summary: dict[str, Any]) -> TrainPolicy.Result:
+        stamp = self.get_clock().now().to_msg()
+        report = training_report_msg(stamp, summary)
+        self._report_pub.publish(report)
+        if g.bag is not None:
+            g.bag.write("/training/report", stamp.sec * 1_000_000_000 + stamp.nanosec, serialize_message(report))
+            g.bag.close()
+        ro = summary["rollout"]
+        g.handle.succeed()
+        self.get_logger().info(f"goal succeeded: run {summary['run_dir']}, bag {g.bag_path or 'not recorded'}")
+        return TrainPolicy.Result(
+            success=True,
+            run_dir=summary["run_dir"],
+            checkpoint=summary["checkpoint"],
+            rollout_bag=g.bag_path,
+            rollout_video=summary["rollout_video"],
+            rollout_duration_s=float(ro["duration_s"]),
+            rollout_mean_forward_speed=float(ro["mean_forward_speed"]),
+            rollout_distance_m=float(ro["distance_m"]),
+            rollout_fell=bool(ro["fell"]),
+            report=report,
+        )
+
+    def _abort(self, handle: ServerGoalHandle, message: str, g: _Goal | None = None) -> TrainPolicy.Result:
+        self.get_logger().error(f"goal aborted: {message}")
+        handle.abort()
+        return TrainPolicy.Result(success=False, message=message, run_dir=g.run_dir if g else "")
+
+    def _cancel(self, g: _Goal, proc: Any, conn: Any) -> TrainPolicy.Result:
+        where = f"{g.phase} (iteration {g.iteration}/{g.total})" if g.phase == "training" else g.phase
+        self._stop_worker(proc, conn)
+        g.handle.canceled()
+        msg = f"cancelled during {where}"
+        if g.run_dir:
+            msg += f"; {g.run_dir} keeps the checkpoints written so far (resume with lmrl train --resume RUN)"
+        self.get_logger().info(msg)
+        return TrainPolicy.Result(success=False, cancelled=True, message=msg, run_dir=g.run_dir)
+
+    def _stop_worker(self, proc: Any, conn: Any) -> None:
+        """Ask the worker to stop, drain its reports, then terminate and finally kill it if needed."""
+        if proc.is_alive():
+            with contextlib.suppress(OSError):  # BrokenPipeError: the worker is already gone
+                conn.send(STOP)
+            deadline = time.monotonic() + self.params["cancel_timeout_s"]
+            while proc.is_alive() and time.monotonic() < deadline:
+                try:
+                    if conn.poll(0.05):
+                        conn.recv()  # discard: frames and reports after the stop request
+                except (EOFError, OSError):
+                    proc.join(0.05)
+        if proc.is_alive():
+            self.get_logger().warning(f"worker pid {proc.pid} did not stop in time; terminating it")
+            proc.terminate()
+            proc.join(3.0)
+        if proc.is_alive():
+            proc.kill()
+        proc.join(3.0)
+        conn.close()
+
+    def destroy_node(self) -> None:
+        """Stop running workers, then destroy the node."""
+        for proc in list(self._workers):
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(3.0)
+        self._server.destroy()
+        super().destroy_node()
+
+
+def _num(v: Any) -> float:
+    return float(v) if v is not None else float("nan")
+
+
+def main(args: list[str] | None = None) -> None:
+    """Console script ``trainer_node``: spin the node on a multi-threaded executor until shutdown."""
+    rclpy.init(args=args)
+    try:
+        node = TrainerNode()
+    except ParameterError as exc:
+        get_logger("trainer_node").fatal(str(exc))
+        rclpy.try_shutdown()
+        sys.exit(2)
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
