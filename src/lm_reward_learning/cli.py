@@ -59,6 +59,38 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--robot", default="go2")
 
 
+def _add_learn(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("learn", help="learn a reward from an expert video with the bi-level VLM->LLM loop")
+    p.add_argument("--video", help="expert video file or folder of frames (default: the bundled horse gallop)")
+    p.add_argument("--robot", help="robot name (go2, g1)")
+    p.add_argument("--preset", default="default", help="config/learn/<preset>.yaml: default or smoke")
+    p.add_argument("--config", type=Path, help="a learn YAML instead of the preset")
+    p.add_argument("--mode", choices=("bilevel", "eureka"), help="bilevel (the paper) or eureka (text only)")
+    p.add_argument("--feedback", help="upper level: motion (offline, not a VLM), openai, human")
+    p.add_argument("--synthesis", help="lower level: rules (offline, not an LLM), openai")
+    p.add_argument("--iterations", type=int, help="loop iterations K")
+    p.add_argument("--candidates", type=int, help="reward candidates M per iteration")
+    p.add_argument("--start", type=float, dest="video_start_s", help="trim start, s (video time)")
+    p.add_argument("--end", type=float, dest="video_end_s", help="trim end, s (video time)")
+    p.add_argument("--video-speed", type=float, help="slow-motion factor: real time = video time / speed")
+    p.add_argument("--frame-sampling", help="uniform, motion (optical-flow peaks) or grid")
+    p.add_argument("--reference", help="gait reference (dog_trot, ...) to pick the best candidate by")
+    p.add_argument("--feedback-file", dest="human_feedback", help="scripted human feedback (file or folder)")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint for both levels")
+    p.add_argument("--model", help="model name for both levels")
+    p.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where learn runs go (default runs/)")
+    p.add_argument("--name", help="learn run name (default learn_<UTC time>_<robot>)")
+    p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted learn run")
+    p.add_argument("--policies-dir", type=Path, default=Path("policies"), help="ONNX export root")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write the HTML report of a learn run")
+    p.add_argument("run", type=Path, help="learn run directory")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``lmrl`` argument parser."""
     parser = argparse.ArgumentParser(prog="lmrl", description=__doc__.splitlines()[0])
@@ -68,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_play(sub)
     _add_export(sub)
     _add_validate(sub)
+    _add_learn(sub)
+    _add_report(sub)
     return parser
 
 
@@ -175,7 +209,98 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "play": cmd_play, "export": cmd_export, "validate": cmd_validate}
+def cmd_learn(args: argparse.Namespace) -> int:
+    """``lmrl learn``: run or resume the bi-level loop; print where the policy and report are."""
+    import dataclasses
+    import datetime as dt
+
+    from lm_reward_learning.bilevel.backends import make_feedback, make_synthesis
+    from lm_reward_learning.bilevel.config import load_learn_config
+    from lm_reward_learning.bilevel.loop import learn
+    from lm_reward_learning.bilevel.store import LearnStore
+
+    if args.resume is not None:
+        store = LearnStore.open(args.resume)
+        cfg = store.config()
+        store.update_status(status="running")
+    else:
+        overrides = {
+            k: getattr(args, k)
+            for k in (
+                "video",
+                "robot",
+                "mode",
+                "feedback",
+                "synthesis",
+                "iterations",
+                "candidates",
+                "video_start_s",
+                "video_end_s",
+                "video_speed",
+                "frame_sampling",
+                "reference",
+                "human_feedback",
+            )
+        }
+        cfg = load_learn_config(args.preset, args.config, **overrides)
+        endpoint = {
+            k: v
+            for k, v in (("base_url", args.base_url), ("model", args.model), ("api_key_env", args.api_key_env))
+            if v is not None
+        }
+        if endpoint:
+            cfg = dataclasses.replace(
+                cfg,
+                feedback_endpoint=dataclasses.replace(cfg.feedback_endpoint, **endpoint),
+                synthesis_endpoint=dataclasses.replace(cfg.synthesis_endpoint, **endpoint),
+            )
+        from lm_reward_learning.robots import get_robot
+
+        get_robot(cfg.robot)
+        if cfg.video and not Path(cfg.video).exists():
+            raise LmrlError(f"Expert video {cfg.video} does not exist. Pass an existing file or folder to --video.")
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        store = LearnStore.create(args.runs_dir / (args.name or f"learn_{stamp}_{cfg.robot}"), cfg)
+    print(f"learn run: {store.path}", flush=True)
+    try:
+        result = learn(
+            cfg,
+            store,
+            make_feedback(cfg),
+            make_synthesis(cfg),
+            policies_root=args.policies_dir,
+            progress=not args.no_progress,
+        )
+    except (LmrlError, KeyboardInterrupt) as exc:
+        store.update_status(status="failed", error=str(exc) or type(exc).__name__)
+        print(
+            f"lmrl learn: everything completed so far is in {store.path}; continue with --resume {store.path}",
+            file=sys.stderr,
+        )
+        raise
+    best = result.best
+    print(f"best: iteration {best.iteration} candidate {best.index}, score {best.value:.3f} ({best.score['kind']})")
+    print(f"policy: {result.onnx_path}\nreport: {result.report_path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``lmrl report``: (re)write ``report.html`` of a learn run."""
+    from lm_reward_learning.bilevel.loop import write_report
+    from lm_reward_learning.bilevel.store import LearnStore
+
+    print(f"report: {write_report(LearnStore.open(args.run))}")
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "play": cmd_play,
+    "export": cmd_export,
+    "validate": cmd_validate,
+    "learn": cmd_learn,
+    "report": cmd_report,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

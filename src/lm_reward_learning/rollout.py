@@ -158,7 +158,16 @@ def rollout(
         import io
 
         buf = io.BytesIO()
-        np.savez_compressed(buf, dt=env.dt, foot_names=np.array(spec.foot_sites), leg_length=spec.leg_length, **arr)
+        np.savez_compressed(
+            buf,
+            dt=env.dt,
+            foot_names=np.array(spec.foot_sites),
+            leg_length=spec.leg_length,
+            mass_kg=float(env.model.body_mass.sum()),
+            fell=fell,
+            requested_duration_s=duration_s,
+            **arr,
+        )
         atomic_write_bytes(Path(arrays), buf.getvalue())
     return RolloutResult(t, speed, dist, fell, Path(video) if video else None, Path(arrays) if arrays else None)
 
@@ -175,3 +184,28 @@ _RECORDED = (
     "foot_contact",
     "foot_contact_force",
 )
+
+
+def load_rollout_trajectory(path: Path):
+    """Read a ``rollout.npz`` written by :func:`rollout` as a :class:`~lm_reward_learning.gait.GaitTrajectory`.
+
+    Raises:
+        lm_reward_learning.gait.GaitInputError: if the arrays are malformed or too short.
+        FileNotFoundError: if ``path`` does not exist.
+    """
+    from lm_reward_learning.gait import GaitTrajectory
+
+    with np.load(path) as d:
+        return GaitTrajectory(
+            dt=float(d["dt"]),
+            base_pos_w=d["base_pos_w"].astype(np.float64),
+            base_quat_w=d["base_quat_w"].astype(np.float64),
+            base_lin_vel_w=d["base_lin_vel_w"].astype(np.float64),
+            foot_pos_w=d["foot_pos_w"].astype(np.float64),
+            foot_contact=d["foot_contact"].astype(bool),
+            leg_length=float(d["leg_length"]),
+            joint_torques=d["joint_torques"].astype(np.float64),
+            joint_vel=d["joint_vel"].astype(np.float64),
+            mass_kg=float(d["mass_kg"]) if "mass_kg" in d else None,
+            name=Path(path).stem,
+        )

@@ -144,6 +144,7 @@ class MujocoVecEnv(VecEnv):
         self._act_force = self.batch.bind("actuator_force")
         self._site_xpos = self.batch.bind("site_xpos")
         self._sensordata = self.batch.bind("sensordata")
+        self._time = self.batch.bind("time")
 
         n, j, f = self.num_envs, spec.num_joints, spec.num_feet
         self.actions = np.zeros((n, j))
@@ -195,8 +196,11 @@ class MujocoVecEnv(VecEnv):
         except mujoco.batch.SimulationError as exc:
             exploded[np.asarray(exc.ids, dtype=int)] = True
         self.episode_length_buf += 1
-        state = self._compute_state_and_obs(exploded)
+        # MuJoCo resets a simulation whose accelerations blow up (mj_checkAcc) and warns; the reset
+        # shows as a clock behind the episode's: that episode is over.
+        exploded |= self._time.reshape(-1) < self.episode_length_buf.numpy() * self.dt - 0.5 * self.model.opt.timestep
         exploded |= self._unstable()
+        state = self._compute_state_and_obs(exploded)
 
         reward, components = self.reward_fn(state)
         reward = torch.as_tensor(reward, dtype=torch.float32).reshape(self.num_envs)

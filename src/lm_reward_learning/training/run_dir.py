@@ -49,7 +49,16 @@ class RunDir:
             RunDirError: if the directory already exists (never overwrite a run).
         """
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-        path = Path(root) / "_".join(x for x in (stamp, robot, name) if x)
+        return cls.create_at(Path(root) / "_".join(x for x in (stamp, robot, name) if x))
+
+    @classmethod
+    def create_at(cls, path: Path) -> RunDir:
+        """Make a new, empty run directory at exactly ``path``.
+
+        Raises:
+            RunDirError: if ``path`` already exists (never overwrite a run).
+        """
+        path = Path(path)
         if path.exists():
             raise RunDirError(f"Run directory {path} already exists; choose another --name or wait a second.")
         path.mkdir(parents=True)

@@ -158,16 +158,24 @@ def seed_everything(seed: int) -> None:
 
 
 def prepare_run(
-    robot: str, program: RewardProgram, cfg: TrainConfig, runs_root: Path, name: str | None = None
+    robot: str,
+    program: RewardProgram,
+    cfg: TrainConfig,
+    runs_root: Path,
+    name: str | None = None,
+    *,
+    run_path: Path | None = None,
 ) -> RunDir:
     """Create a run directory, record a state batch, validate the reward program (before any training).
+
+    The directory is ``runs_root/<UTC time>_<robot>[_<name>]``, or exactly ``run_path`` when given.
 
     Raises:
         RewardValidationError: if the program fails validation (the run directory then holds the
             program and the validation report, for the user or the LLM to read).
     """
     spec = get_robot(robot)
-    run = RunDir.create(runs_root, robot, name)
+    run = RunDir.create_at(run_path) if run_path is not None else RunDir.create(runs_root, robot, name)
     atomic_write_text(run.reward_dir / "program.py", program.source)
     atomic_write_yaml(run.path / "config.yaml", to_dict(cfg))
     run.write_meta(

@@ -15,7 +15,7 @@ PARAMS = {
     "ang_vel_xy_l2": {"weight": -0.05},
     "joint_torques_l2": {"weight": -2.0e-4},
     "action_rate_l2": {"weight": -0.01},
-    "feet_air_time": {"weight": 0.25, "threshold_s": 0.5, "min_command": 0.1},
+    "feet_air_time": {"weight": 0.25, "threshold_s": 0.2, "min_command": 0.1},
     "flat_orientation_l2": {"weight": -2.5},
 }
 

@@ -1,0 +1,170 @@
+"""Configuration of ``lmrl learn`` (the bi-level loop), loaded from ``config/learn/<preset>.yaml``.
+
+Unknown keys are errors; CLI flags override the preset file. Presets: ``default`` (the offline run,
+≤ 30 minutes on a 2-core laptop) and ``smoke`` (≤ 5 minutes, to check an installation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lm_reward_learning.config import config_dir, from_dict
+from lm_reward_learning.errors import ConfigError
+
+FEEDBACK_BACKENDS = ("motion", "openai", "human")
+SYNTHESIS_BACKENDS = ("rules", "openai")
+MODES = ("bilevel", "eureka")
+FRAME_SAMPLING = ("uniform", "motion", "grid")
+BUNDLED_SPEED = 3.0
+"""Speed correction of the bundled Muybridge clip: 0.67 Hz playback stride × 3 ≈ 2 Hz, a galloping
+horse's real stride frequency (``data/expert/PROVENANCE.md``)."""
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """An OpenAI-compatible endpoint (the key itself is never stored: only the variable's name).
+
+    Attributes:
+        base_url: API base URL, e.g. ``https://api.openai.com/v1`` or ``http://127.0.0.1:8000/v1``.
+        model: Model name.
+        api_key_env: Environment variable holding the API key.
+        timeout_s: Per-request timeout, s.
+        max_retries: Retries of failed requests (the openai SDK's backoff).
+        temperature: Sampling temperature.
+        max_tokens: Completion token limit.
+        json_mode: Ask for ``response_format={"type": "json_object"}`` (feedback only).
+    """
+
+    base_url: str = "https://api.openai.com/v1"
+    model: str = "gpt-4o"
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = 120.0
+    max_retries: int = 2
+    temperature: float = 0.7
+    max_tokens: int = 4096
+    json_mode: bool = True
+
+
+@dataclass(frozen=True)
+class LearnConfig:
+    """Everything ``lmrl learn`` needs.
+
+    Attributes:
+        video: Expert video (file or folder of frames); None = the bundled Muybridge horse gallop.
+        video_start_s, video_end_s: Trim window in the video's own time, s (None = whole clip).
+        video_speed: Playback-rate correction: a clip slowed down 4× has ``video_speed: 4`` (real time
+            = video time / speed). None: 1 for a user's video; :data:`BUNDLED_SPEED` for the bundled
+            Muybridge clip, an animation of photographs whose playback stride (0.67 Hz) is not a real
+            horse's cadence (about 2 strides/s).
+        robot: Robot name.
+        mode: ``bilevel`` (the paper's method) or ``eureka`` (text task description only, reward
+            reflection, no video).
+        task: Task description in words (both modes).
+        feedback: Upper-level backend: ``motion`` (offline heuristic analyser, not a VLM), ``openai``,
+            ``human``.
+        synthesis: Lower-level backend: ``rules`` (offline deterministic editor, not an LLM) or
+            ``openai``.
+        iterations: Loop iterations K (the paper uses 5).
+        candidates: Reward candidates M per iteration (Eureka-style sampling); the best is kept.
+        initial_train_iterations: PPO iterations for the initial reward program.
+        train_iterations: PPO iterations per loop iteration (warm-started from the previous policy).
+        num_envs: Parallel simulations during training.
+        seed: Random seed.
+        warm_start: Start each iteration's training from the previous policy's weights.
+        rollout_s: Length of each rollout video, s.
+        view: Camera side of the rollout video (``side``, ``three_quarter``, ``front``, ``back``).
+        num_frames: Frames sampled from each video for the feedback backend.
+        frame_sampling: ``uniform``, ``motion`` (optical-flow peaks, MA-ROESL) or ``grid`` (SDS).
+        max_synthesis_retries: Retries when a synthesised program fails validation (the validator's
+            message goes back to the backend); if all fail, the previous program is kept.
+        expert_leg_length_m: The expert's leg length, m, for dynamic-similarity scaling of the target
+            stride frequency (``motion`` feedback); None compares frequencies directly.
+        reference: Optional gait reference (``dog_trot``, ...) to pick the best candidate by the
+            objective gait score instead of the stride-frequency match.
+        feedback_endpoint, synthesis_endpoint: Endpoints of the ``openai`` backends.
+        human_feedback: File or folder of scripted "Human as VLM" feedback (``human`` backend).
+        initial_reward: Initial reward program file; None = the robot's bundled one.
+    """
+
+    video: str | None = None
+    video_start_s: float | None = None
+    video_end_s: float | None = None
+    video_speed: float | None = None
+    robot: str = "go2"
+    mode: str = "bilevel"
+    task: str = "Move forward with the same gait as the animal or person in the expert video."
+    feedback: str = "motion"
+    synthesis: str = "rules"
+    iterations: int = 5
+    candidates: int = 1
+    initial_train_iterations: int = 200
+    train_iterations: int = 80
+    num_envs: int = 256
+    seed: int = 1
+    warm_start: bool = True
+    rollout_s: float = 10.0
+    view: str = "side"
+    num_frames: int = 8
+    frame_sampling: str = "uniform"
+    max_synthesis_retries: int = 3
+    expert_leg_length_m: float | None = None
+    reference: str | None = None
+    feedback_endpoint: EndpointSettings = field(default_factory=EndpointSettings)
+    synthesis_endpoint: EndpointSettings = field(default_factory=EndpointSettings)
+    human_feedback: str | None = None
+    initial_reward: str | None = None
+
+    def check(self) -> LearnConfig:
+        """Validate choices and ranges; return self.
+
+        Raises:
+            ConfigError: naming the bad value and the allowed ones.
+        """
+        for key, allowed in (
+            ("feedback", FEEDBACK_BACKENDS),
+            ("synthesis", SYNTHESIS_BACKENDS),
+            ("mode", MODES),
+            ("frame_sampling", FRAME_SAMPLING),
+        ):
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"unknown {key} {getattr(self, key)!r}; choose one of {', '.join(allowed)}.")
+        if self.mode == "eureka" and self.synthesis == "rules":
+            raise ConfigError(
+                "Eureka mode writes rewards from the text task description alone, which needs an LLM: "
+                "use --synthesis openai (with an endpoint), or --mode bilevel for the offline rules editor."
+            )
+        for key in ("iterations", "candidates", "initial_train_iterations", "num_envs", "num_frames"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key} must be at least 1, got {getattr(self, key)}.")
+        if self.train_iterations < 1 or self.rollout_s <= 0 or (self.video_speed is not None and self.video_speed <= 0):
+            raise ConfigError("train_iterations must be ≥ 1, and rollout_s and video_speed must be positive.")
+        return self
+
+    @property
+    def effective_video_speed(self) -> float:
+        """``video_speed``, or its default for the chosen video (see the attribute's docs)."""
+        if self.video_speed is not None:
+            return self.video_speed
+        return BUNDLED_SPEED if self.video is None else 1.0
+
+
+def load_learn_config(preset: str = "default", path: Path | None = None, **overrides: Any) -> LearnConfig:
+    """Load a preset (``config/learn/<preset>.yaml``) or a file, apply non-None overrides, validate.
+
+    Raises:
+        ConfigError: unknown preset, unknown keys, bad values.
+    """
+    file = Path(path) if path is not None else config_dir() / "learn" / f"{preset}.yaml"
+    if not file.is_file():
+        presets = sorted(p.stem for p in (config_dir() / "learn").glob("*.yaml"))
+        raise ConfigError(f"no learn config {file}; presets: {', '.join(presets)}; or pass --config FILE.")
+    try:
+        data = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file} is not valid YAML: {exc}") from exc
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return from_dict(LearnConfig, data, where=file.name).check()

@@ -1,0 +1,203 @@
+"""``motion``: the offline upper level, a heuristic gait analyser (NOT a vision-language model).
+
+When no VLM endpoint is configured, this backend stands in for the paper's VLM. It compares measured
+numbers, not pictures: the expert's gait features measured from the video with OpenCV
+(:mod:`lm_reward_learning.video.motion`: stride frequency from the periodicity of motion, vertical
+bounce) against the robot's gait features measured from the simulator state of its rollout
+(:func:`lm_reward_learning.gait.compute_features`: stride frequency, duty factor, flight fraction,
+base height oscillation, speed). It writes the paper's four-part feedback from the differences, naming
+terms of the gait-term library (``reward/library/gait_terms.py``) so the ``rules`` editor can act on
+it. Every output is labelled :data:`LABEL`.
+
+Target stride frequency: the expert's, in real time (the video's time scale corrected by
+``--video-speed``). With ``expert_leg_length_m`` given, it is scaled to the robot by dynamic
+similarity, ``f_robot = f_expert * sqrt(L_expert / L_robot)`` (equal Froude numbers; Alexander &
+Jayes 1983, "A dynamic similarity hypothesis for the gaits of quadrupedal mammals").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lm_reward_learning.bilevel.protocols import ComponentChange, Feedback, FeedbackRequest
+from lm_reward_learning.bilevel.rules import current_params
+from lm_reward_learning.errors import LmrlError
+from lm_reward_learning.robots import get_robot
+
+log = logging.getLogger(__name__)
+
+LABEL = "motion (heuristic analyser, not a VLM)"
+
+
+class MotionFeedbackError(LmrlError):
+    """The analyser lacks an input it needs (the rollout's simulator state or the expert's features)."""
+
+
+@dataclass(frozen=True)
+class MotionFeedback:
+    """Offline feedback backend (``--feedback motion``).
+
+    Attributes:
+        expert_leg_length_m: The expert's leg length, m, for dynamic-similarity scaling of the stride
+            frequency; None compares frequencies directly.
+        tolerance: Relative stride-frequency error under which frequencies count as matching.
+        max_weight: Cap of the swing-term weight when repeated feedback raises it.
+    """
+
+    expert_leg_length_m: float | None = None
+    tolerance: float = 0.1
+    max_weight: float = 4.0
+    name: str = "motion"
+
+    def target_frequency(self, expert_hz: float, robot_leg_length_m: float) -> float:
+        """The robot's target stride frequency, Hz (see the module docstring)."""
+        if self.expert_leg_length_m:
+            return expert_hz * math.sqrt(self.expert_leg_length_m / robot_leg_length_m)
+        return expert_hz
+
+    def feedback(self, request: FeedbackRequest) -> Feedback:
+        """Compare the expert's and the robot's gait features and write four-part feedback.
+
+        Raises:
+            MotionFeedbackError: if the request has no rollout arrays or no expert stride frequency.
+        """
+        from lm_reward_learning.gait import GaitInputError, compute_features
+        from lm_reward_learning.rollout import load_rollout_trajectory
+
+        if request.rollout_arrays is None:
+            raise MotionFeedbackError("the motion analyser needs the rollout's simulator state (rollout.npz)")
+        expert = request.expert_features or {}
+        expert_hz = expert.get("stride_frequency_hz")
+        if not expert_hz:
+            raise MotionFeedbackError(
+                "no stride frequency could be measured from the expert video; trim it to a clip where the "
+                "subject moves periodically (--start/--end), or use --feedback human/openai."
+            )
+        spec = get_robot(request.robot)
+        traj = load_rollout_trajectory(request.rollout_arrays)
+        try:
+            robot = compute_features(traj)
+        except GaitInputError as exc:
+            robot = None
+            log.info("robot gait not measurable: %s", exc)
+        target_hz = self.target_frequency(float(expert_hz), spec.leg_length)
+        problems: list[str] = []
+        rewrite: list[ComponentChange] = []
+        add: list[ComponentChange] = []
+        remove: list[str] = []
+        existing = current_params(request.reward_source)
+        with np.load(request.rollout_arrays) as arrays:
+            fell = bool(arrays["fell"]) if "fell" in arrays else False
+        speed = robot.forward_speed_mps if robot is not None else None
+        robot_hz = robot.stride_frequency_hz if robot is not None else None
+        duty = robot.duty_factor if robot is not None else ()
+        mean_duty = min(max(sum(duty) / len(duty), 0.3), 0.7) if duty else 0.5
+
+        if fell:
+            problems.append("The robot falls during the rollout, while the expert keeps its balance throughout.")
+            rewrite.append(
+                ComponentChange(
+                    "flat_orientation_l2", "Penalise body tilt more to keep upright.", {"weight_scale": 1.5}
+                )
+            )
+        if speed is not None and speed < 0.3:
+            problems.append(f"The robot barely moves forward ({speed:.2f} m/s) while the expert travels steadily.")
+            rewrite.append(
+                ComponentChange("track_lin_vel_xy_exp", "Reward forward velocity tracking more.", {"weight_scale": 1.3})
+            )
+        swing_target = round((1.0 - mean_duty) / target_hz, 4)
+        stance_target = round(mean_duty / target_hz, 4)
+        if robot_hz is None:
+            problems.append(
+                f"The robot shows no regular stride; the expert strides at {target_hz:.2f} Hz (target for this robot)."
+            )
+            add += self._frequency_terms(existing, swing_target, stance_target, raise_weight=False)
+        else:
+            rel = (robot_hz - target_hz) / target_hz
+            if abs(rel) > self.tolerance:
+                faster = "faster" if rel > 0 else "slower"
+                problems.append(
+                    f"The robot strides at {robot_hz:.2f} Hz, {abs(rel):.0%} {faster} than the target "
+                    f"{target_hz:.2f} Hz measured from the expert."
+                )
+                still = existing.get("swing_duration_exp", {}).get("target_s") == swing_target
+                changes = self._frequency_terms(existing, swing_target, stance_target, raise_weight=still)
+                for c in changes:
+                    (rewrite if c.name in existing else add).append(c)
+
+        expert_bounce = expert.get("vertical_bounce_rel_height")
+        robot_bounce = (
+            robot.base_height_osc_m / spec.leg_length if robot is not None and robot.base_height_osc_m else None
+        )
+        if expert_bounce and robot_bounce is not None:
+            if expert_bounce > 2.0 * robot_bounce and expert_bounce > 0.03:
+                problems.append(
+                    f"The expert's body bounces ({expert_bounce:.2f} of its height) far more than the robot's "
+                    f"({robot_bounce:.2f} of its leg length): the expert's gait has more vertical motion."
+                )
+                rewrite.append(
+                    ComponentChange("lin_vel_z_l2", "Allow more vertical motion of the body.", {"weight_scale": 0.5})
+                )
+                if "flight_phase_exp" not in existing:
+                    add.append(ComponentChange("flight_phase_exp", "Reward moments with all feet off the ground."))
+            elif robot_bounce > 2.0 * expert_bounce and robot_bounce > 0.05:
+                problems.append("The robot's body bobs up and down much more than the expert's.")
+                add.append(
+                    ComponentChange(
+                        "base_height_osc_l2",
+                        "Keep the base near its standing height.",
+                        {"target_m": spec.nominal_base_height},
+                    )
+                )
+        measurements: dict[str, Any] = {
+            "expert": expert,
+            "target_stride_frequency_hz": target_hz,
+            "robot": {
+                "stride_frequency_hz": robot_hz,
+                "duty_factor": list(duty),
+                "forward_speed_mps": speed,
+                "flight_fraction": robot.flight_fraction if robot is not None else None,
+                "gait": robot.gait if robot is not None else None,
+                "bounce_rel": robot_bounce,
+                "fell": fell,
+            },
+        }
+        if not problems:
+            text = f"The robot's gait matches the expert's measured features (stride {robot_hz:.2f} Hz)."
+        else:
+            text = " ".join(problems)
+        return Feedback(
+            problems=tuple(problems),
+            rewrite=tuple(rewrite),
+            remove=tuple(remove),
+            add=tuple(add),
+            text=f"[{LABEL}] {text}",
+            backend=LABEL,
+            raw=json.dumps(measurements, default=float),
+            measurements=measurements,
+        )
+
+    def _frequency_terms(
+        self, existing: dict[str, dict[str, float]], swing_s: float, stance_s: float, *, raise_weight: bool
+    ) -> list[ComponentChange]:
+        """Swing/stance duration terms for a target stride period (weights raised if already targeted)."""
+        params: dict[str, float] = {"target_s": swing_s}
+        if raise_weight:
+            weight = existing["swing_duration_exp"].get("weight", 0.5)
+            params["weight"] = min(weight * 1.5, self.max_weight)
+        return [
+            ComponentChange(
+                "swing_duration_exp", f"Reward swings lasting {swing_s:.3f} s (the target stride's swing).", params
+            ),
+            ComponentChange(
+                "stance_duration_l1",
+                f"Penalise stances longer than {stance_s:.3f} s (the target stride's stance).",
+                {"target_s": stance_s},
+            ),
+        ]

@@ -1,0 +1,175 @@
+"""``lmrl report RUN``: one self-contained HTML page for a learn run.
+
+Per iteration: the side-by-side video (expert | robot), the feedback in its four parts (with the
+backend's honest label), the reward program's diff, the training curves (matplotlib, per-term means
+and episode return) and the robot's gait features against the expert's. Videos and plots are
+embedded as base64 data, so the page can be mailed or archived as one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from lm_reward_learning.bilevel.store import LearnStore, read_json
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em}
+pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:.85em}
+.add{color:#116329}.del{color:#82071e}.hunk{color:#6639ba}
+table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left}
+.label{background:#fff3cd;padding:.2em .5em;border-radius:.3em}
+"""
+
+
+def _video_tag(path: Path, width: int = 640) -> str:
+    if not path.is_file():
+        return "<p><i>(no video)</i></p>"
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<video controls loop muted width="{width}" src="data:video/mp4;base64,{data}"></video>'
+
+
+def _diff_html(diff: str) -> str:
+    out = []
+    for line in diff.splitlines():
+        cls = (
+            "add"
+            if line.startswith("+")
+            else "del"
+            if line.startswith("-")
+            else "hunk"
+            if line.startswith("@@")
+            else ""
+        )
+        out.append(f'<span class="{cls}">{html.escape(line)}</span>' if cls else html.escape(line))
+    return "<pre>" + "\n".join(out) + "</pre>" if out else "<p><i>(no change)</i></p>"
+
+
+def _curves_png(stats_file: Path) -> str:
+    """Training curves of one run as an embedded PNG (empty string without statistics)."""
+    records = read_json(stats_file)
+    if not records:
+        return ""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
+    its = [r["iteration"] for r in records]
+    ret = [r.get("mean_episode_return") for r in records]
+    ax1.plot([i for i, v in zip(its, ret, strict=False) if v is not None], [v for v in ret if v is not None])
+    ax1.set_xlabel("PPO iteration")
+    ax1.set_ylabel("mean episode return")
+    for name in records[-1]["terms"]:
+        ax2.plot(its, [r["terms"].get(name, {}).get("mean", float("nan")) for r in records], label=name)
+    ax2.set_xlabel("PPO iteration")
+    ax2.set_ylabel("per-step term mean")
+    ax2.legend(fontsize=6, loc="best")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def _feedback_html(fb: dict[str, Any]) -> str:
+    def items(xs: list) -> str:
+        if not xs:
+            return "<i>none</i>"
+        rows = []
+        for x in xs:
+            if isinstance(x, dict):
+                params = f" <code>{html.escape(json.dumps(x.get('params', {})))}</code>" if x.get("params") else ""
+                rows.append(
+                    f"<li><b>{html.escape(x['name'])}</b>: {html.escape(x.get('instruction', ''))}{params}</li>"
+                )
+            else:
+                rows.append(f"<li>{html.escape(str(x))}</li>")
+        return "<ul>" + "".join(rows) + "</ul>"
+
+    return (
+        f'<p>Feedback by <span class="label">{html.escape(fb.get("backend", "?"))}</span></p>'
+        f"<p><b>Problems</b>{items(fb.get('problems', []))}</p>"
+        f"<p><b>Rewrite</b>{items(fb.get('rewrite', []))}</p>"
+        f"<p><b>Remove</b>{items(fb.get('remove', []))}</p>"
+        f"<p><b>Add</b>{items(fb.get('add', []))}</p>"
+        f"<p>{html.escape(fb.get('text', ''))}</p>"
+    )
+
+
+def _score_table(scores: list[dict[str, Any]], expert: dict[str, Any] | None) -> str:
+    rows = [
+        "<tr><th>candidate</th><th>score</th><th>stride frequency (Hz)</th><th>target (Hz)</th>"
+        "<th>forward speed (m/s)</th><th>fell</th></tr>"
+    ]
+    for i, s in enumerate(scores):
+        hz = s.get("stride_frequency_hz")
+        tgt = s.get("target_stride_frequency_hz")
+        rows.append(
+            f"<tr><td>{i}</td><td>{s.get('score', 0):.3f}</td><td>{'–' if hz is None else f'{hz:.2f}'}</td>"
+            f"<td>{'–' if tgt is None else f'{tgt:.2f}'}</td><td>{s.get('forward_speed_mps', 0):.2f}</td>"
+            f"<td>{s.get('fell')}</td></tr>"
+        )
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def render_report(store: LearnStore) -> str:
+    """Return the HTML text of the report of ``store`` (completed iterations only)."""
+    cfg = store.config()
+    status = store.status()
+    expert = read_json(store.path / "expert" / "motion.json")
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>lmrl learn {html.escape(store.path.name)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Reward learning from video: {html.escape(store.path.name)}</h1>",
+        f"<p>Robot <b>{cfg.robot}</b>, mode <b>{cfg.mode}</b>, feedback backend <b>{cfg.feedback}</b>, "
+        f"synthesis backend <b>{cfg.synthesis}</b>, {cfg.iterations} iterations × {cfg.candidates} candidate(s). "
+        f"Status: {html.escape(str(status.get('status')))}; best: iteration {status.get('best')}.</p>",
+        f"<p>Task: {html.escape(cfg.task)}</p>",
+    ]
+    if expert is not None:
+        parts.append("<h2>Expert video</h2>" + _video_tag(store.path / "expert" / "clip.mp4", 480))
+        parts.append(f"<pre>{html.escape(json.dumps(expert, indent=2))}</pre>")
+    k = 0
+    while (store.path / f"iter_{k:02d}").is_dir():
+        d = store.path / f"iter_{k:02d}"
+        parts.append(f"<h2>Iteration {k}{' (initial reward program)' if k == 0 else ''}</h2>")
+        if (d / "side_by_side.mp4").is_file():
+            parts.append(_video_tag(d / "side_by_side.mp4"))
+        fb = read_json(d / "feedback.json")
+        if fb is not None:
+            parts.append(_feedback_html(fb))
+        summary = read_json(d / "summary.json")
+        chosen = summary["chosen"] if summary else 0
+        cand = d / f"cand_{chosen}"
+        syn = read_json(cand / "synthesis.json")
+        if syn is not None:
+            parts.append(
+                f"<p>Reward update by <span class='label'>{html.escape(syn['label'])}</span>: "
+                f"{len(syn['attempts'])} attempt(s), kept the {syn['kept']} program; tokens {syn['usage']}.</p>"
+            )
+            parts.append(_diff_html((cand / "diff.patch").read_text() if (cand / "diff.patch").is_file() else ""))
+        elif (cand / "program.py").is_file():
+            program = html.escape((cand / "program.py").read_text())
+            parts.append(f"<details><summary>reward program</summary><pre>{program}</pre></details>")
+        parts.append(_curves_png(cand / "train" / "reward_stats.json"))
+        scores = (
+            summary["scores"]
+            if summary
+            else ([read_json(cand / "score.json")] if (cand / "score.json").is_file() else [])
+        )
+        if scores:
+            parts.append(_score_table(scores, expert))
+        if (cand / "rollout.mp4").is_file():
+            parts.append("<p>Rollout of the trained policy:</p>" + _video_tag(cand / "rollout.mp4", 320))
+        k += 1
+    if status.get("onnx"):
+        parts.append(f"<h2>Exported policy</h2><p><code>{html.escape(status['onnx'])}</code></p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
