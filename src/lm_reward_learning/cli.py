@@ -39,7 +39,15 @@ def _add_play(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", type=Path, required=True, help="run directory")
     p.add_argument("--view", default="side", help="camera: side, three_quarter, front, back")
     p.add_argument("--duration", type=float, default=10.0, help="seconds (default 10)")
-    p.add_argument("--command", type=float, nargs=3, default=(0.8, 0.0, 0.0), metavar=("VX", "VY", "WZ"))
+    p.add_argument(
+        "--command",
+        dest="velocity_command",
+        type=float,
+        nargs=3,
+        default=(0.8, 0.0, 0.0),
+        metavar=("VX", "VY", "WZ"),
+        help="velocity command held during the rollout: m/s, m/s, rad/s (default 0.8 0 0)",
+    )
     p.add_argument("--out", type=Path, help="MP4 path (default RUN/videos/rollout_<view>.mp4)")
     p.add_argument("--width", type=int, default=320)
     p.add_argument("--height", type=int, default=240)
@@ -163,7 +171,7 @@ def cmd_play(args: argparse.Namespace) -> int:
         policy,
         env,
         duration_s=args.duration,
-        command=tuple(args.command),
+        command=tuple(args.velocity_command),
         video=video,
         arrays=run.videos / f"rollout_{args.view}.npz",
         view=args.view,

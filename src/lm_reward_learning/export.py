@@ -15,6 +15,7 @@ import dataclasses
 import io
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,7 +150,9 @@ def export_run(
     module = policy.as_onnx(verbose=False).to("cpu").eval()
     obs_dim = info["observation"]["size"]
     dummy = torch.zeros(1, obs_dim)
-    with contextlib.redirect_stdout(io.StringIO()), torch.no_grad():
+    with contextlib.redirect_stdout(io.StringIO()), torch.no_grad(), warnings.catch_warnings():
+        # the TorchScript exporter writes one self-contained file with a dynamic batch axis
+        warnings.simplefilter("ignore", DeprecationWarning)
         buf = io.BytesIO()
         torch.onnx.export(
             module,

@@ -275,7 +275,12 @@ def visual_feedback(
         rollout_arrays=cand.rollout_arrays,
         expert_features=expert.features,
     )
-    feedback = backend.feedback(request)
+    try:
+        feedback = backend.feedback(request)
+    finally:
+        exchange = getattr(backend, "last_exchange", None)  # prompt, answers, token usage (openai)
+        if exchange:
+            atomic_write_json(store.iter_dir(k) / "feedback_exchange.json", exchange)
     atomic_write_json(store.iter_dir(k) / "feedback.json", feedback.to_dict())
     return feedback
 

@@ -1,0 +1,187 @@
+"""``lmrl learn`` end to end with tiny budgets: offline backends, resume, and the fake OpenAI server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from bilevel_data import KEY_ENV
+from fake_openai_server import chat_reply
+
+from lm_reward_learning.bilevel.backends import make_feedback, make_synthesis
+from lm_reward_learning.bilevel.config import load_learn_config
+from lm_reward_learning.bilevel.loop import learn
+from lm_reward_learning.bilevel.store import LearnStore
+from lm_reward_learning.cli import main
+from lm_reward_learning.errors import LmrlError
+from lm_reward_learning.reward.program import default_program
+
+TINY = {
+    "robot": "go2",
+    "iterations": 1,
+    "candidates": 1,
+    "initial_train_iterations": 1,
+    "train_iterations": 1,
+    "num_envs": 16,
+    "rollout_s": 2.0,
+    "num_frames": 2,
+}
+
+
+@pytest.fixture
+def tiny_learn_yaml(tmp_path: Path) -> Path:
+    f = tmp_path / "tiny.yaml"
+    f.write_text(yaml.safe_dump(TINY))
+    return f
+
+
+def test_offline_learn_run_leaves_policy_report_and_resumable_store(tiny_learn_yaml, tmp_path, capsys) -> None:
+    runs = tmp_path / "runs"
+    code = main(
+        [
+            "learn",
+            "--config",
+            str(tiny_learn_yaml),
+            "--runs-dir",
+            str(runs),
+            "--name",
+            "t",
+            "--policies-dir",
+            str(tmp_path / "pol"),
+            "--no-progress",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    store = LearnStore.open(runs / "t")
+    status = store.status()
+    assert status["status"] == "done" and status["iterations_done"] == 1
+    assert (tmp_path / "pol" / "go2" / "t" / "policy.onnx").is_file()
+    assert "policy.onnx" in out and "report.html" in out
+    it = store.path / "iter_01"
+    fb = json.loads((it / "feedback.json").read_text())
+    assert fb["backend"] == "motion (heuristic analyser, not a VLM)" and fb["problems"]
+    syn = json.loads((it / "cand_0" / "synthesis.json").read_text())
+    assert syn["label"].startswith("rules (deterministic editor, not an LLM)") and syn["kept"] == "new"
+    assert "swing_duration_exp" in (it / "cand_0" / "program.py").read_text()
+    assert (it / "cand_0" / "diff.patch").read_text().startswith("--- previous")
+    for f in ("side_by_side.mp4", "summary.json", "cand_0/rollout.mp4", "cand_0/score.json", "cand_0/train/run.yaml"):
+        assert (it / f).is_file(), f
+    assert json.loads((store.path / "expert" / "motion.json").read_text())["stride_frequency_hz"] == pytest.approx(
+        2.0, rel=0.05
+    )  # the bundled Muybridge stride (0.67 Hz playback) with its x3 speed correction
+    report = (store.path / "report.html").read_text()
+    assert "motion (heuristic analyser, not a VLM)" in report and "data:video/mp4;base64," in report
+    assert "data:image/png;base64," in report
+    # a finished run resumes to the same result without training again
+    mtime = (it / "cand_0" / "train" / "checkpoints" / "latest.pt").stat().st_mtime
+    assert main(["learn", "--resume", str(store.path), "--policies-dir", str(tmp_path / "pol"), "--no-progress"]) == 0
+    assert (it / "cand_0" / "train" / "checkpoints" / "latest.pt").stat().st_mtime == mtime
+
+
+class CountingFeedback:
+    """Wraps a feedback backend and counts its calls."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.calls = inner, inner.name, 0
+
+    def feedback(self, request):
+        self.calls += 1
+        return self.inner.feedback(request)
+
+
+class FailingSynthesis:
+    """A synthesis backend whose endpoint is down."""
+
+    name = "down"
+
+    def synthesize(self, request):
+        raise LmrlError("endpoint timed out after 1 s (fake)")
+
+
+def test_crash_mid_iteration_resumes_without_repeating_done_steps(tiny_learn_yaml, tmp_path) -> None:
+    cfg = load_learn_config(path=tiny_learn_yaml)
+    store = LearnStore.create(tmp_path / "run", cfg)
+    fb = CountingFeedback(make_feedback(cfg))
+    with pytest.raises(LmrlError, match="timed out"):
+        learn(cfg, store, fb, FailingSynthesis(), policies_root=tmp_path / "pol", progress=False)
+    assert fb.calls == 1
+    assert (store.path / "iter_01" / "feedback.json").is_file()
+    initial_ckpt = store.path / "iter_00" / "cand_0" / "train" / "checkpoints" / "latest.pt"
+    mtime = initial_ckpt.stat().st_mtime
+    fb2 = CountingFeedback(make_feedback(cfg))
+    result = learn(cfg, store, fb2, make_synthesis(cfg), policies_root=tmp_path / "pol", progress=False)
+    assert fb2.calls == 0  # the saved feedback was reused, not asked again
+    assert initial_ckpt.stat().st_mtime == mtime  # the initial policy was not retrained
+    assert result.onnx_path.is_file() and store.status()["status"] == "done"
+
+
+def test_learn_with_openai_backends_against_fake_server(tiny_learn_yaml, tmp_path, server, api_key, capsys) -> None:
+    feedback = {
+        "problems": ["The robot shuffles; the horse gallops with long strides."],
+        "rewrite": [{"name": "feet_air_time", "instruction": "reward longer swings", "params": {"threshold_s": 0.3}}],
+        "remove": [],
+        "add": [],
+        "text": "Longer strides.",
+    }
+    program = default_program("go2").source.replace('"threshold_s": 0.2', '"threshold_s": 0.3')
+    assert program != default_program("go2").source
+    server.script(chat_reply(json.dumps(feedback)), chat_reply(f"Here it is:\n```python\n{program}```\n"))
+    code = main(
+        [
+            "learn",
+            "--config",
+            str(tiny_learn_yaml),
+            "--feedback",
+            "openai",
+            "--synthesis",
+            "openai",
+            "--base-url",
+            server.base_url,
+            "--model",
+            "fake-model",
+            "--api-key-env",
+            KEY_ENV,
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--name",
+            "o",
+            "--policies-dir",
+            str(tmp_path / "pol"),
+            "--no-progress",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    assert len(server.requests) == 2
+    vlm, llm = server.requests
+    images = [
+        p
+        for m in vlm.body["messages"]
+        if isinstance(m["content"], list)
+        for p in m["content"]
+        if p.get("type") == "image_url"
+    ]
+    assert len(images) >= 2 and all(p["image_url"]["url"].startswith("data:image/") for p in images)
+    assert "long strides" in json.dumps(llm.body["messages"])  # the feedback reached the LLM prompt
+    it = tmp_path / "runs" / "o" / "iter_01"
+    assert json.loads((it / "feedback.json").read_text())["backend"] == "openai:fake-model"
+    assert (it / "cand_0" / "program.py").read_text() == program
+    syn = json.loads((it / "cand_0" / "synthesis.json").read_text())
+    assert syn["kept"] == "new" and syn["usage"]["completion_tokens"] > 0
+    assert (it / "feedback_exchange.json").is_file()
+    for f in (tmp_path / "runs" / "o").rglob("*"):
+        if f.is_file() and f.suffix in (".json", ".yaml", ".py", ".html"):
+            assert api_key not in f.read_text(errors="ignore"), f
+
+
+def test_bad_inputs_fail_before_anything_is_spent(tmp_path, capsys) -> None:
+    assert main(["learn", "--video", str(tmp_path / "missing.mp4"), "--runs-dir", str(tmp_path / "r")]) == 2
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "r").exists()
+    assert main(["learn", "--feedback", "vlm9000", "--runs-dir", str(tmp_path / "r")]) == 2
+    assert "unknown feedback 'vlm9000'" in capsys.readouterr().err
+    assert main(["learn", "--mode", "eureka", "--runs-dir", str(tmp_path / "r")]) == 2
+    assert "--synthesis openai" in capsys.readouterr().err
+    assert main(["learn", "--resume", str(tmp_path)]) == 2
+    assert "not a learn run" in capsys.readouterr().err

@@ -1,0 +1,59 @@
+"""ONNX export: parity with torch, deployment facts in deploy.yaml and in the ONNX metadata."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+import yaml
+
+from lm_reward_learning.envs.mujoco_env import observation_layout
+from lm_reward_learning.export import PARITY_TOL, export_run, load_policy
+from lm_reward_learning.robots import get_robot
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_run, tmp_path_factory):
+    return export_run(tiny_run, tmp_path_factory.mktemp("policies"), name="tiny")
+
+
+def test_parity_and_any_batch(exported, tiny_run) -> None:
+    assert exported.parity_max_abs_err < PARITY_TOL
+    policy, spec, _, _ = load_policy(tiny_run)
+    sess = ort.InferenceSession(str(exported.onnx_path), providers=["CPUExecutionProvider"])
+    obs_dim = sum(t.size for t in observation_layout(spec)["policy"])
+    for batch in (1, 7):
+        x = np.random.default_rng(batch).normal(size=(batch, obs_dim)).astype(np.float32)
+        got = sess.run(["actions"], {"obs": x})[0]
+        with torch.no_grad():
+            ref = policy(_td(torch.from_numpy(x))).numpy()
+        assert got.shape == (batch, spec.num_joints)
+        np.testing.assert_allclose(got, ref, atol=PARITY_TOL)
+
+
+def _td(x):
+    from tensordict import TensorDict
+
+    return TensorDict({"policy": x, "critic": torch.zeros(x.shape[0], 8)}, batch_size=[x.shape[0]])
+
+
+def test_deploy_yaml_and_metadata_agree(exported) -> None:
+    spec = get_robot("go2")
+    deploy = yaml.safe_load(exported.deploy_path.read_text())
+    assert deploy["robot"] == "go2"
+    assert deploy["joint_names"] == list(spec.joint_names)
+    assert deploy["default_joint_pos"] == spec.per_joint(spec.default_joint_pos)
+    assert deploy["kp"] == spec.per_joint(spec.kp) and deploy["kd"] == spec.per_joint(spec.kd)
+    assert deploy["action_scale"] == spec.action_scale
+    assert deploy["control_dt"] == pytest.approx(0.02)
+    terms = deploy["observation"]["terms"]
+    assert [t["name"] for t in terms][:3] == ["base_ang_vel", "projected_gravity", "velocity_commands"]
+    assert terms[-1]["offset"] + terms[-1]["size"] == deploy["observation"]["size"] == 9 + 3 * 12
+    assert len(deploy["reward_sha256"]) == 64
+    meta = {p.key: json.loads(p.value) for p in onnx.load(str(exported.onnx_path)).metadata_props}
+    for key in ("robot", "joint_names", "default_joint_pos", "kp", "kd", "action_scale", "observation", "control_dt"):
+        assert meta[key] == deploy[key], key
