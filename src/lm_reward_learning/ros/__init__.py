@@ -9,7 +9,10 @@ ROS-free core and publishes what the core reports. Modules:
 * :mod:`~lm_reward_learning.ros.train_worker`: the worker process (ROS-free).
 * :mod:`~lm_reward_learning.ros.image_conversion`: numpy ⇄ ``sensor_msgs/Image`` (cv_bridge's output).
 * :mod:`~lm_reward_learning.ros.bag`: rosbag2 MCAP writing and reading with ``rosbags``.
-* :mod:`~lm_reward_learning.ros.params`: declared, validated node parameters and the QoS profiles.
+* :mod:`~lm_reward_learning.ros.messages`: ROS messages built from the core's plain data.
+* :mod:`~lm_reward_learning.ros.node_params`: the nodes' parameter tables (ROS-free), mirrored by
+  ``config/ros/<node>.yaml``.
+* :mod:`~lm_reward_learning.ros.params`: declaring and checking those parameters; the QoS profiles.
 
 Importing this package does not import ``rclpy``; the node modules do.
 """

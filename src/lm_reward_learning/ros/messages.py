@@ -3,8 +3,8 @@
 Small pure functions (rclpy message classes in, messages out), shared by the nodes:
 
 * :func:`joint_state_msg` — ``sensor_msgs/msg/JointState``: rad, rad/s, N·m in the robot's joint order;
-* :func:`tf_msg` — ``tf2_msgs/msg/TFMessage`` with one ``odom`` → base transform (m, unit quaternion
-  x, y, z, w; the core's quaternions are w, x, y, z);
+* :func:`tf_msg` — ``tf2_msgs/msg/TFMessage``: ``odom`` → base, then every body of the robot in its
+  parent's frame (m, unit quaternion x, y, z, w; the core's quaternions are w, x, y, z);
 * :func:`training_report_msg` — ``lm_reward_learning_interfaces/msg/TrainingReport`` from the worker's
   summary (``reward_stats.json`` record and gait features).
 """
@@ -40,17 +40,45 @@ def joint_state_msg(stamp: Time, names: list[str], sample: Sample) -> JointState
     )
 
 
-def tf_msg(stamp: Time, parent_frame: str, child_frame: str, sample: Sample) -> TFMessage:
-    """``tf2_msgs/msg/TFMessage`` with the base pose: ``parent_frame`` (odom) → ``child_frame`` (base)."""
+def _transform(stamp: Time, parent: str, child: str, pos: Any, quat_wxyz: Any) -> TransformStamped:
     t = TransformStamped()
-    t.header = header(stamp, parent_frame)
-    t.child_frame_id = child_frame
-    t.transform.translation.x, t.transform.translation.y, t.transform.translation.z = (
-        float(x) for x in sample.base_pos_w
-    )
-    w, x, y, z = (float(v) for v in sample.base_quat_w)
-    t.transform.rotation.x, t.transform.rotation.y, t.transform.rotation.z, t.transform.rotation.w = x, y, z, w
-    return TFMessage(transforms=[t])
+    t.header = header(stamp, parent)
+    t.child_frame_id = child
+    tr, rot = t.transform.translation, t.transform.rotation
+    tr.x, tr.y, tr.z = (float(x) for x in pos)
+    rot.w, rot.x, rot.y, rot.z = (float(v) for v in quat_wxyz)
+    return t
+
+
+def tf_msg(
+    stamp: Time,
+    odom_frame: str,
+    base_frame: str,
+    sample: Sample,
+    bodies: list[tuple[str, str]] | None = None,
+    base_body: str = "",
+) -> TFMessage:
+    """``tf2_msgs/msg/TFMessage`` of one rollout step: ``odom_frame`` → ``base_frame``, then the body tree.
+
+    Args:
+        stamp: Header stamp of every transform.
+        odom_frame: The world frame's name (the simulator's world; z up).
+        base_frame: The base body's frame name.
+        sample: The step's state; with ``bodies``, its ``body_pos``/``body_quat`` give every body's pose
+            in its parent's frame, so RViz's TF display draws the whole robot (the frames are the MJCF
+            body names, which a URDF of the robot would use as link names).
+        bodies: ``[(body, parent or "" for the world)]`` in the order of ``sample.body_pos``; None:
+            only the base transform.
+        base_body: The base body's name in ``bodies`` (renamed to ``base_frame``).
+    """
+    transforms = [_transform(stamp, odom_frame, base_frame, sample.base_pos_w, sample.base_quat_w)]
+    if bodies is not None and sample.body_pos is not None and sample.body_quat is not None:
+        for (name, parent), pos, quat in zip(bodies, sample.body_pos, sample.body_quat, strict=True):
+            if name == base_body or not parent:
+                continue  # the base (and any other free body) is already placed in odom
+            frame = base_frame if parent == base_body else parent
+            transforms.append(_transform(stamp, frame, name, pos, quat))
+    return TFMessage(transforms=transforms)
 
 
 def _num(v: Any) -> float:

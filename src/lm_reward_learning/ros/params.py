@@ -1,6 +1,7 @@
 """Declared, validated node parameters and the QoS profiles of lm_reward_learning's topics.
 
-Each node lists its parameters as :class:`Param` records (name, default, description, check);
+Each node lists its parameters as :class:`~lm_reward_learning.ros.node_params.Param` records (name,
+default, description, check) in :mod:`~lm_reward_learning.ros.node_params`;
 :func:`declare_parameters` declares them all with descriptors, reads the values (from
 ``--ros-args --params-file config/ros/<node>.yaml`` or the defaults) and raises one
 :class:`ParameterError` naming every bad value; :func:`reject_invalid_updates` keeps later
@@ -13,66 +14,14 @@ profile (:data:`rclpy.qos.qos_profile_sensor_data`, best effort, which matches a
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
-Check = Callable[[Any], "str | None"]
-"""A check returns None for a good value, else what a good value is (``"must be > 0"``)."""
-
-
-class ParameterError(ValueError):
-    """One or more node parameters are invalid; the message lists each with what a valid value is."""
-
-
-@dataclass(frozen=True)
-class Param:
-    """One node parameter.
-
-    Attributes:
-        name: Parameter name (snake_case, unit suffix where it has a unit: ``_s``, ``_hz``).
-        default: Default value; its type is the parameter's type (``0.0`` float, ``0`` int, ``[0.0]``
-            float array, ``""`` string, ``False`` bool).
-        description: What it does, with unit.
-        check: Validation, or None.
-        read_only: Whether it can only be set at start-up.
-    """
-
-    name: str
-    default: Any
-    description: str
-    check: Check | None = None
-    read_only: bool = True
-
-
-def positive(v: Any) -> str | None:
-    """Check: a finite number > 0."""
-    return None if isinstance(v, (int, float)) and math.isfinite(v) and v > 0 else "must be a number > 0"
-
-
-def non_negative(v: Any) -> str | None:
-    """Check: a finite number >= 0."""
-    return None if isinstance(v, (int, float)) and math.isfinite(v) and v >= 0 else "must be a number >= 0"
-
-
-def one_of(*choices: str) -> Check:
-    """Check: one of ``choices``."""
-    return lambda v: None if v in choices else f"must be one of {list(choices)}"
-
-
-def length(n: int) -> Check:
-    """Check: a list of ``n`` finite numbers."""
-
-    def check(v: Any) -> str | None:
-        ok = len(v) == n and all(math.isfinite(x) for x in v)
-        return None if ok else f"must be a list of {n} finite numbers"
-
-    return check
+from lm_reward_learning.ros.node_params import Param, ParameterError, problems
 
 
 def declare_parameters(node: Node, params: Sequence[Param]) -> dict[str, Any]:
@@ -87,9 +36,9 @@ def declare_parameters(node: Node, params: Sequence[Param]) -> dict[str, Any]:
     for p in params:
         node.declare_parameter(p.name, p.default, ParameterDescriptor(description=p.description, read_only=p.read_only))
     values = {p.name: _plain(node.get_parameter(p.name).value) for p in params}
-    problems = [f"{p.name}={values[p.name]!r} {err} ({p.description})" for p in params if (err := _check(p, values))]
-    if problems:
-        raise ParameterError(f"invalid parameters of node {node.get_name()!r}: " + "; ".join(problems))
+    bad = problems(params, values)
+    if bad:
+        raise ParameterError(f"invalid parameters of node {node.get_name()!r}: " + "; ".join(bad))
     return values
 
 
@@ -105,10 +54,6 @@ def reject_invalid_updates(node: Node, params: Sequence[Param]) -> None:
         return SetParametersResult(successful=True)
 
     node.add_on_set_parameters_callback(on_set)
-
-
-def _check(p: Param, values: dict[str, Any]) -> str | None:
-    return p.check(values[p.name]) if p.check is not None else None
 
 
 def _plain(v: Any) -> Any:

@@ -7,16 +7,15 @@ that name the problem: unknown robot, missing reward file, bad config or budget)
 :func:`~lm_reward_learning.training.trainer.train`, then
 :func:`~lm_reward_learning.rollout.rollout` with ``on_step``) and sends tagged tuples:
 
-==========================================  ===================================================
-``("phase", name)``                         ``"validating"``, ``"training"``, ``"rollout"``
-``("run_dir", path)``                       the run directory was created
-``("iteration", it, total, record)``        one PPO iteration done (``reward_stats.json`` record)
-``("rollout", info)``                       rollout starts: ``dt`` s, joint names, base body, steps
-``("step", step, frame, sample)``           one policy step: uint8 ``(H, W, 3)`` frame, :class:`Sample`
-``("done", summary)``                       finished; :func:`_summary` lists the keys
-``("cancelled",)``                          stopped on request
-``("error", kind, message)``                failed; ``kind`` is the exception's class name
-==========================================  ===================================================
+* ``("phase", name)``: ``"validating"``, ``"training"`` or ``"rollout"`` starts;
+* ``("run_dir", path)``: the run directory was created;
+* ``("iteration", it, total, record)``: one PPO iteration done (its ``reward_stats.json`` record);
+* ``("rollout", info)``: the rollout starts; ``dt`` (s), ``joint_names``, ``base_body``, ``steps``,
+  ``bodies`` (``[(name, parent name or "" for the world)]``);
+* ``("step", step, frame, sample)``: one policy step; uint8 ``(H, W, 3)`` frame and a :class:`Sample`;
+* ``("done", summary)``: finished (:func:`_summary` lists the keys);
+* ``("cancelled",)``: stopped on request;
+* ``("error", kind, message)``: failed; ``kind`` is the exception's class name.
 
 The node sends ``"stop"`` to cancel; the worker checks for it after every PPO iteration and rollout
 step and exits cleanly (checkpoints are written atomically, so a stop never leaves a torn file).
@@ -94,6 +93,10 @@ class Sample:
         joint_effort: Actuator torques, N·m. Shape ``(J,)``.
         base_pos_w: Base position in the world (``odom``) frame, m. Shape ``(3,)``.
         base_quat_w: Base orientation, quaternion (w, x, y, z). Shape ``(4,)``.
+        body_pos: Position of every body except the world in its parent body's frame, m (the base:
+            in the world frame), in the order of the ``rollout`` report's ``bodies``. Shape ``(B, 3)``.
+        body_quat: Orientation of every body relative to its parent, quaternion (w, x, y, z).
+            Shape ``(B, 4)``.
     """
 
     joint_pos: np.ndarray
@@ -101,6 +104,51 @@ class Sample:
     joint_effort: np.ndarray
     base_pos_w: np.ndarray
     base_quat_w: np.ndarray
+    body_pos: np.ndarray | None = None
+    body_quat: np.ndarray | None = None
+
+
+def relative_poses(xpos: np.ndarray, xquat: np.ndarray, parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Poses of bodies 1..B relative to their parents, from world poses (MuJoCo ``data.xpos/xquat``).
+
+    Args:
+        xpos: World positions of all bodies, body 0 the world. Shape ``(B + 1, 3)``, m.
+        xquat: World orientations (w, x, y, z). Shape ``(B + 1, 4)``.
+        parent: Parent body index of each body (``model.body_parentid``). Shape ``(B + 1,)``.
+
+    Returns:
+        ``(pos, quat)`` of bodies 1..B in their parent's frame: shapes ``(B, 3)`` and ``(B, 4)``
+        (w, x, y, z; ``w >= 0``).
+    """
+    p = parent[1:]
+    qp = xquat[p]
+    conj = qp * np.array([1.0, -1.0, -1.0, -1.0])
+    pos = _rotate(conj, xpos[1:] - xpos[p])
+    quat = _quat_mul(conj, xquat[1:])
+    quat *= np.where(quat[:, :1] < 0, -1.0, 1.0)
+    return pos, quat
+
+
+def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product of (w, x, y, z) quaternions, row by row."""
+    aw, ax, ay, az = a.T
+    bw, bx, by, bz = b.T
+    return np.stack(
+        [
+            aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+        ],
+        axis=-1,
+    )
+
+
+def _rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors ``v`` (N, 3) by unit quaternions ``q`` (N, 4), row by row."""
+    qv = np.concatenate([np.zeros((len(v), 1)), v], axis=1)
+    conj = q * np.array([1.0, -1.0, -1.0, -1.0])
+    return _quat_mul(_quat_mul(q, qv), conj)[:, 1:]
 
 
 def make_job(
@@ -210,6 +258,8 @@ def worker_main(job: TrainJob, conn: Connection) -> None:
 
 
 def _run(job: TrainJob, ch: _Channel) -> dict[str, Any]:
+    import mujoco
+
     from lm_reward_learning.config import load_train_config
     from lm_reward_learning.export import load_policy
     from lm_reward_learning.reward.program import RewardProgram
@@ -244,17 +294,35 @@ def _run(job: TrainJob, ch: _Channel) -> dict[str, Any]:
     ch.send("phase", "rollout")
     policy, spec, _, env = load_policy(run)
     steps = round(job.rollout_duration_s / env.dt)
+    model = env.model
+    bodies = [
+        (model.body(i).name, model.body(int(model.body_parentid[i])).name if model.body_parentid[i] else "")
+        for i in range(1, model.nbody)
+    ]
     ch.send(
-        "rollout", {"dt": env.dt, "joint_names": list(spec.joint_names), "base_body": spec.base_body, "steps": steps}
+        "rollout",
+        {
+            "dt": env.dt,
+            "joint_names": list(spec.joint_names),
+            "base_body": spec.base_body,
+            "steps": steps,
+            "bodies": bodies,
+        },
     )
+    data = mujoco.MjData(model)
 
     def on_step(step: int, frame: np.ndarray | None, state: Any) -> None:
+        env.batch.get_data(0, data)
+        mujoco.mj_kinematics(model, data)
+        body_pos, body_quat = relative_poses(data.xpos, data.xquat, model.body_parentid)
         sample = Sample(
             joint_pos=state.joint_pos[0].numpy().astype(np.float64),
             joint_vel=state.joint_vel[0].numpy().astype(np.float64),
             joint_effort=state.joint_torques[0].numpy().astype(np.float64),
             base_pos_w=state.base_pos_w[0].numpy().astype(np.float64),
             base_quat_w=state.base_quat_w[0].numpy().astype(np.float64),
+            body_pos=body_pos,
+            body_quat=body_quat,
         )
         ch.send("step", step, frame, sample)
         ch.check_stop()

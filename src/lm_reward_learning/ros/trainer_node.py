@@ -10,7 +10,9 @@ step (50 Hz of simulated time, paced by ``realtime_factor``):
 * ``rollout/image`` — ``sensor_msgs/msg/Image``, ``rgb8``, ``frame_id = camera_frame``, a tracking
   camera (``camera_view``, ``image_width`` × ``image_height`` pixels);
 * ``joint_states`` — ``sensor_msgs/msg/JointState``: rad, rad/s, N·m in the robot's joint order;
-* ``/tf`` — ``tf2_msgs/msg/TFMessage``: ``odom_frame`` → ``base_frame`` (the base body's pose, m);
+* ``/tf`` — ``tf2_msgs/msg/TFMessage``: ``odom_frame`` → ``base_frame`` (the base body's pose, m), then
+  every body of the robot in its parent's frame (frames named as the MJCF bodies), so RViz's TF
+  display shows the robot;
 
 and records them, as published, to a rosbag2 MCAP directory ``<run>/rollout_bag`` (plus the final
 ``training/report``, ``lm_reward_learning_interfaces/msg/TrainingReport``, which is also published).
@@ -28,7 +30,7 @@ with its exit code and phase; the node keeps serving. Cancel asks the worker to 
 current PPO iteration or rollout step (checkpoints stay consistent), waits ``cancel_timeout_s``, then
 terminates it; the result says ``cancelled``.
 
-Parameters: see :data:`PARAMS` and ``config/ros/trainer_node.yaml``.
+Parameters: :data:`lm_reward_learning.ros.node_params.TRAINER_NODE` and ``config/ros/trainer_node.yaml``.
 """
 
 from __future__ import annotations
@@ -56,48 +58,12 @@ from sensor_msgs.msg import Image, JointState
 from tf2_msgs.msg import TFMessage
 
 from lm_reward_learning.errors import LmrlError
-from lm_reward_learning.robots import ROBOTS
-from lm_reward_learning.rollout import CAMERA_VIEWS
 from lm_reward_learning.ros.bag import ROLLOUT_TOPICS, BagRecorder
 from lm_reward_learning.ros.image_conversion import frame_to_msg
 from lm_reward_learning.ros.messages import header, joint_state_msg, tf_msg, training_report_msg
-from lm_reward_learning.ros.params import (
-    Param,
-    ParameterError,
-    declare_parameters,
-    length,
-    non_negative,
-    one_of,
-    positive,
-    reject_invalid_updates,
-    reliable_qos,
-    tf_qos,
-)
+from lm_reward_learning.ros.node_params import TRAINER_NODE, ParameterError
+from lm_reward_learning.ros.params import declare_parameters, reject_invalid_updates, reliable_qos, tf_qos
 from lm_reward_learning.ros.train_worker import STOP, TrainJob, make_job, worker_main
-
-PARAMS = (
-    Param("robot", "go2", "robot of goals that name none", one_of(*ROBOTS)),
-    Param("runs_dir", "runs", "root of the run directories (relative to the working directory)"),
-    Param("train_config", "", "training YAML; empty: config/train/<robot>.yaml"),
-    Param("iterations", 0, "PPO iterations of goals that give none; 0: the training config's", non_negative),
-    Param("num_envs", 0, "parallel simulations; 0: the training config's", non_negative),
-    Param("rollout_duration_s", 5.0, "rollout length of goals that give none, s", positive),
-    Param("rollout_command", [0.8, 0.0, 0.0], "rollout velocity command [v_x m/s, v_y m/s, yaw rad/s]", length(3)),
-    Param("camera_view", "side", "rollout camera side", one_of(*CAMERA_VIEWS)),
-    Param("image_width", 320, "rollout image width, pixels", positive),
-    Param("image_height", 240, "rollout image height, pixels", positive),
-    Param("realtime_factor", 1.0, "rollout publishing speed vs simulated time; 0: as fast as possible", non_negative),
-    Param("odom_frame", "odom", "TF parent frame of the base (the simulator's world frame)"),
-    Param("base_frame", "", "TF frame of the base; empty: the robot's base body name (go2: base)"),
-    Param("camera_frame", "rollout_camera", "frame_id of rollout images"),
-    Param("record_bag", True, "record the rollout to <run>/rollout_bag (rosbag2 MCAP)"),
-    Param(
-        "cancel_timeout_s", 10.0, "wait this long for the worker to stop on cancel before terminating it, s", positive
-    ),
-    Param("worker_timeout_s", 600.0, "abort a goal whose worker reports nothing for this long, s", positive),
-    Param("feedback_period_s", 0.5, "minimum time between rollout feedback messages, s", positive),
-)
-"""Parameters of ``trainer_node``, with defaults (the same values as ``config/ros/trainer_node.yaml``)."""
 
 _PROGRESS_TRAINING = (0.05, 0.85)  # progress range of the training phase; validation before, rollout after
 
@@ -129,8 +95,8 @@ class TrainerNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("trainer_node", **kwargs)
-        self.params = declare_parameters(self, PARAMS)
-        reject_invalid_updates(self, PARAMS)
+        self.params = declare_parameters(self, TRAINER_NODE)
+        reject_invalid_updates(self, TRAINER_NODE)
         self._image_pub = self.create_publisher(Image, "rollout/image", reliable_qos())
         self._joint_pub = self.create_publisher(JointState, "joint_states", reliable_qos())
         self._tf_pub = self.create_publisher(TFMessage, "/tf", tf_qos())
@@ -276,7 +242,8 @@ class TrainerNode(Node):
         stamp_ns = stamp.sec * 1_000_000_000 + stamp.nanosec
         base = self.params["base_frame"] or g.rollout["base_body"]
         msgs = [(self._joint_pub, "/joint_states", joint_state_msg(stamp, g.rollout["joint_names"], sample))]
-        msgs.append((self._tf_pub, "/tf", tf_msg(stamp, self.params["odom_frame"], base, sample)))
+        tf = tf_msg(stamp, self.params["odom_frame"], base, sample, g.rollout["bodies"], g.rollout["base_body"])
+        msgs.append((self._tf_pub, "/tf", tf))
         if frame is not None:
             image = frame_to_msg(frame, header(stamp, self.params["camera_frame"]))
             msgs.append((self._image_pub, "/rollout/image", image))
