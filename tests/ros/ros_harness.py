@@ -1,0 +1,128 @@
+"""Helpers of the ROS tests: the ROS environment (``.venv-ros`` + ``.ros-install``) and node processes.
+
+ROS code runs only in processes started with ``.venv-ros/bin/python`` (real rclpy from the PyPI
+wheels; ``bash scripts/setup_ros.sh`` makes it); these fixtures skip, with the reason, where that
+environment is missing. Discovery stays on this machine (``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``)
+on a fixed domain (:data:`DOMAIN_ID`).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_PYTHON = REPO / ".venv-ros" / "bin" / "python"
+PREFIX = REPO / ".ros-install"
+ROSSIDE = Path(__file__).resolve().parent / "rosside.py"
+DOMAIN_ID = "47"
+"""Fixed ``ROS_DOMAIN_ID`` of the tests (0-101 are valid with Fast DDS's default ports)."""
+
+
+def missing_ros() -> str | None:
+    """Why the ROS environment is unusable here, or None if it is ready."""
+    if not VENV_PYTHON.is_file():
+        return f"no ROS venv ({VENV_PYTHON.parent.parent} missing): run `bash scripts/setup_ros.sh`"
+    if not (PREFIX / "env.sh").is_file() or not list(PREFIX.glob(".built-lm_reward_learning_interfaces")):
+        return f"interfaces not built ({PREFIX} incomplete): run `bash scripts/setup_ros.sh`"
+    return None
+
+
+def run_rosside(env: dict[str, str], tmp: Path, *args: str, timeout: float = 300.0) -> dict[str, Any]:
+    """Run ``rosside.py ARGS`` with the ROS venv and return the JSON it wrote.
+
+    Raises:
+        AssertionError: with the script's output if it fails or times out.
+    """
+    out = tmp / f"rosside_{time.monotonic_ns()}.json"
+    cmd = [str(VENV_PYTHON), str(ROSSIDE), "--out", str(out), *args]
+    try:
+        proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"{' '.join(args)} timed out after {timeout} s:\n{exc.stderr}") from exc
+    assert proc.returncode == 0, f"rosside {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
+    return json.loads(out.read_text())
+
+
+@dataclass
+class NodeProcess:
+    """A node running as a process, its log, and its working directory."""
+
+    proc: subprocess.Popen
+    log: Path
+    cwd: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        """Wait until ``text`` appears in the log.
+
+        Raises:
+            AssertionError: if the process exits or ``timeout`` s pass first (with the log).
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log_text():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"node exited ({self.proc.returncode}) before {text!r}:\n{self.log_text()}")
+            time.sleep(0.2)
+        raise AssertionError(f"no {text!r} within {timeout} s:\n{self.log_text()}")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGINT (as Ctrl-C), then SIGKILL after ``timeout`` s; return the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        return self.proc.returncode
+
+
+def start_node(env: dict[str, str], cwd: Path, argv: list[str], name: str) -> NodeProcess:
+    """Start ``argv`` (a node's command line) in ``cwd`` with its output in ``cwd/<name>.log``."""
+    log = cwd / f"{name}.log"
+    with log.open("w") as f:
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
+    return NodeProcess(proc, log, cwd)
+
+
+def trainer_argv(runs: Path, *extra: str) -> list[str]:
+    """``trainer_node`` for tests: the shipped YAML, small fast rollouts, runs under ``runs``."""
+    return [
+        str(VENV_PYTHON),
+        "-m",
+        "lm_reward_learning.ros.trainer_node",
+        "--ros-args",
+        "--params-file",
+        str(REPO / "config" / "ros" / "trainer_node.yaml"),
+        "-p",
+        f"runs_dir:={runs}",
+        "-p",
+        "realtime_factor:=0.0",
+        "-p",
+        "image_width:=96",
+        "-p",
+        "image_height:=72",
+        *extra,
+    ]
+
+
+def ros_environment() -> dict[str, str]:
+    """Environment for ROS processes: this environment plus ``.ros-install/env.sh``, fixed domain."""
+    out = subprocess.run(
+        ["bash", "-c", f"source {PREFIX / 'env.sh'} && env -0"], capture_output=True, check=True, timeout=30
+    ).stdout
+    env = dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+    env.update(ROS_DOMAIN_ID=DOMAIN_ID, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", PYTHONUNBUFFERED="1")
+    env.setdefault("MUJOCO_GL", "egl")
+    env.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)
+    return env
