@@ -74,10 +74,11 @@ def test_edited_programs_pass_validation_and_compute_the_scaled_terms(tmp_path) 
     assert "ang_vel_xy_l2" not in comps
     torch.testing.assert_close(comps["lin_vel_z_l2"], 0.5 * base["lin_vel_z_l2"])
     torch.testing.assert_close(comps["track_lin_vel_xy_exp"], base["track_lin_vel_xy_exp"])
-    # swing_duration_exp = weight * sum over landing feet of exp(-((air - 0.25)/std)^2), gated by command
+    # swing_duration_exp = weight * sum over landing feet of (air/0.25) exp(-((air - 0.25)/std)^2), gated
     p = current_params(once)["swing_duration_exp"]
     landed = state.first_contact.float()
-    expect = torch.sum(torch.exp(-(((state.last_air_time_s - 0.25) / p["std_s"]) ** 2)) * landed, dim=1)
+    air = state.last_air_time_s
+    expect = torch.sum((air / 0.25) * torch.exp(-(((air - 0.25) / p["std_s"]) ** 2)) * landed, dim=1)
     expect = expect * (torch.linalg.norm(state.commands[:, :2], dim=1) > p["min_command"]).float()
     torch.testing.assert_close(comps["swing_duration_exp"], p["weight"] * expect)
     torch.testing.assert_close(reward, sum(comps.values()))

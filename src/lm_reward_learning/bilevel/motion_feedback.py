@@ -126,7 +126,8 @@ class MotionFeedback:
                     f"The robot strides at {robot_hz:.2f} Hz, {abs(rel):.0%} {faster} than the target "
                     f"{target_hz:.2f} Hz measured from the expert."
                 )
-                still = existing.get("swing_duration_exp", {}).get("target_s") == swing_target
+                # the stride terms are in place but the frequency is still off: weigh them more
+                still = "swing_duration_exp" in existing
                 changes = self._frequency_terms(existing, swing_target, stance_target, raise_weight=still)
                 for c in changes:
                     (rewrite if c.name in existing else add).append(c)

@@ -18,13 +18,17 @@ PARAMS = {
 
 
 def swing_duration_exp(state, target_s, std_s, min_command):
-    """On each touchdown, exp(-((swing duration - target_s) / std_s)^2); summed over feet.
+    """On each touchdown, (swing / target_s) * exp(-((swing - target_s) / std_s)^2); summed over feet.
 
-    Swing duration is ``last_air_time_s`` (s) on the step a foot lands. Zero when no motion is
-    commanded. Shape (N,).
+    Swing is ``last_air_time_s`` (s) on the step a foot lands. The factor ``swing / target_s`` makes
+    the reward per second independent of how often feet land: with duty factor d and stride frequency
+    f, feet land 4 f times per second with swings of (1 - d) / f, so the rate is
+    4 (1 - d) / target_s * exp(...), largest when the swing matches the target, instead of growing
+    with the stepping rate. Zero when no motion is commanded. Shape (N,).
     """
     landed = state.first_contact.float()
-    score = torch.exp(-torch.square((state.last_air_time_s - target_s) / std_s))
+    swing = state.last_air_time_s
+    score = (swing / target_s) * torch.exp(-torch.square((swing - target_s) / std_s))
     moving = torch.linalg.norm(state.commands[:, :2], dim=1) > min_command
     return torch.sum(score * landed, dim=1) * moving.float()
 
