@@ -1,0 +1,269 @@
+"""The Isaac Lab training worker: ``python -m lm_reward_learning.isaaclab_backend.worker --request REQ.json``.
+
+Runs in Isaac Lab's own environment (``.venv-isaaclab``), started by
+:func:`~lm_reward_learning.isaaclab_backend.launcher.train_isaaclab`. It imports only what that
+environment has: our pure modules (``config``-free: the request carries the training settings, the
+observation layout and the rsl-rl ``train_cfg``), ``isaaclab``, ``rsl_rl`` and torch; never the MuJoCo
+backend (that needs MuJoCo 4, this venv has Newton's MuJoCo 3.12).
+
+What it writes, all into the run directory made by ``prepare_run`` (the MuJoCo trainer's layout):
+``checkpoints/latest.pt`` after every iteration and ``model_<i>.pt`` every ``save_interval``
+(atomically; the same rsl-rl ``alg.save()`` content, so ``lmrl play`` / ``lmrl export`` load them into
+the MuJoCo env), ``reward_stats.json`` (the MuJoCo trainer's record format), ``run.yaml`` (status,
+``iterations_done``, ``backend: isaaclab``), TensorBoard logs in ``tb/``. Progress and the result go
+to the files named in the request (:mod:`~.protocol`); stdout is never read by anyone.
+
+Exit codes: 0 done, 3 cancelled, 1 error (the result file says which and why), 2 bad request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import logging
+import pickle
+import random
+import sys
+import time
+import traceback
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lm_reward_learning.errors import CheckpointError, LmrlError
+from lm_reward_learning.io import atomic_write_bytes
+from lm_reward_learning.isaaclab_backend.protocol import (
+    ProgressWriter,
+    ProtocolError,
+    WorkerRequest,
+    WorkerResult,
+)
+from lm_reward_learning.training.run_dir import RunDir
+
+log = logging.getLogger(__name__)
+
+EXIT_DONE, EXIT_ERROR, EXIT_BAD_REQUEST, EXIT_CANCELLED = 0, 1, 2, 3
+
+
+class CancelledError(Exception):
+    """The launcher asked the worker to stop (the cancel file exists)."""
+
+
+def _make_runner_class() -> type:
+    """An rsl-rl ``OnPolicyRunner`` that saves atomically into ``checkpoints/`` (as the MuJoCo trainer's)."""
+    from rsl_rl.runners import OnPolicyRunner
+    from rsl_rl.utils.logger import Logger
+
+    class QuietLogger(Logger):
+        on_iteration: Any = None
+
+        def log(self, it: int, *args: Any, **kwargs: Any) -> None:
+            with contextlib.redirect_stdout(io.StringIO()):
+                super().log(it, *args, **kwargs)
+            if self.on_iteration is not None:
+                self.on_iteration(it)
+
+        def _store_code_state(self) -> list[str]:
+            return []
+
+    class IsaacLabRunner(OnPolicyRunner):
+        def __init__(self, env: Any, train_cfg: dict, run: RunDir, device: str) -> None:
+            with contextlib.redirect_stdout(io.StringIO()):
+                super().__init__(env, pickle.loads(pickle.dumps(train_cfg)), log_dir=str(run.tb), device=device)
+            self.run = run
+            self.logger.__class__ = QuietLogger
+
+        def save(self, path: str, infos: dict | None = None) -> None:
+            saved = self.alg.save()
+            saved["iter"] = self.current_learning_iteration
+            saved["infos"] = infos
+            buf = io.BytesIO()
+            torch.save(saved, buf)
+            atomic_write_bytes(self.run.checkpoints / Path(path).name, buf.getvalue())
+
+        def load_checkpoint(self, path: Path, *, weights_only: bool = False) -> int:
+            try:
+                saved = torch.load(path, weights_only=False, map_location=self.device)
+                self.alg.load(saved, {"actor": True, "critic": True} if weights_only else None, True)
+            except FileNotFoundError as exc:
+                raise CheckpointError(f"Checkpoint {path} does not exist.") from exc
+            except (RuntimeError, EOFError, KeyError, pickle.UnpicklingError, zipfile.BadZipFile, TypeError) as exc:
+                raise CheckpointError(
+                    f"Checkpoint {path} cannot be loaded ({type(exc).__name__}: {str(exc)[:200]}); it is truncated, "
+                    "corrupted, or from another robot or network size."
+                ) from exc
+            return int(saved.get("iter", 0))
+
+    return IsaacLabRunner
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(req: WorkerRequest, progress: ProgressWriter) -> WorkerResult:
+    """Build the Isaac Lab task, train with rsl-rl, write the run directory; see the module docstring.
+
+    Raises:
+        CancelledError: the cancel file appeared (after the iteration's checkpoint was written).
+        LmrlError: bad run directory, checkpoint, robot or observation layout.
+    """
+    import importlib.metadata as md
+
+    from isaaclab.app import launch_simulation
+
+    from lm_reward_learning.isaaclab_backend.task import build_env_cfg
+    from lm_reward_learning.robots import get_robot
+
+    t_start = time.perf_counter()
+    torch.set_num_threads(req.torch_threads)
+    _seed(req.seed)
+    run = RunDir.open(Path(req.run_dir))
+    spec = get_robot(req.robot)
+    cancel = Path(req.cancel_file)
+    cfg = build_env_cfg(
+        spec,
+        env=req.env,
+        observation_layout=req.observation_layout,
+        physics_dt=req.physics_dt,
+        assets_dir=Path(req.assets_dir),
+        program_file=run.reward_dir / "program.py",
+        device=req.device,
+        seed=req.seed,
+    )
+    progress.emit("phase", phase="building")
+    with launch_simulation(cfg, {"device": req.device}):
+        from isaaclab.envs import ManagerBasedRLEnv
+        from isaaclab_rl.rsl_rl import RslRlVecEnvWrapper
+
+        with contextlib.redirect_stdout(sys.stderr):  # Isaac Lab prints its manager tables
+            env = ManagerBasedRLEnv(cfg=cfg)
+        try:
+            vec = RslRlVecEnvWrapper(env)
+            term = env.reward_manager.get_term_cfg("reward_program").func.binding
+            runner = _make_runner_class()(vec, req.train_cfg, run, req.device)
+            start = 0
+            if req.resume:
+                start = runner.load_checkpoint(run.latest_checkpoint()) + 1
+                runner.current_learning_iteration = start
+            elif req.warm_start:
+                runner.load_checkpoint(Path(req.warm_start), weights_only=True)
+            records = [r for r in run.reward_stats() if r["iteration"] < start]
+            remaining = req.iterations - start
+            run.write_meta(
+                status="training", backend="isaaclab", device=req.device, isaaclab_version=md.version("isaaclab")
+            )
+            t_built = time.perf_counter()
+            progress.emit("phase", phase="training", build_s=round(t_built - t_start, 2))
+            steps_per_iteration = int(req.train_cfg["num_steps_per_env"]) * env.num_envs
+            t_last = time.perf_counter()
+
+            def after_iteration(it: int) -> None:
+                nonlocal t_last
+                logger = runner.logger
+                now = time.perf_counter()
+                explosions, term.explosions = term.explosions, 0
+                rec: dict[str, Any] = {
+                    "iteration": it,
+                    "wall_s": round(now - t_last, 3),
+                    "env_steps": steps_per_iteration,
+                    "mean_episode_return": float(np.mean(logger.rewbuffer)) if logger.rewbuffer else None,
+                    "mean_episode_length_s": float(np.mean(logger.lenbuffer)) * env.step_dt
+                    if logger.lenbuffer
+                    else None,
+                    "explosions": explosions,
+                    "terms": term.stats.pop(),
+                }
+                t_last = now
+                records.append(rec)
+                run.write_reward_stats(records)
+                runner.save("latest.pt")
+                run.write_meta(iterations_done=it + 1)
+                progress.emit("iteration", iteration=it, total=req.iterations, record=rec)
+                if cancel.exists():
+                    raise CancelledError
+
+            runner.logger.on_iteration = after_iteration
+            if remaining > 0:
+                try:
+                    with contextlib.redirect_stdout(sys.stderr):
+                        runner.learn(num_learning_iterations=remaining)
+                except CancelledError:
+                    run.write_meta(status="cancelled")
+                    raise
+            t_end = time.perf_counter()
+            run.write_meta(status="done")
+            done = int(run.meta().get("iterations_done", 0))
+            train_s = t_end - t_built
+            return WorkerResult(
+                status="done",
+                iterations_done=done,
+                wall_s=round(t_end - t_start, 2),
+                timings={
+                    "build_s": round(t_built - t_start, 2),
+                    "train_s": round(train_s, 2),
+                    "env_steps_per_s": round(max(remaining, 0) * steps_per_iteration / max(train_s, 1e-9), 1),
+                },
+            )
+        finally:
+            env.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; see the module docstring for the exit codes."""
+    p = argparse.ArgumentParser(description="Isaac Lab training worker of lm_reward_learning.")
+    p.add_argument("--request", type=Path, required=True, help="request JSON written by the launcher")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s [isaaclab-worker]: %(message)s")
+    try:
+        req = WorkerRequest.read(args.request)
+    except ProtocolError as exc:
+        log.error("%s", exc)
+        return EXIT_BAD_REQUEST
+    progress = ProgressWriter(Path(req.progress_file))
+    t0 = time.perf_counter()
+    try:
+        import importlib.metadata as md
+
+        progress.emit("started", pid=_pid(), python=sys.version.split()[0], isaaclab=md.version("isaaclab"))
+        result = train(req, progress)
+        code = EXIT_DONE
+    except CancelledError:
+        result = WorkerResult(status="cancelled", iterations_done=_iterations_done(req))
+        code = EXIT_CANCELLED
+    except LmrlError as exc:
+        log.error("%s", exc)
+        result = WorkerResult("error", _iterations_done(req), type(exc).__name__, str(exc))
+        code = EXIT_ERROR
+    except Exception as exc:  # a bug or a simulator failure: report it, never die silently
+        log.error("training failed:\n%s", traceback.format_exc())
+        result = WorkerResult("error", _iterations_done(req), type(exc).__name__, f"{type(exc).__name__}: {exc}")
+        code = EXIT_ERROR
+    if not result.wall_s:
+        result = WorkerResult(**{**result.__dict__, "wall_s": round(time.perf_counter() - t0, 2)})
+    result.write(Path(req.result_file))
+    progress.emit("finished", status=result.status)
+    return code
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+def _iterations_done(req: WorkerRequest) -> int:
+    try:
+        return int(RunDir.open(Path(req.run_dir)).meta().get("iterations_done", 0))
+    except LmrlError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
