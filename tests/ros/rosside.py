@@ -70,6 +70,7 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         num_envs=args.num_envs,
         rollout_duration_s=args.rollout_s,
         run_name=args.run_name,
+        run_dir=args.run_dir,
     )
     feedback: list[dict[str, Any]] = []
 
@@ -276,6 +277,7 @@ def main() -> None:
     t.add_argument("--num-envs", type=int, default=16)
     t.add_argument("--rollout-s", type=float, default=1.0)
     t.add_argument("--run-name", default="")
+    t.add_argument("--run-dir", default="")
     t.add_argument("--timeout", type=float, default=240.0)
     t.add_argument("--act-after-iterations", type=int, default=0)
     t.add_argument("--cancel", action="store_true")

@@ -39,6 +39,30 @@ def test_make_job_names_the_problem(kwargs, error, text):
         make_job(**kwargs)
 
 
+def test_make_job_resumes_an_existing_run(tiny_run):
+    job = make_job(robot="go2", run_dir=str(tiny_run.path), iterations=3)
+    assert job.resume and job.run_dir == str(tiny_run.path.resolve())
+    fresh = make_job(robot="go2", run_dir=str(tiny_run.path.parent / "not_yet"))
+    assert not fresh.resume and fresh.run_dir.endswith("not_yet")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "text"),
+    [
+        ({"robot": "g1"}, "is a go2 run, not g1"),
+        ({"robot": "go2", "program_source": "def compute_reward(state):\n    pass\n"}, "another reward program"),
+    ],
+)
+def test_make_job_refuses_a_run_dir_it_cannot_resume(tiny_run, kwargs, text):
+    with pytest.raises(LmrlError, match=text):
+        make_job(run_dir=str(tiny_run.path), **kwargs)
+
+
+def test_make_job_refuses_a_directory_that_is_not_a_run(tmp_path):
+    with pytest.raises(LmrlError, match="is not a run directory"):
+        make_job(robot="go2", run_dir=str(tmp_path))
+
+
 def test_relative_poses_recover_the_model_tree_at_the_reference_pose():
     # At qpos0 (all hinge angles 0) a body's pose in its parent is the MJCF's body pos/quat.
     model = load_model(get_robot("go2"))

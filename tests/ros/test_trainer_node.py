@@ -68,6 +68,27 @@ def test_goal_trains_publishes_and_records_the_rollout(ros_env, trainer, tmp_pat
     assert bag["report_terms"] == sorted(out["report"]["terms"])
 
 
+def test_a_goal_on_an_existing_run_resumes_it(ros_env, trainer, tmp_path):
+    run_dir = tmp_path / "learn" / "iter_01" / "cand_0" / "train"  # as the learn loop lays runs out
+    first = run_rosside(
+        ros_env, tmp_path, "train", "--iterations", "1", "--run-dir", str(run_dir), "--rollout-s", "0.2"
+    )
+    assert first["status"] == "succeeded", first["message"]
+    assert Path(first["run_dir"]) == run_dir and Path(first["rollout_bag"]) == run_dir / "rollout_bag"
+
+    again = run_rosside(
+        ros_env, tmp_path, "train", "--iterations", "2", "--run-dir", str(run_dir), "--rollout-s", "0.2"
+    )
+
+    assert again["status"] == "succeeded", again["message"]
+    assert again["report"]["iterations_done"] == 2
+    # Resumed: no new validation, only the second PPO iteration trained; the first bag is kept.
+    assert "validating" not in [f["phase"] for f in again["feedback"]]
+    assert [f["iteration"] for f in again["feedback"] if f["phase"] == "training" and f["iteration"]] == [2]
+    assert Path(again["rollout_bag"]) == run_dir / "rollout_bag_1"
+    assert again["bag"]["counts"]["/rollout/image"] == 10 and (run_dir / "rollout_bag" / "metadata.yaml").is_file()
+
+
 def test_cancel_mid_training_stops_the_worker(ros_env, trainer, tmp_path):
     out = run_rosside(
         ros_env, tmp_path, "train", "--iterations", "60", "--num-envs", "16", "--act-after-iterations", "1", "--cancel"

@@ -59,6 +59,8 @@ class TrainJob:
         train_config: Training YAML, or None for ``config/train/<robot>.yaml``.
         runs_dir: Root of the run directories.
         run_name: Suffix of the run directory name, or None.
+        run_dir: Train into exactly this directory (created), or None for a new one under ``runs_dir``.
+        resume: ``run_dir`` holds a run to continue (its config and program; ``iterations`` the new total).
         warm_start: Checkpoint to initialise the policy weights from, or None.
         rollout_duration_s: Rollout length, s.
         command: Rollout velocity command ``(v_x m/s, v_y m/s, yaw_rate rad/s)``.
@@ -75,6 +77,8 @@ class TrainJob:
     train_config: str | None
     runs_dir: str
     run_name: str | None
+    run_dir: str | None
+    resume: bool
     warm_start: str | None
     rollout_duration_s: float
     command: tuple[float, float, float]
@@ -163,6 +167,7 @@ def make_job(
     train_config: str = "",
     runs_dir: str = "runs",
     run_name: str = "",
+    run_dir: str = "",
     warm_start: str = "",
     rollout_duration_s: float = 5.0,
     command: tuple[float, float, float] = (0.8, 0.0, 0.0),
@@ -178,7 +183,8 @@ def make_job(
     Raises:
         LmrlError: (a subclass) naming what is wrong and what to do: unknown robot, missing or
             unreadable reward file, missing warm-start checkpoint, bad training config, a
-            non-positive budget or rollout length, an unknown camera view.
+            non-positive budget or rollout length, an unknown camera view, a ``run_dir`` that exists
+            but is not a resumable run of this robot and program.
     """
     from lm_reward_learning.config import load_train_config
     from lm_reward_learning.reward.program import RewardProgram, default_program
@@ -192,6 +198,9 @@ def make_job(
         program = RewardProgram.from_file(reward_path)
     else:
         program = default_program(robot)
+    resume = bool(run_dir) and Path(run_dir).exists()
+    if resume:
+        _check_resumable(Path(run_dir), robot, program_source)
     if iterations < 0 or num_envs < 0:
         raise LmrlError(f"iterations ({iterations}) and num_envs ({num_envs}) must be >= 0 (0: the config's value)")
     overrides = {"iterations": iterations or None, "env.num_envs": num_envs or None}
@@ -213,6 +222,8 @@ def make_job(
         train_config=train_config or None,
         runs_dir=runs_dir,
         run_name=run_name or None,
+        run_dir=str(Path(run_dir).resolve()) if run_dir else None,
+        resume=resume,
         warm_start=warm_start or None,
         rollout_duration_s=float(rollout_duration_s),
         command=tuple(float(c) for c in command),  # type: ignore[arg-type]
@@ -220,6 +231,28 @@ def make_job(
         width=int(width),
         height=int(height),
     )
+
+
+def _check_resumable(path: Path, robot: str, program_source: str) -> None:
+    """Refuse a ``run_dir`` that exists but cannot be resumed by this goal (never overwrite a run)."""
+    import hashlib
+
+    from lm_reward_learning.training.run_dir import RunDir
+
+    run = RunDir.open(path)  # RunDirError: not a run directory
+    meta = run.meta()
+    if meta["robot"] != robot:
+        raise LmrlError(f"run directory {path} is a {meta['robot']} run, not {robot}; choose another run_dir")
+    if not (run.checkpoints / "latest.pt").is_file():
+        raise LmrlError(
+            f"run directory {path} exists but has no checkpoint to resume (status {meta.get('status')!r}); "
+            "remove it or choose another run_dir"
+        )
+    if program_source.strip() and hashlib.sha256(program_source.encode()).hexdigest() != meta.get("reward_sha256"):
+        raise LmrlError(
+            f"run directory {path} was trained with another reward program; leave the goal's program empty "
+            "to resume it, or choose another run_dir"
+        )
 
 
 class _Channel:
@@ -259,17 +292,26 @@ def worker_main(job: TrainJob, conn: Connection) -> None:
 
 def _run(job: TrainJob, ch: _Channel) -> dict[str, Any]:
     import mujoco
+    import yaml
 
-    from lm_reward_learning.config import load_train_config
+    from lm_reward_learning.config import TrainConfig, from_dict, load_train_config
     from lm_reward_learning.export import load_policy
     from lm_reward_learning.reward.program import RewardProgram
     from lm_reward_learning.rollout import rollout
+    from lm_reward_learning.training.run_dir import RunDir
     from lm_reward_learning.training.trainer import prepare_run, train
 
-    cfg = load_train_config(job.robot, Path(job.train_config) if job.train_config else None, **job.config_overrides)
-    program = RewardProgram(source=job.program_source, name=job.program_name, origin=job.program_origin)
-    ch.send("phase", "validating")
-    run = prepare_run(job.robot, program, cfg, Path(job.runs_dir), job.run_name)
+    if job.resume:
+        run = RunDir.open(Path(job.run_dir))
+        cfg = from_dict(TrainConfig, yaml.safe_load((run.path / "config.yaml").read_text()), "config.yaml")
+        if job.config_overrides.get("iterations"):
+            cfg = dataclasses.replace(cfg, iterations=job.config_overrides["iterations"])
+    else:
+        cfg = load_train_config(job.robot, Path(job.train_config) if job.train_config else None, **job.config_overrides)
+        program = RewardProgram(source=job.program_source, name=job.program_name, origin=job.program_origin)
+        ch.send("phase", "validating")
+        run_path = Path(job.run_dir) if job.run_dir else None
+        run = prepare_run(job.robot, program, cfg, Path(job.runs_dir), job.run_name, run_path=run_path)
     ch.send("run_dir", str(run.path.resolve()))
     ch.check_stop()
 
@@ -283,8 +325,9 @@ def _run(job: TrainJob, ch: _Channel) -> dict[str, Any]:
         train(
             run,
             cfg,
+            resume=job.resume,
             progress=False,
-            warm_start=Path(job.warm_start) if job.warm_start else None,
+            warm_start=Path(job.warm_start) if job.warm_start and not job.resume else None,
             on_iteration=on_iteration,
         )
     except CancelledError:

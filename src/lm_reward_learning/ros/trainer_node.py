@@ -14,7 +14,8 @@ step (50 Hz of simulated time, paced by ``realtime_factor``):
   every body of the robot in its parent's frame (frames named as the MJCF bodies), so RViz's TF
   display shows the robot;
 
-and records them, as published, to a rosbag2 MCAP directory ``<run>/rollout_bag`` (plus the final
+and records them, as published, to a rosbag2 MCAP directory ``<run>/rollout_bag`` (``rollout_bag_1``,
+... for later goals on the same run) (plus the final
 ``training/report``, ``lm_reward_learning_interfaces/msg/TrainingReport``, which is also published).
 Publishers are reliable.
 
@@ -40,6 +41,7 @@ import multiprocessing
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,7 +133,11 @@ class TrainerNode(Node):
                 job = self._make_job(handle.request)
             except LmrlError as exc:
                 return self._abort(handle, f"bad goal: {exc}")
-            return self._supervise(_Goal(handle, job))
+            try:
+                return self._supervise(_Goal(handle, job))
+            except Exception as exc:  # a bug or a full disk: report it in the result, keep serving
+                self.get_logger().error(f"goal failed: {traceback.format_exc()}")
+                return self._abort(handle, f"trainer_node failed: {type(exc).__name__}: {exc}")
         finally:
             self._busy.release()
 
@@ -149,6 +155,7 @@ class TrainerNode(Node):
             train_config=p["train_config"],
             runs_dir=p["runs_dir"],
             run_name=goal.run_name,
+            run_dir=goal.run_dir,
             warm_start=goal.warm_start_checkpoint,
             rollout_duration_s=goal.rollout_duration_s or p["rollout_duration_s"],
             command=tuple(p["rollout_command"]),
@@ -226,8 +233,8 @@ class TrainerNode(Node):
             g.rollout = msg[1]
             g.t0 = time.monotonic()
             if self.params["record_bag"] and g.run_dir:
-                g.bag_path = str(Path(g.run_dir) / "rollout_bag")
-                g.bag = BagRecorder(Path(g.bag_path), ROLLOUT_TOPICS)
+                path = _free_path(Path(g.run_dir) / "rollout_bag")
+                g.bag, g.bag_path = BagRecorder(path, ROLLOUT_TOPICS), str(path)
         elif tag == "step":
             self._publish_step(g, msg[1], msg[2], msg[3])
 
@@ -341,6 +348,15 @@ class TrainerNode(Node):
                 proc.join(3.0)
         self._server.destroy()
         super().destroy_node()
+
+
+def _free_path(path: Path) -> Path:
+    """``path``, or ``path_1``, ``path_2``, ... if taken (a resumed run keeps its earlier bags)."""
+    candidate, i = path, 0
+    while candidate.exists():
+        i += 1
+        candidate = path.with_name(f"{path.name}_{i}")
+    return candidate
 
 
 def _num(v: Any) -> float:
