@@ -9,6 +9,7 @@ on a fixed domain (:data:`DOMAIN_ID`).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -20,8 +21,11 @@ REPO = Path(__file__).resolve().parents[2]
 VENV_PYTHON = REPO / ".venv-ros" / "bin" / "python"
 PREFIX = REPO / ".ros-install"
 ROSSIDE = Path(__file__).resolve().parent / "rosside.py"
-DOMAIN_ID = "47"
+DOMAIN_ID = os.environ.get("LMRL_TEST_ROS_DOMAIN_ID", "47")
 """Fixed ``ROS_DOMAIN_ID`` of the tests (0-101 are valid with Fast DDS's default ports)."""
+NAMESPACE = f"/lmrl_test_{os.getpid()}"
+"""Namespace of the nodes and clients of this test run, so that two runs on one machine never share an
+action server (``/tf`` is absolute and shared; the tests only count it)."""
 
 
 def missing_ros() -> str | None:
@@ -40,7 +44,7 @@ def run_rosside(env: dict[str, str], tmp: Path, *args: str, timeout: float = 300
         AssertionError: with the script's output if it fails or times out.
     """
     out = tmp / f"rosside_{time.monotonic_ns()}.json"
-    cmd = [str(VENV_PYTHON), str(ROSSIDE), "--out", str(out), *args]
+    cmd = [str(VENV_PYTHON), str(ROSSIDE), "--out", str(out), "--namespace", NAMESPACE, *args]
     try:
         proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
@@ -102,6 +106,8 @@ def trainer_argv(runs: Path, *extra: str) -> list[str]:
         "-m",
         "lm_reward_learning.ros.trainer_node",
         "--ros-args",
+        "-r",
+        f"__ns:={NAMESPACE}",
         "--params-file",
         str(REPO / "config" / "ros" / "trainer_node.yaml"),
         "-p",

@@ -52,9 +52,9 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     from tf2_msgs.msg import TFMessage
 
     rclpy.init()
-    node = rclpy.create_node("lmrl_test_client")
-    live = {"/rollout/image": 0, "/joint_states": 0, "/tf": 0}
-    for topic, typ in (("/rollout/image", Image), ("/joint_states", JointState), ("/tf", TFMessage)):
+    node = rclpy.create_node("lmrl_test_client", namespace=args.namespace)
+    live = {"rollout/image": 0, "joint_states": 0, "/tf": 0}
+    for topic, typ in (("rollout/image", Image), ("joint_states", JointState), ("/tf", TFMessage)):
         node.create_subscription(
             typ, topic, lambda _m, t=topic: live.__setitem__(t, live[t] + 1), qos_profile_sensor_data
         )
@@ -268,6 +268,7 @@ def cmd_bag(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path, help="JSON output file")
+    parser.add_argument("--namespace", default="/", help="namespace of the nodes under test")
     sub = parser.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train")
     t.add_argument("--robot", default="go2")
