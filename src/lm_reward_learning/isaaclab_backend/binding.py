@@ -82,6 +82,10 @@ class RewardProgramBinding:
         stats: Per-term statistics (popped by the worker after every iteration).
         explosions: Steps of envs whose simulation blew up since the worker last read it.
         last_state: The ``RewardState`` of the last call.
+        cross_check: At the first call, the largest |ours − Isaac Lab's own| of the base-frame
+            quantities Isaac Lab also computes (``root_link_lin_vel_b``, ``root_link_ang_vel_b``,
+            ``projected_gravity_b``): a check of the quaternion convention in the real simulator.
+            None until then, or when the env does not expose them.
 
     Raises:
         StateMappingError: if the asset or sensor lacks a joint or foot body of the spec.
@@ -120,6 +124,7 @@ class RewardProgramBinding:
         self.stats = TermStats()
         self.explosions = 0
         self.last_state: RewardState | None = None
+        self.cross_check: dict[str, float] | None = None
 
     def reset(self, env_ids: Any = None) -> None:
         """The envs ``env_ids`` (a tensor, a sequence, a slice or None: all) were reset."""
@@ -132,6 +137,8 @@ class RewardProgramBinding:
         """The program's total reward this step, 0 where not finite or blown up. Shape ``(N,)``, float32."""
         state = self.builder.build(read_frame(env))
         self.last_state = state
+        if self.cross_check is None:
+            self.cross_check = _cross_check(env, state)
         reward, components = self.fn(state)
         reward = torch.as_tensor(reward, dtype=torch.float32).reshape(env.num_envs).to(state.base_pos_w.device)
         unstable = torch.as_tensor(env.termination_manager.get_term(UNSTABLE_TERM), dtype=torch.bool)
@@ -139,3 +146,21 @@ class RewardProgramBinding:
         self.explosions += int(unstable.sum())
         self.stats.add(components, ~unstable.cpu())
         return torch.where(torch.isfinite(reward) & ~unstable, reward, torch.zeros_like(reward))
+
+
+def _cross_check(env: Any, state: RewardState) -> dict[str, float] | None:
+    """Largest |ours − Isaac Lab's| of the base-frame velocities and gravity (None if not exposed)."""
+    d = env.scene[ROBOT].data
+    pairs = {
+        "base_lin_vel_b": "root_link_lin_vel_b",
+        "base_ang_vel_b": "root_link_ang_vel_b",
+        "projected_gravity_b": "projected_gravity_b",
+    }
+    out = {}
+    for ours, theirs in pairs.items():
+        proxy = getattr(d, theirs, None)
+        if proxy is None:
+            return None
+        ref = proxy.torch.to(dtype=torch.float32, device=state.base_pos_w.device)
+        out[ours] = float((getattr(state, ours) - ref).abs().max())
+    return out

@@ -327,14 +327,17 @@ class _Follower:
         )
 
     def stop(self, grace_s: float) -> None:
-        """Ask the worker to stop (cancel file), then SIGTERM, then SIGKILL its process group."""
+        """Ask the worker to stop (cancel file), then SIGTERM, then SIGKILL its process group.
+
+        Waits ``grace_s`` after the cancel file and after SIGTERM.
+        """
         if self.proc.poll() is not None:
             return
         self.files["cancel"].touch()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=grace_s)
             return
-        for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
+        for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
             log.warning("isaaclab worker pid %d did not stop; sending %s", self.proc.pid, sig.name)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, sig)

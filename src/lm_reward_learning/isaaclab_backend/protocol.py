@@ -117,6 +117,7 @@ class WorkerResult:
         message: Error message (``error`` only).
         wall_s: Worker wall time, s.
         timings: ``{"build_s": ..., "train_s": ..., "env_steps_per_s": ...}``.
+        checks: Consistency checks in the real simulator (``binding.RewardProgramBinding.cross_check``).
     """
 
     status: str
@@ -125,6 +126,7 @@ class WorkerResult:
     message: str = ""
     wall_s: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    checks: dict[str, float] = field(default_factory=dict)
 
     def write(self, path: Path) -> None:
         """Write the result as JSON (atomically)."""

@@ -210,6 +210,7 @@ def train(req: WorkerRequest, progress: ProgressWriter) -> WorkerResult:
                     "train_s": round(train_s, 2),
                     "env_steps_per_s": round(max(remaining, 0) * steps_per_iteration / max(train_s, 1e-9), 1),
                 },
+                checks=dict(term.cross_check or {}),
             )
         finally:
             env.close()
