@@ -75,7 +75,9 @@ def _add_learn(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=Path, help="a learn YAML instead of the preset")
     p.add_argument("--mode", choices=("bilevel", "eureka"), help="bilevel (the paper) or eureka (text only)")
     p.add_argument("--feedback", help="upper level: motion (offline, not a VLM), openai, human")
-    p.add_argument("--synthesis", help="lower level: rules (offline, not an LLM), openai")
+    p.add_argument(
+        "--synthesis", help="lower level: rules (offline, not an LLM), reflection (offline Eureka tuner), openai"
+    )
     p.add_argument("--iterations", type=int, help="loop iterations K")
     p.add_argument("--candidates", type=int, help="reward candidates M per iteration")
     p.add_argument("--start", type=float, dest="video_start_s", help="trim start, s (video time)")
@@ -99,6 +101,49 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run", type=Path, help="learn run directory")
 
 
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="score a policy's gait against a reference gait (table, footfall plot, JSON)")
+    p.add_argument(
+        "target",
+        type=Path,
+        metavar="RUN_OR_POLICY",
+        help="training run, learn run (its best candidate) or exported policy directory (policy.onnx + deploy.yaml)",
+    )
+    p.add_argument(
+        "--reference",
+        required=True,
+        help="reference gait: dog_trot, dog_pace, dog_canter, human_walk, human_run, human_jump",
+    )
+    p.add_argument("--duration", type=float, default=10.0, help="rollout length, s (default 10)")
+    p.add_argument(
+        "--command",
+        dest="velocity_command",
+        type=float,
+        nargs=3,
+        metavar=("VX", "VY", "WZ"),
+        help="velocity command held: m/s, m/s, rad/s (default: the reference's speed at equal Froude number, "
+        "clipped to the trained range)",
+    )
+    p.add_argument("--out", type=Path, help="output folder (default RUN_OR_POLICY/evaluation/<reference>/)")
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="rerun the paper's comparison (ours, eureka, human, initial) over fixed seeds")
+    p.add_argument("--preset", default="default", help="config/compare/<preset>.yaml: default, smoke or openai")
+    p.add_argument("--config", type=Path, help="a compare YAML instead of the preset")
+    p.add_argument("--reference", help="reference gait every method is scored against (e.g. dog_trot)")
+    p.add_argument("--methods", help="comma-separated subset of initial,ours,eureka,human")
+    p.add_argument("--seeds", help="comma-separated seeds, e.g. 1,2,3")
+    p.add_argument("--video", help="expert video for ours and human (default: the bundled horse gallop)")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint for both levels")
+    p.add_argument("--model", help="model name for both levels")
+    p.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
+    p.add_argument(
+        "--out", type=Path, help="comparison folder (default runs/compare_<preset>_<reference>); rerun to resume"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``lmrl`` argument parser."""
     parser = argparse.ArgumentParser(prog="lmrl", description=__doc__.splitlines()[0])
@@ -110,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_validate(sub)
     _add_learn(sub)
     _add_report(sub)
+    _add_evaluate(sub)
+    _add_compare(sub)
     return parser
 
 
@@ -301,6 +348,55 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``lmrl evaluate``: roll out, measure the gait, print the per-feature table and the score."""
+    from lm_reward_learning.evaluation import evaluate
+
+    command = tuple(args.velocity_command) if args.velocity_command is not None else None
+    res = evaluate(args.target, args.reference, duration_s=args.duration, command=command, out_dir=args.out)
+    print(res.table())
+    print(f"{res.kind} {res.target} vs {res.reference}: score {res.score:.3f} (command {res.command})")
+    print(f"json: {res.json_path}\nplot: {res.plot_path}")
+    return 0
+
+
+def _csv(text: str | None, convert, flag: str) -> tuple | None:
+    if text is None:
+        return None
+    try:
+        return tuple(convert(x.strip()) for x in text.split(",") if x.strip())
+    except ValueError as exc:
+        raise LmrlError(f"{flag} takes a comma-separated list, e.g. {flag} 1,2,3; got {text!r}") from exc
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """``lmrl compare``: run (or resume) every method × seed cell; print the table and where the files are."""
+    from lm_reward_learning.evaluation.compare import run_compare
+    from lm_reward_learning.evaluation.compare_config import load_compare_config
+
+    endpoint = {
+        k: v
+        for k, v in (("base_url", args.base_url), ("model", args.model), ("api_key_env", args.api_key_env))
+        if v is not None
+    }
+    cfg = load_compare_config(
+        args.preset,
+        args.config,
+        reference=args.reference,
+        methods=_csv(args.methods, str, "--methods"),
+        seeds=_csv(args.seeds, int, "--seeds"),
+        video=args.video,
+        endpoint=endpoint or None,
+    )
+    name = args.config.stem if args.config is not None else args.preset
+    out = args.out or Path("runs") / f"compare_{name}_{cfg.reference}"
+    print(f"comparison: {out} (rerun the same command to resume)", flush=True)
+    res = run_compare(cfg, out, progress=not args.no_progress)
+    print(res.table_path.read_text())
+    print(f"table: {res.table_path}\nchart: {res.chart_path}\njson: {res.json_path}")
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "play": cmd_play,
@@ -308,6 +404,8 @@ COMMANDS = {
     "validate": cmd_validate,
     "learn": cmd_learn,
     "report": cmd_report,
+    "evaluate": cmd_evaluate,
+    "compare": cmd_compare,
 }
 
 

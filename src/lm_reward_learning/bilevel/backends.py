@@ -44,6 +44,10 @@ def make_synthesis(cfg: LearnConfig) -> SynthesisBackend:
         from lm_reward_learning.bilevel.openai_backend import OpenAISynthesis
 
         return OpenAISynthesis(_endpoint(cfg.synthesis_endpoint, json_mode=False))
+    if cfg.synthesis == "reflection":
+        from lm_reward_learning.bilevel.reflection import ReflectionSynthesis
+
+        return ReflectionSynthesis()
     from lm_reward_learning.bilevel.rules import RulesSynthesis
 
     return RulesSynthesis()

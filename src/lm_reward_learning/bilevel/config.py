@@ -16,7 +16,7 @@ from lm_reward_learning.config import config_dir, from_dict
 from lm_reward_learning.errors import ConfigError
 
 FEEDBACK_BACKENDS = ("motion", "openai", "human")
-SYNTHESIS_BACKENDS = ("rules", "openai")
+SYNTHESIS_BACKENDS = ("rules", "openai", "reflection")
 MODES = ("bilevel", "eureka")
 FRAME_SAMPLING = ("uniform", "motion", "grid")
 BUNDLED_SPEED = 3.0
@@ -66,8 +66,8 @@ class LearnConfig:
         task: Task description in words (both modes).
         feedback: Upper-level backend: ``motion`` (offline heuristic analyser, not a VLM), ``openai``,
             ``human``.
-        synthesis: Lower-level backend: ``rules`` (offline deterministic editor, not an LLM) or
-            ``openai``.
+        synthesis: Lower-level backend: ``rules`` (offline deterministic editor, not an LLM),
+            ``reflection`` (offline Eureka-style reflection tuner, not an LLM) or ``openai``.
         iterations: Loop iterations K (the paper uses 5).
         candidates: Reward candidates M per iteration (Eureka-style sampling); the best is kept.
         initial_train_iterations: PPO iterations for the initial reward program.
@@ -134,8 +134,9 @@ class LearnConfig:
                 raise ConfigError(f"unknown {key} {getattr(self, key)!r}; choose one of {', '.join(allowed)}.")
         if self.mode == "eureka" and self.synthesis == "rules":
             raise ConfigError(
-                "Eureka mode writes rewards from the text task description alone, which needs an LLM: "
-                "use --synthesis openai (with an endpoint), or --mode bilevel for the offline rules editor."
+                "Eureka mode writes rewards from the text task description and reward reflection alone: use "
+                "--synthesis openai (with an endpoint), or --synthesis reflection (offline Eureka-style reflection "
+                "tuner, not an LLM), or --mode bilevel for the offline rules editor."
             )
         for key in ("iterations", "candidates", "initial_train_iterations", "num_envs", "num_frames"):
             if getattr(self, key) < 1:
