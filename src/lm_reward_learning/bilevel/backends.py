@@ -7,18 +7,14 @@ from lm_reward_learning.bilevel.protocols import FeedbackBackend, SynthesisBacke
 
 
 def _endpoint(s: EndpointSettings, *, json_mode: bool):
+    """The openai backend's ``EndpointConfig`` for configured settings (``json_mode`` for feedback only)."""
+    import dataclasses
+
     from lm_reward_learning.bilevel.openai_backend import EndpointConfig
 
-    return EndpointConfig(
-        base_url=s.base_url,
-        model=s.model,
-        api_key_env=s.api_key_env,
-        timeout_s=s.timeout_s,
-        max_retries=s.max_retries,
-        temperature=s.temperature,
-        max_tokens=s.max_tokens,
-        json_mode=json_mode and s.json_mode,
-    )
+    fields = dataclasses.asdict(s)
+    fields["json_mode"] = json_mode and s.json_mode
+    return EndpointConfig(**fields)
 
 
 def make_feedback(cfg: LearnConfig) -> FeedbackBackend | None:

@@ -26,27 +26,36 @@ horse's real stride frequency (``data/expert/PROVENANCE.md``)."""
 
 @dataclass(frozen=True)
 class EndpointSettings:
-    """An OpenAI-compatible endpoint (the key itself is never stored: only the variable's name).
+    """An OpenAI-compatible endpoint as configured in a learn YAML (the key itself is never stored:
+    only the name of the variable holding it). Turned into
+    :class:`~lm_reward_learning.bilevel.openai_backend.EndpointConfig` by
+    :func:`~lm_reward_learning.bilevel.backends.make_feedback` / ``make_synthesis``; fields mean the same.
 
     Attributes:
         base_url: API base URL, e.g. ``https://api.openai.com/v1`` or ``http://127.0.0.1:8000/v1``.
         model: Model name.
         api_key_env: Environment variable holding the API key.
+        require_api_key: False for local servers that need no key.
         timeout_s: Per-request timeout, s.
         max_retries: Retries of failed requests (the openai SDK's backoff).
-        temperature: Sampling temperature.
-        max_tokens: Completion token limit.
+        temperature: Sampling temperature; None leaves it to the endpoint.
+        max_tokens: Completion token limit; None leaves it to the endpoint.
+        token_limit_param: ``max_tokens`` or ``max_completion_tokens`` (newer OpenAI models).
         json_mode: Ask for ``response_format={"type": "json_object"}`` (feedback only).
+        extra_headers: Headers added to every request.
     """
 
     base_url: str = "https://api.openai.com/v1"
     model: str = "gpt-4o"
     api_key_env: str = "OPENAI_API_KEY"
+    require_api_key: bool = True
     timeout_s: float = 120.0
     max_retries: int = 2
-    temperature: float = 0.7
-    max_tokens: int = 4096
+    temperature: float | None = 0.7
+    max_tokens: int | None = 4096
+    token_limit_param: str = "max_tokens"
     json_mode: bool = True
+    extra_headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ free text. Lower level: a :class:`SynthesisBackend` turns feedback, the current 
 environment description and the reward reflection (per-term training statistics) into a new program.
 
 Backends: ``openai`` (any OpenAI-compatible endpoint), ``human`` (the paper's "Human as VLM"
-baseline), ``motion`` (offline heuristic analyser, not a VLM) for feedback; ``openai`` and ``rules``
-(offline deterministic editor) for synthesis.
+baseline), ``motion`` (offline heuristic analyser, not a VLM) for feedback; ``openai``, ``rules``
+(offline deterministic editor) and ``reflection`` (offline Eureka-style reflection tuner) for synthesis.
 """
 
 from __future__ import annotations

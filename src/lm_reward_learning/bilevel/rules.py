@@ -147,8 +147,9 @@ def render(base: str, section: RulesSection) -> str:
         "    components = {",
         "        k: v * TERM_SCALES.get(k, 1.0) for k, v in base_components.items() if k not in REMOVED_TERMS",
         "    }",
-        "    p = PARAMS_RULES",
     ]
+    if section.params:
+        body.append("    p = PARAMS_RULES")
     for name in section.params:
         args = ", ".join(f'{a}=p["{name}"]["{a}"]' for a in lib[name].args)
         body.append(f'    components["{name}"] = p["{name}"]["weight"] * {name}(state, {args})')
