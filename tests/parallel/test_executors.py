@@ -1,0 +1,59 @@
+"""Both executors, same semantics: values in order, a raising task, a dying worker, a timeout."""
+
+from __future__ import annotations
+
+import toy_tasks
+
+from lm_reward_learning.parallel import LocalProcessExecutor, RayExecutor, Resources
+
+TASKS = [("square", 3), ("fail", 1), ("die", 2), ("square", 4)]
+
+
+def _check(results) -> None:
+    assert [r.index for r in results] == [0, 1, 2, 3]
+    assert results[0].ok and results[0].value == 9 and results[3].ok and results[3].value == 16
+    err = results[1]
+    assert not err.ok and err.failure == "error" and err.error_kind == "ValueError"
+    assert "bad input 1" in err.message and "toy_tasks.py" in err.traceback
+    dead = results[2]
+    assert not dead.ok and dead.failure == "died" and "died" in dead.message
+
+
+def test_local_pool_reports_each_outcome():
+    results = LocalProcessExecutor(max_workers=2).map(toy_tasks.dispatch, TASKS)
+    _check(results)
+    assert "SIGKILL" in results[2].message
+
+
+def test_local_pool_runs_tasks_in_parallel():
+    results = LocalProcessExecutor(max_workers=2).map(toy_tasks.dispatch, [("nap", 1), ("nap", 2)])
+    (s0, e0), (s1, e1) = results[0].value, results[1].value
+    assert max(s0, s1) < min(e0, e1)  # the two 1 s naps overlap
+    assert results[0].worker != results[1].worker
+
+
+def test_local_pool_with_one_worker_runs_in_turn():
+    results = LocalProcessExecutor(max_workers=1).map(toy_tasks.dispatch, [("nap", 1), ("nap", 2)])
+    (_, e0), (s1, _) = results[0].value, results[1].value
+    assert s1 >= e0
+
+
+def test_local_pool_timeout():
+    (res,) = LocalProcessExecutor(max_workers=1, timeout_s=1.0).map(toy_tasks.dispatch, [("sleep_long", 0)])
+    assert not res.ok and res.failure == "timeout"
+
+
+def test_local_pool_size_follows_resources():
+    assert LocalProcessExecutor(resources=Resources(num_cpus=1e6)).max_workers == 1
+
+
+def test_ray_reports_each_outcome(ray_executor):
+    results = ray_executor.map(toy_tasks.dispatch, TASKS)
+    _check(results)
+    assert results[0].worker.startswith("ray node")
+
+
+def test_ray_timeout(ray_executor):
+    ex = RayExecutor(timeout_s=1.0)  # shares the running instance
+    (res,) = ex.map(toy_tasks.dispatch, [("sleep_long", 0)])
+    assert not res.ok and res.failure == "timeout"
