@@ -30,7 +30,7 @@ RUNTIME_DEPS=(
   "tensorboard" "packaging" "filelock" "typing-extensions>=4.12" "rich"
 )
 CONVERTER_SPEC="mujoco-usd-converter==0.8.0"
-WANT="isaaclab-env v1: $TORCH_SPEC $ISAACLAB_SPEC ${RUNTIME_DEPS[*]} $CONVERTER_SPEC"
+WANT="isaaclab-env v2: $TORCH_SPEC $ISAACLAB_SPEC ${RUNTIME_DEPS[*]} $CONVERTER_SPEC"
 stamp="$VENV/.lmrl-isaaclab-installed"
 t0=$(date +%s)
 
@@ -46,6 +46,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$WANT" ]; then
   "${pip[@]}" "$TORCH_SPEC"
   "${pip[@]}" --no-deps --ignore-requires-python "$ISAACLAB_SPEC"
   "${pip[@]}" "${RUNTIME_DEPS[@]}"
+  # Our package, without its dependencies (MuJoCo 4 etc. stay in .venv): the worker imports only its
+  # pure modules. Editable, so a checkout's changes reach it (the launcher also puts src/ first).
+  "${pip[@]}" --no-deps -e .
   rm -rf "$VENV/usd-converter"
   "${pip[@]}" --target "$VENV/usd-converter" "$CONVERTER_SPEC"
   echo "$WANT" > "$stamp"

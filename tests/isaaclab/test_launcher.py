@@ -131,3 +131,13 @@ def test_missing_environment_names_the_setup_script(run, cfg, monkeypatch, tmp_p
     monkeypatch.setenv("LMRL_ISAACLAB_PYTHON", str(tmp_path / "nope" / "python"))
     with pytest.raises(IsaacLabUnavailableError, match=r"scripts/setup_isaaclab\.sh"):
         train_isaaclab(run, cfg, progress=False)
+
+
+def test_half_built_environment_is_reported(run, cfg, monkeypatch, tmp_path):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text("")  # an interrupted setup: interpreter, no install stamp
+    monkeypatch.delenv("LMRL_ISAACLAB_PYTHON", raising=False)
+    monkeypatch.setenv("LMRL_ISAACLAB_VENV", str(venv))
+    with pytest.raises(IsaacLabUnavailableError, match=r"incomplete.*setup_isaaclab\.sh"):
+        train_isaaclab(run, cfg, progress=False)

@@ -8,7 +8,8 @@ can switch backend without knowing more. The training itself runs in Isaac Lab's
 
     .venv-isaaclab/bin/python -m lm_reward_learning.isaaclab_backend.worker --request <run>/isaaclab/request.json
 
-with ``PYTHONPATH`` pointing at this package (the Isaac Lab venv needs no install of ours). The
+with ``PYTHONPATH`` pointing at this checkout's ``src/`` (an installed package is instead found in the
+Isaac Lab venv, where ``scripts/setup_isaaclab.sh`` installs it with ``--no-deps``). The
 launcher and the worker talk through files in ``<run>/isaaclab/`` (:mod:`~.protocol`): the request,
 a JSON-lines progress file, the result, and a cancel file; the worker's stdout and stderr only go to
 ``<run>/isaaclab/worker.log`` for people to read.
@@ -47,6 +48,8 @@ IterationCallback = Callable[[int, dict[str, Any]], None]
 CancelCheck = Callable[[], bool]
 
 WORKER_MODULE = "lm_reward_learning.isaaclab_backend.worker"
+INSTALLED_STAMP = ".lmrl-isaaclab-installed"
+"""Written by ``scripts/setup_isaaclab.sh`` after a complete install."""
 POLL_S = 0.25
 
 
@@ -112,6 +115,11 @@ def check_available(robot: str | None = None) -> None:
     if not py.is_file():
         raise IsaacLabUnavailableError(
             f"The Isaac Lab environment is missing: no interpreter at {py}. {fix}, or set LMRL_ISAACLAB_PYTHON."
+        )
+    stamp = isaaclab_venv() / INSTALLED_STAMP
+    if not os.environ.get("LMRL_ISAACLAB_PYTHON") and not stamp.is_file():
+        raise IsaacLabUnavailableError(
+            f"The Isaac Lab environment {isaaclab_venv()} is incomplete (no {stamp.name}). {fix}."
         )
     if robot is not None and not (assets_dir() / robot / "robot.usdc").is_file():
         raise IsaacLabUnavailableError(f"No Isaac Lab USD asset for robot {robot!r} in {assets_dir()}. {fix}.")
@@ -201,8 +209,12 @@ def train_isaaclab(
     request_file = work / "request.json"
     make_request(run, cfg, resume=resume, warm_start=warm_start, device=device, files=files).write(request_file)
     log_path = work / "worker.log"
+    env = {**os.environ}
     src_dir = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(src_dir), os.environ.get("PYTHONPATH")]))}
+    if src_dir.name == "src":  # a source checkout: the worker runs exactly this code
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src_dir), os.environ.get("PYTHONPATH")]))
+    # else: an installed package (site-packages must not leak into Isaac Lab's venv); the setup
+    # script installed the package into that venv too.
     cmd = [str(isaaclab_python()), "-m", WORKER_MODULE, "--request", str(request_file)]
     start = max(0, int(meta.get("iterations_done", 0))) if resume else 0
     bar = tqdm(total=cfg.iterations, initial=start, desc=f"train {meta['robot']} (isaaclab)", disable=not progress)
