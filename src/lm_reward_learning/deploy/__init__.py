@@ -1,0 +1,49 @@
+"""Deploying an exported policy on a robot: the ROS-free parts of ``policy_controller`` and ``mujoco_sim_node``.
+
+A policy exported by ``lmrl export`` (``policy.onnx`` + ``deploy.yaml``, the same facts in the ONNX
+``metadata_props``; mjlab's convention) runs on a robot through these pieces, each tested without ROS:
+
+* :mod:`~lm_reward_learning.deploy.policy` — :class:`DeployedPolicy`: loads and checks the ONNX file
+  against its deployment facts (:class:`DeployFacts`), runs onnxruntime on one thread.
+* :mod:`~lm_reward_learning.deploy.observation` — :class:`ObservationBuilder`: the actor observation
+  from joint states (mapped by name, :class:`JointMap`), the IMU and the velocity command, exactly as
+  :class:`~lm_reward_learning.envs.mujoco_env.MujocoVecEnv` builds it in training.
+* :mod:`~lm_reward_learning.deploy.safety` — :class:`SafetySupervisor`: soft start, clamps, rate
+  limit, sensor watchdog, tilt limits, non-finite handling and damping, as a pure state machine of
+  time and inputs.
+* :mod:`~lm_reward_learning.deploy.core` — :class:`ControllerCore`: one control tick (observation →
+  inference → safety → joint command) plus the loop statistics (:mod:`~lm_reward_learning.deploy.stats`)
+  the node reports on ``/diagnostics``.
+* :mod:`~lm_reward_learning.deploy.sim` — :class:`~lm_reward_learning.deploy.sim.SimRobot`: the
+  robot in MuJoCo, driven by joint position targets with kp/kd and read out as a robot driver would
+  (joint states, IMU, odometry); imported on its own because it needs ``mujoco``.
+
+Conventions: joint-indexed arrays are in the policy's joint order (``DeployFacts.joint_names``) unless
+said otherwise; quaternions from and to ROS are ``(x, y, z, w)`` (``sensor_msgs/Imu``), MuJoCo's are
+``(w, x, y, z)``; the IMU's angular velocity is in the base frame and its orientation is the base in
+the world (REP 145); times are seconds of a monotonic clock.
+"""
+
+from __future__ import annotations
+
+from lm_reward_learning.deploy.core import ControllerCore
+from lm_reward_learning.deploy.observation import JointMap, ObservationBuilder
+from lm_reward_learning.deploy.policy import DeployedPolicy, DeployError, DeployFacts, PolicyMismatchError
+from lm_reward_learning.deploy.safety import JointCommand, Mode, SafetyConfig, SafetySupervisor, Sensors
+from lm_reward_learning.deploy.stats import LoopStats
+
+__all__ = [
+    "ControllerCore",
+    "DeployError",
+    "DeployFacts",
+    "DeployedPolicy",
+    "JointCommand",
+    "JointMap",
+    "LoopStats",
+    "Mode",
+    "ObservationBuilder",
+    "PolicyMismatchError",
+    "SafetyConfig",
+    "SafetySupervisor",
+    "Sensors",
+]

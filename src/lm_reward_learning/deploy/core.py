@@ -1,0 +1,192 @@
+"""One control tick of a deployed policy, without ROS: inputs → observation → inference → safety → command.
+
+:class:`ControllerCore` keeps the latest joint state, IMU reading and velocity command (each with the
+time it arrived), and on every tick builds the observation, runs the policy when the
+:class:`~lm_reward_learning.deploy.safety.SafetySupervisor` allows it, and returns the joint command.
+``policy_controller`` (the ROS node) only turns messages into these calls and commands into messages;
+the benchmark and the tests drive it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from lm_reward_learning.deploy.observation import JointMap, ObservationBuilder
+from lm_reward_learning.deploy.policy import DeployedPolicy, PolicyMismatchError
+from lm_reward_learning.deploy.safety import (
+    JointCommand,
+    Mode,
+    SafetyConfig,
+    SafetySupervisor,
+    Sensors,
+    is_finite_command,
+)
+from lm_reward_learning.deploy.stats import LoopStats
+
+log = logging.getLogger(__name__)
+
+COMMAND_KEYS = ("lin_vel_x", "lin_vel_y", "ang_vel_z")
+
+
+class ControllerCore:
+    """The control logic of ``policy_controller``.
+
+    Args:
+        policy: The loaded, checked policy.
+        safety: The safety limits.
+        cmd_timeout_s: A velocity command older than this is replaced by zero (stop), s; 0: commands
+            never expire.
+        stats_window: Ticks kept for the timing percentiles.
+        period_s: The loop's nominal period, s; default: the policy's ``control_dt``.
+
+    Attributes:
+        facts: The policy's deployment facts.
+        supervisor: The safety state machine.
+        stats: Loop timing statistics.
+        sensors: The latest measurements (policy joint order).
+        command: The velocity command in use, ``(v_x m/s, v_y m/s, yaw_rate rad/s)``. Shape: (3,).
+        last_action: The last applied action (clipped), the ``last_action`` observation. Shape: (J,).
+        last_obs: The last observation given to the policy. Shape: (D,).
+    """
+
+    def __init__(
+        self,
+        policy: DeployedPolicy,
+        safety: SafetyConfig,
+        *,
+        cmd_timeout_s: float = 0.5,
+        stats_window: int = 500,
+        period_s: float | None = None,
+    ) -> None:
+        self.policy = policy
+        self.facts = policy.facts
+        self.builder = ObservationBuilder(self.facts)
+        self.supervisor = SafetySupervisor(self.facts, safety)
+        self.stats = LoopStats(period_s or self.facts.control_dt, stats_window)
+        self.cmd_timeout_s = float(cmd_timeout_s)
+        self.sensors = Sensors()
+        self.command = np.zeros(3)
+        self._cmd_in = np.zeros(3)
+        self._cmd_stamp: float | None = None
+        self._cmd_warned = False
+        j = self.facts.num_joints
+        self.last_action = np.zeros(j)
+        self.last_obs = np.zeros(self.facts.obs_size, dtype=np.float32)
+        self._maps: dict[tuple[str, ...], JointMap] = {}
+        self._map_errors: set[tuple[str, ...]] = set()
+        self.ranges = [self.facts.command_ranges.get(k) for k in COMMAND_KEYS] if self.facts.command_ranges else []
+
+    # ------------------------------------------------------------------ inputs
+    def joint_map(self, names: Sequence[str]) -> JointMap:
+        """The (cached) map from a driver's joint order to the policy's.
+
+        Raises:
+            PolicyMismatchError: if a policy joint is missing from ``names`` (naming it).
+        """
+        key = tuple(names)
+        m = self._maps.get(key)
+        if m is None:
+            m = JointMap(self.facts.joint_names, key)
+            self._maps[key] = m
+        return m
+
+    def on_joint_state(self, now: float, names: Sequence[str], position: Sequence[float], velocity: Any) -> None:
+        """Store a joint state (driver order, by name) that arrived at ``now``.
+
+        A message that lacks a policy joint stores NaNs (the safety layer then holds and reports it).
+        """
+        try:
+            m = self.joint_map(names)
+        except PolicyMismatchError as exc:
+            key = tuple(names)
+            if key not in self._map_errors:
+                self._map_errors.add(key)
+                log.error("%s", exc)
+            nan = np.full(self.facts.num_joints, np.nan)
+            self.sensors.joint_pos, self.sensors.joint_vel, self.sensors.joint_stamp = nan, nan, now
+            return
+        self.sensors.joint_pos = m.gather(position)
+        self.sensors.joint_vel = m.gather(velocity)
+        self.sensors.joint_stamp = now
+
+    def on_imu(self, now: float, quat_xyzw: Sequence[float], ang_vel_b: Sequence[float]) -> None:
+        """Store an IMU reading (orientation of the base in the world, x y z w; body rates, rad/s)."""
+        self.sensors.quat_xyzw = np.asarray(quat_xyzw, dtype=np.float64)
+        self.sensors.ang_vel_b = np.asarray(ang_vel_b, dtype=np.float64)
+        self.sensors.imu_stamp = now
+
+    def on_command(self, now: float, v_x: float, v_y: float, yaw_rate: float) -> None:
+        """Store a velocity command (base frame: m/s, m/s, rad/s). Non-finite values become zero."""
+        cmd = np.nan_to_num(np.array([v_x, v_y, yaw_rate], dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        self._cmd_in, self._cmd_stamp = cmd, now
+        if self.ranges and not self._cmd_warned:
+            out = [
+                f"{k}={c:+.2f} not in [{r[0]}, {r[1]}]"
+                for k, c, r in zip(COMMAND_KEYS, cmd, self.ranges, strict=False)
+                if r is not None and not r[0] - 1e-9 <= c <= r[1] + 1e-9
+            ]
+            if out:
+                self._cmd_warned = True
+                log.warning("velocity command outside the range the policy was trained on: %s", "; ".join(out))
+
+    # ------------------------------------------------------------------ lifecycle and ticks
+    def activate(self, now: float) -> None:
+        """Start commanding (soft start first); reset the last action and the statistics."""
+        self.last_action[:] = 0.0
+        self.stats.reset()
+        self.supervisor.activate(now)
+
+    def deactivate(self, now: float) -> JointCommand:
+        """Stop commanding; return the damping command to send last."""
+        return self.supervisor.deactivate(now, self.sensors)
+
+    @property
+    def mode(self) -> Mode:
+        """The safety mode."""
+        return self.supervisor.mode
+
+    def tick(self, now: float) -> JointCommand:
+        """One control step at time ``now`` (s, the clock of the input stamps).
+
+        Returns:
+            The command to send (policy joint order).
+        """
+        t0 = time.perf_counter()
+        self.stats.tick(now)
+        if self.cmd_timeout_s > 0 and (self._cmd_stamp is None or now - self._cmd_stamp > self.cmd_timeout_s):
+            self.command[:] = 0.0
+        else:
+            self.command[:] = self._cmd_in
+        cmd = self.supervisor.step(now, self.sensors, self._run_policy)
+        if self.supervisor.applied_action is not None:
+            self.last_action[:] = self.supervisor.applied_action
+        if not is_finite_command(cmd):  # cannot happen by construction; never publish it if it does
+            raise FloatingPointError(f"non-finite joint command in mode {cmd.mode.value}: {cmd}")
+        self.stats.compute(time.perf_counter() - t0)
+        return cmd
+
+    def _run_policy(self) -> tuple[np.ndarray, np.ndarray]:
+        s = self.sensors
+        assert s.joint_pos is not None and s.joint_vel is not None
+        assert s.ang_vel_b is not None and s.quat_xyzw is not None
+        obs = self.builder.build(s.joint_pos, s.joint_vel, s.ang_vel_b, s.quat_xyzw, self.command, self.last_action)
+        if not np.all(np.isfinite(obs)):
+            return obs, np.full(self.facts.num_joints, np.nan)
+        t0 = time.perf_counter()
+        action = self.policy(obs)
+        self.stats.inference(time.perf_counter() - t0)
+        self.last_obs = obs
+        return obs, action
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Timing statistics, the safety mode and reason, and the safety counters (for ``/diagnostics``)."""
+        out: dict[str, Any] = {"mode": self.mode.value, "reason": self.supervisor.reason}
+        out.update(self.stats.summary())
+        out.update({k: float(v) for k, v in self.supervisor.counters.items()})
+        out["command"] = [float(x) for x in self.command]
+        return out

@@ -1,0 +1,317 @@
+"""The ROS side of the deployment tests: run with ``.venv-ros/bin/python`` (real rclpy), never imported by pytest.
+
+``tests/ros/test_deploy_*.py`` start ``policy_controller`` (and ``mujoco_sim_node``) as processes and
+this script as their counterpart, then read the JSON it writes to ``--out``:
+
+* ``faults``: a fake robot (joint states and IMU at 200 Hz, standing still in a crouch) and a lifecycle
+  client. It configures the controller with a policy of the wrong observation size, then with wrong
+  joint names (both must fail), then properly; activates it and feeds one fault at a time (stale IMU,
+  NaN joint state, tilted base), recording the safety states and joint commands it sees.
+* ``walk``: a lifecycle client and a ``cmd_vel`` publisher for ``mujoco_sim_node`` + ``policy_controller``:
+  configures and activates the controller, waits for the policy to run, then records the simulator's
+  odometry over ``--duration`` seconds of simulated time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Twist
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState
+from nav_msgs.msg import Odometry
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import Float64MultiArray, String
+
+GO2_JOINTS = [f"{leg}_{part}_joint" for leg in ("FL", "FR", "RL", "RR") for part in ("hip", "thigh", "calf")]
+GO2_DEFAULT = [0.1, 0.8, -1.5, -0.1, 0.8, -1.5, 0.1, 1.0, -1.5, -0.1, 1.0, -1.5]
+CROUCH = [q + d for q, d in zip(GO2_DEFAULT, [0.0, 0.3, -0.3] * 4, strict=True)]
+"""The fake robot's pose: thighs +0.3 rad, calves -0.3 rad from the default (a soft start must ramp from here)."""
+
+
+class Probe:
+    """An rclpy node spinning in a background thread, with helpers for the test sequences."""
+
+    def __init__(self, namespace: str, controller: str) -> None:
+        rclpy.init()
+        self.node = Node("lmrl_deploy_probe", namespace=namespace)
+        self.controller = controller
+        self.t0 = time.monotonic()
+        self.states: list[tuple[float, str]] = []
+        self.commands: list[tuple[float, list[float]]] = []
+        self.diagnostics: dict[str, str] = {}
+        self.lock = threading.Lock()
+        latched = QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+        )
+        self.node.create_subscription(String, f"{controller}/safety_state", self._on_state, latched)
+        self.node.create_subscription(Float64MultiArray, "joint_commands", self._on_command, 10)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
+        self.change = self.node.create_client(ChangeState, f"{controller}/change_state")
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self._spin, daemon=True)
+        self.thread.start()
+
+    def _spin(self) -> None:
+        with contextlib.suppress(Exception):  # shutdown while spinning
+            self.executor.spin()
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    def _on_state(self, msg: String) -> None:
+        with self.lock:
+            self.states.append((self.now(), msg.data))
+
+    def _on_command(self, msg: Float64MultiArray) -> None:
+        with self.lock:
+            self.commands.append((self.now(), list(msg.data)))
+
+    def _on_diag(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.startswith(self.controller.split("/")[-1]):
+                with self.lock:
+                    self.diagnostics = {kv.key: kv.value for kv in status.values}
+                    self.diagnostics["_message"] = status.message
+
+    def wait(self, cond: Callable[[], bool], timeout: float, what: str) -> float:
+        """Wait until ``cond()``; return the time it became true (probe clock). Raises SystemExit on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                ok = cond()
+            if ok:
+                return self.now()
+            time.sleep(0.005)
+        raise SystemExit(f"timed out after {timeout} s waiting for {what}; states: {self.states[-5:]}")
+
+    def state_since(self, t: float, prefix: str) -> tuple[float, str] | None:
+        return next(((ts, s) for ts, s in self.states if ts >= t and s.startswith(prefix)), None)
+
+    def transition(self, transition_id: int, timeout: float = 60.0) -> bool:
+        if not self.change.wait_for_service(timeout_sec=timeout):
+            raise SystemExit(f"{self.controller}/change_state did not appear within {timeout} s")
+        fut = self.change.call_async(ChangeState.Request(transition=Transition(id=transition_id)))
+        self.wait(fut.done, timeout, f"transition {transition_id}")
+        return bool(fut.result().success)
+
+    def set_parameters(self, **values: Any) -> None:
+        client = AsyncParameterClient(self.node, self.controller)
+        if not client.wait_for_services(timeout_sec=30.0):
+            raise SystemExit("parameter services of the controller did not appear")
+        fut = client.set_parameters([Parameter(k, value=v) for k, v in values.items()])
+        self.wait(fut.done, 30.0, "set_parameters")
+        results = fut.result().results
+        if not all(r.successful for r in results):
+            raise SystemExit(f"set_parameters failed: {[r.reason for r in results]}")
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        rclpy.try_shutdown()
+
+
+class FakeRobot:
+    """Joint states and IMU at 200 Hz, with switches to inject faults."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.node = probe.node
+        self.names = list(GO2_JOINTS)
+        self.position = list(CROUCH)
+        self.quat_xyzw = [0.0, 0.0, 0.0, 1.0]
+        self.imu_on = True
+        self.joint_pub = self.node.create_publisher(JointState, "joint_states", 10)
+        self.imu_pub = self.node.create_publisher(Imu, "imu/data", 10)
+        self.node.create_timer(0.005, self._publish)
+
+    def _publish(self) -> None:
+        stamp = self.node.get_clock().now().to_msg()
+        js = JointState(name=self.names, position=[float(x) for x in self.position], velocity=[0.0] * len(self.names))
+        js.header.stamp = stamp
+        self.joint_pub.publish(js)
+        if self.imu_on:
+            imu = Imu()
+            imu.header.stamp = stamp
+            o = imu.orientation
+            o.x, o.y, o.z, o.w = self.quat_xyzw
+            imu.linear_acceleration.z = 9.81
+            self.imu_pub.publish(imu)
+
+
+def _split(cmd: list[float]) -> dict[str, list[float]]:
+    j = len(cmd) // 3
+    return {"positions": cmd[:j], "kp": cmd[j : 2 * j], "kd": cmd[2 * j :]}
+
+
+def cmd_faults(args: argparse.Namespace) -> dict[str, Any]:
+    probe = Probe(args.namespace, args.controller)
+    robot = FakeRobot(probe)
+    out: dict[str, Any] = {}
+    try:
+        # 1. the controller was started with a policy of the wrong observation size
+        out["configure_bad_obs"] = probe.transition(Transition.TRANSITION_CONFIGURE)
+        # 2. the right policy, but the robot's joint names do not match
+        probe.set_parameters(policy=args.good_policy)
+        robot.names = [n.replace("FL_calf", "FL_knee") for n in GO2_JOINTS]
+        out["configure_bad_names"] = probe.transition(Transition.TRANSITION_CONFIGURE)
+        robot.names = list(GO2_JOINTS)
+        # 3. configure and activate: soft start from the crouch to the default pose, then the policy
+        out["configure"] = probe.transition(Transition.TRANSITION_CONFIGURE)
+        t = probe.now()
+        out["activate"] = probe.transition(Transition.TRANSITION_ACTIVATE)
+        t_run = probe.wait(lambda: probe.state_since(t, "running") is not None, 30.0, "running")
+        soft = [c for ts, c in probe.commands if t <= ts <= t_run]
+        out["soft_start"] = {"first": _split(soft[0]), "last": _split(soft[-1]), "n": len(soft)}
+        time.sleep(0.2)
+        out["running_command"] = _split(probe.commands[-1][1])
+
+        # 4. stale IMU: damping within the watchdog's timeout
+        robot.imu_on = False
+        t_fault = probe.now()
+        t_damp = probe.wait(lambda: probe.state_since(t_fault, "damping") is not None, 10.0, "damping (stale IMU)")
+        time.sleep(0.1)
+        out["stale_imu"] = {
+            "latency_s": t_damp - t_fault,
+            "state": probe.state_since(t_fault, "damping")[1],
+            "command": _split(probe.commands[-1][1]),
+        }
+        robot.imu_on = True
+        time.sleep(0.1)
+        t = probe.now()
+        out["stale_imu"]["still_damping"] = probe.state_since(t_fault, "running") is None
+        out["deactivate_1"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
+        out["activate_2"] = probe.transition(Transition.TRANSITION_ACTIVATE)
+        probe.wait(lambda: probe.state_since(t, "running") is not None, 30.0, "running again")
+        time.sleep(0.1)
+
+        # 5. NaN joint state: hold the last target and report it; running again when finite
+        robot.position = [math.nan if n == "FL_calf_joint" else q for n, q in zip(GO2_JOINTS, CROUCH, strict=True)]
+        t_fault = probe.now()
+        t_hold = probe.wait(lambda: probe.state_since(t_fault, "hold") is not None, 10.0, "hold (NaN joint state)")
+        time.sleep(0.1)
+        held = [_split(c) for ts, c in probe.commands if ts > t_hold + 0.03]
+        robot.position = list(CROUCH)
+        probe.wait(lambda: probe.state_since(t_hold, "running") is not None, 10.0, "running after NaN")
+        out["nan_joint"] = {
+            "state": probe.state_since(t_fault, "hold")[1],
+            "held_positions_constant": bool(held) and all(h["positions"] == held[0]["positions"] for h in held),
+            "held_kp": held[0]["kp"] if held else [],
+            "resumed": True,
+        }
+
+        # 6. tilted base: roll beyond the limit stops the policy (damping)
+        roll = 1.0
+        robot.quat_xyzw = [math.sin(roll / 2), 0.0, 0.0, math.cos(roll / 2)]
+        t_fault = probe.now()
+        probe.wait(lambda: probe.state_since(t_fault, "damping") is not None, 10.0, "damping (tilt)")
+        time.sleep(0.1)
+        out["tilt"] = {"state": probe.state_since(t_fault, "damping")[1], "command": _split(probe.commands[-1][1])}
+        robot.quat_xyzw = [0.0, 0.0, 0.0, 1.0]
+
+        # 7. deactivate from running sends damping
+        t = probe.now()
+        out["deactivate_2"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
+        out["activate_3"] = probe.transition(Transition.TRANSITION_ACTIVATE)
+        probe.wait(lambda: probe.state_since(t, "running") is not None, 30.0, "running (3)")
+        time.sleep(0.2)
+        t = probe.now()
+        out["deactivate_3"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
+        time.sleep(0.2)
+        after = [c for ts, c in probe.commands if ts >= t]
+        out["deactivate"] = {"commands_after": len(after), "last": _split(after[-1]) if after else None}
+        out["states"] = [s for _, s in probe.states]
+        out["diagnostics"] = probe.diagnostics
+    finally:
+        probe.close()
+    return out
+
+
+def cmd_walk(args: argparse.Namespace) -> dict[str, Any]:
+    probe = Probe(args.namespace, args.controller)
+    odom: list[tuple[float, float, float, float, float, float, float, float]] = []
+
+    def on_odom(msg: Odometry) -> None:
+        p, q = msg.pose.pose.position, msg.pose.pose.orientation
+        with probe.lock:
+            odom.append((msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, p.x, p.y, p.z, q.x, q.y, q.z, q.w))
+
+    probe.node.create_subscription(Odometry, "odom", on_odom, 50)
+    cmd_pub = probe.node.create_publisher(Twist, "cmd_vel", 10)
+    twist = Twist()
+    twist.linear.x = args.speed
+    probe.node.create_timer(0.05, lambda: cmd_pub.publish(twist))
+    out: dict[str, Any] = {}
+    try:
+        wall0 = time.monotonic()
+        out["configure"] = probe.transition(Transition.TRANSITION_CONFIGURE, timeout=args.timeout)
+        out["activate"] = probe.transition(Transition.TRANSITION_ACTIVATE, timeout=args.timeout)
+        probe.wait(lambda: probe.state_since(0.0, "running") is not None, args.timeout, "running")
+        with probe.lock:
+            start = odom[-1]
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            with probe.lock:
+                last = odom[-1]
+            if last[0] >= start[0] + args.duration:
+                break
+            time.sleep(0.05)
+        wall = time.monotonic() - wall0
+        with probe.lock:
+            run = [o for o in odom if o[0] >= start[0]]
+            end = run[-1]
+        time.sleep(1.2)  # one more diagnostics message
+        tilt = []
+        for _, _, _, _, x, y, _, _ in run:
+            # angle between the base's z axis and the world's: cos = 1 - 2 (x^2 + y^2)
+            tilt.append(math.acos(max(-1.0, min(1.0, 1.0 - 2.0 * (x * x + y * y)))))
+        out.update(
+            sim_time_s=end[0] - start[0],
+            wall_time_s=wall,
+            speed_x=(end[1] - start[1]) / (end[0] - start[0]),
+            speed_y=(end[2] - start[2]) / (end[0] - start[0]),
+            min_height=min(o[3] for o in run),
+            max_tilt_rad=max(tilt),
+            samples=len(run),
+            states=[s for _, s in probe.states],
+            diagnostics=probe.diagnostics,
+        )
+        out["deactivate"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
+    finally:
+        probe.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("command", choices=["faults", "walk"])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--namespace", required=True)
+    ap.add_argument("--controller", default="policy_controller")
+    ap.add_argument("--good-policy", default="")
+    ap.add_argument("--speed", type=float, default=0.8)
+    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--timeout", type=float, default=120.0)
+    args = ap.parse_args()
+    result = cmd_faults(args) if args.command == "faults" else cmd_walk(args)
+    Path(args.out).write_text(json.dumps(result, indent=1, default=lambda o: np.asarray(o).tolist()))
+
+
+if __name__ == "__main__":
+    main()
