@@ -1,17 +1,22 @@
 """Learn a reward from a video and watch it: ``ros2 launch lm_reward_learning learn.launch.py video:=... robot:=go2``.
 
-Starts ``trainer_node`` (action server ``train_policy``; rollouts on ``rollout/image``,
-``joint_states``, ``/tf``, recorded to ``<run>/rollout_bag``) with ``config/ros/trainer_node.yaml``,
+Starts the four nodes of the bi-level loop, each with its ``config/ros/<node>.yaml``:
+
+* ``session_node`` — action server ``learn_reward``; here with ``autostart``, so it starts one session
+  from the launch arguments at once (progress in its log; the run goes to ``runs/learn_<time>_<robot>``,
+  the policy to ``policies/``); more goals can be sent to ``learn_reward`` afterwards;
+* ``trainer_node`` — action server ``train_policy``; rollouts on ``rollout/image``, ``joint_states``,
+  ``/tf``, recorded to ``<run>/iter_KK/cand_M/train/rollout_bag``;
+* ``feedback_node`` — action server ``get_visual_feedback`` (upper level), publishes ``visual_feedback``;
+* ``reward_synth_node`` — action server ``synthesize_reward`` (lower level), publishes ``reward_program``;
+
 and RViz with ``config/rviz/lmrl.rviz`` unless ``rviz:=false``.
 
 Arguments (``ros2 launch ... --show-args``): ``video`` (expert video; empty: the bundled clip),
 ``robot`` (``go2``, ``g1``), ``feedback`` (``motion``, ``human``, ``openai``), ``synthesis``
 (``rules``, ``openai``), ``iterations`` (bi-level loop iterations), ``rviz`` (``true``/``false``).
-
-TODO(#4): ``video``, ``feedback``, ``synthesis`` and ``iterations`` go to ``session_node`` (the
-``learn_reward`` action server that runs the bi-level loop and starts the session from these
-parameters), which is added here with ``feedback_node`` and ``reward_synth_node`` once
-``lm_reward_learning.bilevel`` lands; until then they are declared and unused.
+Endpoints of the ``openai`` backends: ``session_node``'s ``base_url``/``model``/``api_key_env``
+parameters (``config/ros/session_node.yaml``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 PACKAGE = "lm_reward_learning"
@@ -41,10 +47,28 @@ def _config(*parts: str) -> PathJoinSubstitution:
 
 
 def generate_launch_description() -> LaunchDescription:
-    """The launch description: arguments, trainer_node, RViz."""
+    """The launch description: arguments, the four nodes of the loop, RViz."""
     arguments = [
         DeclareLaunchArgument(name, default_value=default, description=doc) for name, default, doc in ARGUMENTS
     ]
+    session = Node(
+        package=PACKAGE,
+        executable="session_node",
+        name="session_node",
+        output="screen",
+        emulate_tty=True,
+        parameters=[
+            _config("ros", "session_node.yaml"),
+            {
+                "autostart": True,
+                "video": ParameterValue(LaunchConfiguration("video"), value_type=str),
+                "robot": ParameterValue(LaunchConfiguration("robot"), value_type=str),
+                "feedback": ParameterValue(LaunchConfiguration("feedback"), value_type=str),
+                "synthesis": ParameterValue(LaunchConfiguration("synthesis"), value_type=str),
+                "iterations": ParameterValue(LaunchConfiguration("iterations"), value_type=int),
+            },
+        ],
+    )
     trainer = Node(
         package=PACKAGE,
         executable="trainer_node",
@@ -53,6 +77,22 @@ def generate_launch_description() -> LaunchDescription:
         emulate_tty=True,
         parameters=[_config("ros", "trainer_node.yaml"), {"robot": LaunchConfiguration("robot")}],
     )
+    feedback = Node(
+        package=PACKAGE,
+        executable="feedback_node",
+        name="feedback_node",
+        output="screen",
+        emulate_tty=True,
+        parameters=[_config("ros", "feedback_node.yaml")],
+    )
+    synthesis = Node(
+        package=PACKAGE,
+        executable="reward_synth_node",
+        name="reward_synth_node",
+        output="screen",
+        emulate_tty=True,
+        parameters=[_config("ros", "reward_synth_node.yaml")],
+    )
     rviz = Node(
         package="rviz2",
         executable="rviz2",
@@ -60,4 +100,4 @@ def generate_launch_description() -> LaunchDescription:
         arguments=["-d", _config("rviz", "lmrl.rviz")],
         condition=IfCondition(LaunchConfiguration("rviz")),
     )
-    return LaunchDescription([*arguments, trainer, rviz])
+    return LaunchDescription([*arguments, trainer, feedback, synthesis, session, rviz])

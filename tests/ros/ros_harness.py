@@ -132,3 +132,40 @@ def ros_environment() -> dict[str, str]:
     env.setdefault("MUJOCO_GL", "egl")
     env.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)
     return env
+
+
+def node_argv(node: str, *extra: str) -> list[str]:
+    """``lm_reward_learning.ros.<node>`` in this run's namespace with its shipped ``config/ros/<node>.yaml``."""
+    return [
+        str(VENV_PYTHON),
+        "-m",
+        f"lm_reward_learning.ros.{node}",
+        "--ros-args",
+        "-r",
+        f"__ns:={NAMESPACE}",
+        "--params-file",
+        str(REPO / "config" / "ros" / f"{node}.yaml"),
+        *extra,
+    ]
+
+
+def run_learn_client(
+    env: dict[str, str], tmp: Path, goals: list[dict[str, Any]], timeout: float = 480.0
+) -> dict[str, Any]:
+    """Send ``goals`` (``LearnReward`` goal fields) one after another with ``rosside.learn_main``; return its JSON.
+
+    Raises:
+        AssertionError: with the client's output if it fails or times out.
+    """
+    stamp = time.monotonic_ns()
+    goals_file, out = tmp / f"learn_goals_{stamp}.json", tmp / f"learn_client_{stamp}.json"
+    goals_file.write_text(json.dumps(goals))
+    code = f"import sys; sys.path.insert(0, {str(ROSSIDE.parent)!r}); import rosside; rosside.learn_main()"
+    cmd = [str(VENV_PYTHON), "-c", code, "--out", str(out), "--namespace", NAMESPACE, "--goals", str(goals_file)]
+    cmd += ["--timeout", str(timeout)]
+    try:
+        proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=timeout + 60)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"learn client timed out after {timeout} s:\n{exc.stderr}") from exc
+    assert proc.returncode == 0, f"learn client failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
+    return json.loads(out.read_text())

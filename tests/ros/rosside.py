@@ -265,6 +265,114 @@ def cmd_bag(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def cmd_learn(args: argparse.Namespace) -> dict[str, Any]:
+    """A ``learn_reward`` client: send each goal of ``--goals`` in turn; record feedback, results, topics, bags."""
+    import rclpy
+    from lm_reward_learning_interfaces.action import LearnReward
+    from lm_reward_learning_interfaces.msg import RewardProgram, VisualFeedback
+    from rclpy.action import ActionClient
+    from rclpy.qos import qos_profile_sensor_data
+
+    rclpy.init()
+    node = rclpy.create_node("lmrl_test_learn_client", namespace=args.namespace)
+    seen: dict[str, list] = {"visual_feedback": [], "reward_program": []}
+
+    def on_feedback_msg(m: Any) -> None:
+        seen["visual_feedback"].append({"iteration": m.iteration, "backend": m.backend, "problems": len(m.problems)})
+
+    def on_program(m: Any) -> None:
+        seen["reward_program"].append(
+            {
+                "iteration": m.iteration,
+                "candidate": m.candidate,
+                "status": int(m.validation_status),
+                "diff": m.diff[:200],
+                "sha_ok": __import__("hashlib").sha256(m.source.encode()).hexdigest() == m.sha256,
+            }
+        )
+
+    node.create_subscription(VisualFeedback, "visual_feedback", on_feedback_msg, qos_profile_sensor_data)
+    node.create_subscription(RewardProgram, "reward_program", on_program, qos_profile_sensor_data)
+    client = ActionClient(node, LearnReward, "learn_reward")
+    if not client.wait_for_server(timeout_sec=60.0):
+        raise SystemExit("learn_reward server did not appear within 60 s")
+    deadline = time.monotonic() + args.timeout
+    outcomes = [_learn_goal(node, client, goal, deadline) for goal in json.loads(args.goals.read_text())]
+    for _ in range(10):  # let the last best-effort messages arrive
+        rclpy.spin_once(node, timeout_sec=0.05)
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return {"goals": outcomes, "seen": seen}
+
+
+def _learn_goal(node: Any, client: Any, fields: dict[str, Any], deadline: float) -> dict[str, Any]:
+    """Send one ``LearnReward`` goal and wait for its result (until ``deadline``, monotonic s)."""
+    import rclpy
+    from action_msgs.msg import GoalStatus
+    from lm_reward_learning_interfaces.action import LearnReward
+
+    feedback: list[dict[str, Any]] = []
+    fields = dict(fields)
+    cancel_on = fields.pop("_cancel_on_phase", None)  # cancel the goal once this phase is reported
+
+    def on_feedback(msg: Any) -> None:
+        f = msg.feedback
+        metrics = {m.name: _finite(m.value) for m in f.metrics}
+        feedback.append({"iteration": f.iteration, "candidate": f.candidate, "phase": f.phase, "metrics": metrics})
+
+    fut = client.send_goal_async(LearnReward.Goal(**fields), feedback_callback=on_feedback)
+    rclpy.spin_until_future_complete(node, fut, timeout_sec=30.0)
+    handle = fut.result()
+    if handle is None or not handle.accepted:
+        return {"accepted": False}
+    result_future = handle.get_result_async()
+    cancelled = False
+    while not result_future.done():
+        rclpy.spin_once(node, timeout_sec=0.1)
+        if time.monotonic() > deadline:
+            handle.cancel_goal_async()
+            raise SystemExit(f"learn_reward goal did not finish in time; feedback so far: {feedback[-3:]}")
+        if cancel_on and not cancelled and any(f["phase"] == cancel_on for f in feedback):
+            cancelled = True
+            handle.cancel_goal_async()
+    wrapped = result_future.result()
+    r = wrapped.result
+    status = {
+        GoalStatus.STATUS_SUCCEEDED: "succeeded",
+        GoalStatus.STATUS_ABORTED: "aborted",
+        GoalStatus.STATUS_CANCELED: "canceled",
+    }.get(wrapped.status, str(wrapped.status))
+    out: dict[str, Any] = {
+        "accepted": True,
+        "status": status,
+        "success": r.success,
+        "cancelled": r.cancelled,
+        "message": r.message,
+        "onnx_path": r.onnx_path,
+        "report_path": r.report_path,
+        "run_dir": r.run_dir,
+        "feedback": feedback,
+        "bags": {},
+    }
+    if r.success:
+        run = Path(r.run_dir)
+        for bag in sorted(run.rglob("rollout_bag*")):
+            if (bag / "metadata.yaml").is_file():
+                out["bags"][str(bag.relative_to(run))] = summarize_bag(bag)
+    return out
+
+
+def learn_main() -> None:
+    """Entry point of the ``learn_reward`` client (``python -c 'import rosside; rosside.learn_main()' ...``)."""
+    parser = argparse.ArgumentParser(description="learn_reward action client of the ROS tests")
+    parser.add_argument("--out", required=True, type=Path, help="JSON output file")
+    parser.add_argument("--namespace", default="/", help="namespace of the nodes under test")
+    parser.add_argument("--goals", required=True, type=Path, help="JSON list of LearnReward goals (field: value)")
+    parser.add_argument("--timeout", type=float, default=480.0, help="s for all goals together")
+    args = parser.parse_args()
+    args.out.write_text(json.dumps(cmd_learn(args), indent=1, default=str))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path, help="JSON output file")

@@ -26,7 +26,9 @@ SRC = REPO / "src"
 
 NODES = {
     "trainer_node": "lm_reward_learning.ros.trainer_node:main",
-    # TODO(#4): session_node, feedback_node, reward_synth_node once lm_reward_learning.bilevel lands.
+    "session_node": "lm_reward_learning.ros.session_node:main",
+    "feedback_node": "lm_reward_learning.ros.feedback_node:main",
+    "reward_synth_node": "lm_reward_learning.ros.reward_synth_node:main",
 }
 """Console scripts, installed to ``lib/lm_reward_learning/`` for ``ros2 run`` and launch files."""
 

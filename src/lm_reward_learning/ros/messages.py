@@ -6,21 +6,36 @@ Small pure functions (rclpy message classes in, messages out), shared by the nod
 * :func:`tf_msg` — ``tf2_msgs/msg/TFMessage``: ``odom`` → base, then every body of the robot in its
   parent's frame (m, unit quaternion x, y, z, w; the core's quaternions are w, x, y, z);
 * :func:`training_report_msg` — ``lm_reward_learning_interfaces/msg/TrainingReport`` from the worker's
-  summary (``reward_stats.json`` record and gait features).
+  summary (``reward_stats.json`` record and gait features);
+* :func:`visual_feedback_msg` / :func:`feedback_from_msg` — ``VisualFeedback`` ⇄ the loop's
+  :class:`~lm_reward_learning.bilevel.protocols.Feedback` (lossless: the measurements travel as JSON);
+* :func:`reward_program_msg` — ``RewardProgram`` from a :class:`~lm_reward_learning.ros.synth_logic.ProgramRecord`;
+* :func:`named_values` — ``NamedValue[]`` from ``{name: (value, unit)}``.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import TransformStamped
-from lm_reward_learning_interfaces.msg import NamedValue, RewardTermStats, TrainingReport
+from lm_reward_learning_interfaces.msg import (
+    ComponentChange,
+    NamedValue,
+    RewardProgram,
+    RewardTermStats,
+    TrainingReport,
+    VisualFeedback,
+)
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 
+from lm_reward_learning.bilevel import protocols
+from lm_reward_learning.ros.synth_logic import ProgramRecord
 from lm_reward_learning.ros.train_worker import Sample
 
 
@@ -105,4 +120,72 @@ def training_report_msg(stamp: Time, summary: dict[str, Any]) -> TrainingReport:
             NamedValue(name=name, value=float(value), unit=unit)
             for name, (value, unit) in sorted(summary.get("gait_features", {}).items())
         ],
+    )
+
+
+def named_values(values: Mapping[str, tuple[float, str]]) -> list[NamedValue]:
+    """``NamedValue[]`` from ``{name: (value, unit)}`` (None becomes NaN)."""
+    return [NamedValue(name=n, value=_num(v), unit=u) for n, (v, u) in values.items()]
+
+
+def _change_msg(c: protocols.ComponentChange) -> ComponentChange:
+    params = [NamedValue(name=k, value=float(v), unit="") for k, v in c.params.items()]
+    return ComponentChange(name=c.name, instruction=c.instruction, params=params)
+
+
+def _change(msg: Any) -> protocols.ComponentChange:
+    return protocols.ComponentChange(msg.name, msg.instruction, {p.name: float(p.value) for p in msg.params})
+
+
+def visual_feedback_msg(stamp: Time, iteration: int, fb: protocols.Feedback) -> VisualFeedback:
+    """``VisualFeedback`` of loop iteration ``iteration`` (the paper's four parts, text, raw answer, backend)."""
+    return VisualFeedback(
+        header=header(stamp),
+        iteration=int(iteration),
+        problems=list(fb.problems),
+        rewrite=[_change_msg(c) for c in fb.rewrite],
+        remove=list(fb.remove),
+        add=[_change_msg(c) for c in fb.add],
+        text=fb.text,
+        raw=fb.raw,
+        backend=fb.backend,
+        measurements_json=json.dumps(fb.measurements, default=float),
+    )
+
+
+def feedback_from_msg(msg: Any) -> protocols.Feedback:
+    """The loop's :class:`~lm_reward_learning.bilevel.protocols.Feedback` from a ``VisualFeedback``.
+
+    Raises:
+        ValueError: if ``measurements_json`` is not a JSON object.
+    """
+    measurements = json.loads(msg.measurements_json) if msg.measurements_json else {}
+    if not isinstance(measurements, dict):
+        raise ValueError(f"VisualFeedback.measurements_json must be a JSON object, got {msg.measurements_json[:80]!r}")
+    return protocols.Feedback(
+        problems=tuple(msg.problems),
+        rewrite=tuple(_change(c) for c in msg.rewrite),
+        remove=tuple(msg.remove),
+        add=tuple(_change(c) for c in msg.add),
+        text=msg.text,
+        backend=msg.backend,
+        raw=msg.raw,
+        measurements=measurements,
+    )
+
+
+def reward_program_msg(stamp: Time, rec: ProgramRecord) -> RewardProgram:
+    """``RewardProgram`` of one synthesised (or kept) program with its diff and validation verdict."""
+    return RewardProgram(
+        header=header(stamp),
+        iteration=rec.iteration,
+        candidate=rec.candidate,
+        name=rec.name,
+        origin=rec.origin,
+        source=rec.source,
+        sha256=rec.sha256,
+        diff=rec.diff,
+        validation_status=RewardProgram.VALIDATION_PASSED if rec.passed else RewardProgram.VALIDATION_FAILED,
+        validation_message=rec.message,
+        validation_issues=list(rec.issues),
     )

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lm_reward_learning.bilevel.config import FEEDBACK_BACKENDS, SYNTHESIS_BACKENDS
 from lm_reward_learning.robots import ROBOTS
 from lm_reward_learning.rollout import CAMERA_VIEWS
 
@@ -58,6 +59,11 @@ def one_of(*choices: str) -> Check:
     return lambda v: None if v in choices else f"must be one of {list(choices)}"
 
 
+def empty_or_one_of(*choices: str) -> Check:
+    """Check: empty (meaning "the default") or one of ``choices``."""
+    return lambda v: None if v == "" or v in choices else f"must be empty or one of {list(choices)}"
+
+
 def length(n: int) -> Check:
     """Check: a list of ``n`` finite numbers."""
 
@@ -101,3 +107,54 @@ TRAINER_NODE: tuple[Param, ...] = (
     Param("feedback_period_s", 0.5, "minimum time between rollout feedback messages, s", positive),
 )
 """Parameters of ``trainer_node`` (``config/ros/trainer_node.yaml`` holds the same defaults)."""
+
+
+SESSION_NODE: tuple[Param, ...] = (
+    Param("runs_dir", "runs", "root of new learn runs (relative to the working directory)"),
+    Param("policies_dir", "policies", "root of the exported ONNX policies"),
+    Param("preset", "default", "learn preset: config/learn/<preset>.yaml (default, smoke)"),
+    Param("learn_config", "", "a learn YAML used instead of the preset; empty: the preset"),
+    Param("video", "", "expert video of goals that give none; empty: the learn config's (the bundled clip)"),
+    Param("robot", "", "robot of goals that name none; empty: the learn config's", empty_or_one_of(*ROBOTS)),
+    Param(
+        "feedback",
+        "",
+        "feedback backend of goals that name none; empty: the learn config's",
+        empty_or_one_of(*FEEDBACK_BACKENDS),
+    ),
+    Param(
+        "synthesis",
+        "",
+        "synthesis backend of goals that name none; empty: the learn config's",
+        empty_or_one_of(*SYNTHESIS_BACKENDS),
+    ),
+    Param("iterations", 0, "loop iterations of goals that give none; 0: the learn config's", non_negative),
+    Param("base_url", "", "OpenAI-compatible endpoint of both levels (as lmrl learn --base-url); empty: the config's"),
+    Param("model", "", "model name of both levels (as lmrl learn --model); empty: the config's"),
+    Param("api_key_env", "", "environment variable holding the API key; empty: the config's (OPENAI_API_KEY)"),
+    Param("autostart", False, "run one session from these parameters at start-up (learn.launch.py does)"),
+    Param("server_timeout_s", 60.0, "wait this long for trainer_node, feedback_node, reward_synth_node, s", positive),
+    Param("train_timeout_s", 7200.0, "abort a training goal (PPO + rollout) that takes longer, s", positive),
+    Param("feedback_timeout_s", 900.0, "abort a feedback goal that takes longer, s", positive),
+    Param("synthesis_timeout_s", 900.0, "abort a synthesis goal that takes longer, s", positive),
+    Param("lost_server_s", 20.0, "abort a step whose action server has been gone this long, s", positive),
+    Param("cancel_timeout_s", 30.0, "on cancel, wait this long for the running step to stop, s", positive),
+)
+"""Parameters of ``session_node`` (``config/ros/session_node.yaml`` holds the same defaults)."""
+
+FEEDBACK_NODE: tuple[Param, ...] = (
+    Param(
+        "rollout_source",
+        "bag",
+        "robot frames from the rollout bag, or from live rollout/image messages",
+        one_of("bag", "live"),
+    ),
+    Param("live_gap_s", 1.0, "live: a pause this long between images starts a new rollout, s", positive),
+    Param("live_max_frames", 3000, "live: keep at most this many images of the last rollout", positive),
+)
+"""Parameters of ``feedback_node`` (``config/ros/feedback_node.yaml`` holds the same defaults)."""
+
+REWARD_SYNTH_NODE: tuple[Param, ...] = (
+    Param("publish_attempts", True, "also publish rejected attempts on reward_program (VALIDATION_FAILED)"),
+)
+"""Parameters of ``reward_synth_node`` (``config/ros/reward_synth_node.yaml`` holds the same defaults)."""

@@ -174,11 +174,13 @@ def make_job(
     view: str = "side",
     width: int = 320,
     height: int = 240,
+    seed: int | None = None,
 ) -> TrainJob:
     """Check a goal cheaply (no simulation) and turn it into a :class:`TrainJob`.
 
     The reward program is ``program_source`` if not empty, else the file ``reward_path`` if not
-    empty, else the robot's bundled default. ``0`` / empty strings mean "the default".
+    empty, else the robot's bundled default. ``0`` / empty strings mean "the default"; ``seed`` None
+    means the training config's seed.
 
     Raises:
         LmrlError: (a subclass) naming what is wrong and what to do: unknown robot, missing or
@@ -203,12 +205,14 @@ def make_job(
         _check_resumable(Path(run_dir), robot, program_source)
     if iterations < 0 or num_envs < 0:
         raise LmrlError(f"iterations ({iterations}) and num_envs ({num_envs}) must be >= 0 (0: the config's value)")
-    overrides = {"iterations": iterations or None, "env.num_envs": num_envs or None}
+    overrides = {"iterations": iterations or None, "env.num_envs": num_envs or None, "seed": seed}
     load_train_config(robot, Path(train_config) if train_config else None, **overrides)  # raises ConfigError
     if warm_start and not Path(warm_start).is_file():
         raise LmrlError(f"warm-start checkpoint {warm_start} does not exist; give a checkpoints/*.pt file or none")
     if not (math.isfinite(rollout_duration_s) and rollout_duration_s > 0):
         raise LmrlError(f"rollout duration must be a positive number of seconds, got {rollout_duration_s}")
+    if len(command) != 3 or not all(math.isfinite(c) for c in command):
+        raise LmrlError(f"rollout command must be 3 finite numbers [v_x m/s, v_y m/s, yaw rad/s], got {list(command)}")
     if view not in CAMERA_VIEWS:
         raise LmrlError(f"unknown camera view {view!r}; choose one of {sorted(CAMERA_VIEWS)}")
     if width < 16 or height < 16:

@@ -1,7 +1,8 @@
 """``trainer_node``: the ``train_policy`` action server (PPO on MuJoCo in a worker process).
 
 A goal (``lm_reward_learning_interfaces/action/TrainPolicy``) names a robot, a reward program (source
-in the goal, a file, or the robot's default) and a budget. The node checks it
+in the goal, a file, or the robot's default), a budget, and optionally the seed and the rollout's
+velocity command and camera side (``session_node`` sets them as the learn loop does). The node checks it
 (:func:`~lm_reward_learning.ros.train_worker.make_job`), then runs validation, training and one
 rollout in a *spawned worker process* (:mod:`~lm_reward_learning.ros.train_worker`), so the executor
 keeps serving cancels, parameters and other goals. During the rollout it publishes, for every policy
@@ -158,10 +159,11 @@ class TrainerNode(Node):
             run_dir=goal.run_dir,
             warm_start=goal.warm_start_checkpoint,
             rollout_duration_s=goal.rollout_duration_s or p["rollout_duration_s"],
-            command=tuple(p["rollout_command"]),
-            view=p["camera_view"],
+            command=tuple(goal.rollout_command) if len(goal.rollout_command) else tuple(p["rollout_command"]),
+            view=goal.rollout_view or p["camera_view"],
             width=int(p["image_width"]),
             height=int(p["image_height"]),
+            seed=int(goal.seed) if goal.seed >= 0 else None,
         )
 
     # ------------------------------------------------------------------ worker supervision
