@@ -28,6 +28,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where run directories go (default runs/)")
     p.add_argument("--name", help="suffix of the run directory name")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted run directory")
+    p.add_argument(
+        "--backend", choices=("mujoco", "isaaclab"), help="simulator: mujoco (default) or isaaclab (Isaac Lab 3)"
+    )
+    p.add_argument("--device", help="Isaac Lab device: cpu (default) or cuda:0")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-video", action="store_true", help="skip the rollout video after training")
     p.add_argument("--no-export", action="store_true", help="skip the ONNX export after training")
@@ -86,6 +90,10 @@ def _add_learn(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frame-sampling", help="uniform, motion (optical-flow peaks) or grid")
     p.add_argument("--reference", help="gait reference (dog_trot, ...) to pick the best candidate by")
     p.add_argument("--feedback-file", dest="human_feedback", help="scripted human feedback (file or folder)")
+    p.add_argument("--backend", choices=("mujoco", "isaaclab"), help="simulator of every training")
+    p.add_argument("--device", help="Isaac Lab device: cpu or cuda:0")
+    p.add_argument("--parallel", choices=("none", "local", "ray"), help="train the M candidates in parallel")
+    p.add_argument("--ray-address", help="Ray cluster address (default: a local Ray instance)")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for both levels")
     p.add_argument("--model", help="model name for both levels")
     p.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
@@ -183,8 +191,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = load_train_config(
             args.robot,
             args.config,
-            **{"iterations": args.iterations, "seed": args.seed, "env.num_envs": args.num_envs},
+            **{
+                "iterations": args.iterations,
+                "seed": args.seed,
+                "env.num_envs": args.num_envs,
+                "backend": args.backend,
+                "device": args.device,
+            },
         )
+        if cfg.backend == "isaaclab":  # no Isaac Lab venv: fail before anything is written
+            from lm_reward_learning.isaaclab_backend.launcher import check_available
+
+            check_available(args.robot)
         program = RewardProgram.from_file(args.reward) if args.reward else default_program(args.robot)
         run = prepare_run(args.robot, program, cfg, args.runs_dir, args.name)
         print(f"run directory: {run.path}", flush=True)
@@ -295,6 +313,10 @@ def cmd_learn(args: argparse.Namespace) -> int:
                 "frame_sampling",
                 "reference",
                 "human_feedback",
+                "backend",
+                "device",
+                "parallel",
+                "ray_address",
             )
         }
         cfg = load_learn_config(args.preset, args.config, **overrides)

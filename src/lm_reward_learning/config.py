@@ -146,6 +146,9 @@ class TrainConfig:
         torch_threads: ``torch.set_num_threads`` value (1 was 3× faster for PPO updates on 2 cores).
         env: Environment settings.
         ppo: PPO settings.
+        backend: ``mujoco`` (this process, CPU) or ``isaaclab`` (Isaac Lab 3 in its own environment,
+            ``scripts/setup_isaaclab.sh``; same run directory, records and checkpoints).
+        device: Isaac Lab simulation and PPO device (``cpu``, ``cuda:0``); MuJoCo runs on the CPU.
     """
 
     iterations: int = 300
@@ -153,6 +156,8 @@ class TrainConfig:
     torch_threads: int = 1
     env: EnvConfig = field(default_factory=EnvConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    backend: str = "mujoco"
+    device: str = "cpu"
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:

@@ -19,6 +19,8 @@ FEEDBACK_BACKENDS = ("motion", "openai", "human")
 SYNTHESIS_BACKENDS = ("rules", "openai", "reflection")
 MODES = ("bilevel", "eureka")
 FRAME_SAMPLING = ("uniform", "motion", "grid")
+TRAIN_BACKENDS = ("mujoco", "isaaclab")
+PARALLEL = ("none", "local", "ray")
 BUNDLED_SPEED = 3.0
 """Speed correction of the bundled Muybridge clip: 0.67 Hz playback stride × 3 ≈ 2 Hz, a galloping
 horse's real stride frequency (``data/expert/PROVENANCE.md``)."""
@@ -97,6 +99,13 @@ class LearnConfig:
         feedback_endpoint, synthesis_endpoint: Endpoints of the ``openai`` backends.
         human_feedback: File or folder of scripted "Human as VLM" feedback (``human`` backend).
         initial_reward: Initial reward program file; None = the robot's bundled one.
+        backend: Simulator of every training: ``mujoco`` or ``isaaclab`` (Isaac Lab 3, own venv).
+        device: Isaac Lab device (``cpu``, ``cuda:0``).
+        parallel: How the M candidates of an iteration train: ``none`` (one after the other, in this
+            process), ``local`` (process pool) or ``ray`` (Ray tasks).
+        ray_address: Ray cluster address (``auto``, ``ray://head:10001``); None starts a local instance.
+        candidate_cpus: CPUs per candidate training (Ray scheduling; local pool size = CPUs / this).
+        candidate_gpus: GPUs per candidate training (Ray only).
     """
 
     video: str | None = None
@@ -126,6 +135,12 @@ class LearnConfig:
     synthesis_endpoint: EndpointSettings = field(default_factory=EndpointSettings)
     human_feedback: str | None = None
     initial_reward: str | None = None
+    backend: str = "mujoco"
+    device: str = "cpu"
+    parallel: str = "none"
+    ray_address: str | None = None
+    candidate_cpus: float = 1.0
+    candidate_gpus: float = 0.0
 
     def check(self) -> LearnConfig:
         """Validate choices and ranges; return self.
@@ -138,6 +153,8 @@ class LearnConfig:
             ("synthesis", SYNTHESIS_BACKENDS),
             ("mode", MODES),
             ("frame_sampling", FRAME_SAMPLING),
+            ("backend", TRAIN_BACKENDS),
+            ("parallel", PARALLEL),
         ):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"unknown {key} {getattr(self, key)!r}; choose one of {', '.join(allowed)}.")

@@ -14,16 +14,23 @@ skipped on ``--resume`` (:mod:`lm_reward_learning.bilevel.steps`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lm_reward_learning.bilevel import steps
 from lm_reward_learning.bilevel.config import LearnConfig
 from lm_reward_learning.bilevel.protocols import FeedbackBackend, SynthesisBackend
 from lm_reward_learning.bilevel.store import LearnStore
+from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.io import atomic_write_text
+
+if TYPE_CHECKING:
+    from lm_reward_learning.parallel import Executor
 
 log = logging.getLogger(__name__)
 
@@ -73,26 +80,72 @@ def learn(
     current = best = steps.train_candidate(cfg, store, 0, 0, initial, None, expert, progress=progress)
     store.update_status(status="running", best=[0, 0], best_score=best.score)
 
-    for k in range(1, cfg.iterations + 1):
-        t0 = time.perf_counter()
-        log.info("iteration %d/%d: current policy scores %.3f", k, cfg.iterations, current.value)
-        fb = None
-        if cfg.mode == "bilevel":
-            fb = steps.visual_feedback(cfg, store, k, feedback, current, expert)  # upper level
-        candidates = []
-        for m in range(cfg.candidates):
-            source = steps.update_reward(cfg, store, k, m, synthesis, fb, current)  # lower level
-            candidates.append(steps.train_candidate(cfg, store, k, m, source, current, expert, progress=progress))
-        current = max(candidates, key=lambda c: c.value)  # keep the best candidate
-        steps.write_summary(store, k, current, candidates, time.perf_counter() - t0)
-        if current.value >= best.value:
-            best = current
-        store.update_status(iterations_done=k, best=[best.iteration, best.index], best_score=best.score)
+    with candidate_executor(cfg) as executor:
+        for k in range(1, cfg.iterations + 1):
+            t0 = time.perf_counter()
+            log.info("iteration %d/%d: current policy scores %.3f", k, cfg.iterations, current.value)
+            fb = None
+            if cfg.mode == "bilevel":
+                fb = steps.visual_feedback(cfg, store, k, feedback, current, expert)  # upper level
+            sources = [steps.update_reward(cfg, store, k, m, synthesis, fb, current) for m in range(cfg.candidates)]
+            candidates = train_all(cfg, store, k, sources, current, expert, executor, progress)  # RL
+            current = max(candidates, key=lambda c: c.value)  # keep the best candidate
+            steps.write_summary(store, k, current, candidates, time.perf_counter() - t0)
+            if current.value >= best.value:
+                best = current
+            store.update_status(iterations_done=k, best=[best.iteration, best.index], best_score=best.score)
 
     onnx_path = export_best(store, best, policies_root)
     report_path = write_report(store)
     store.update_status(status="done", onnx=str(onnx_path), report=str(report_path))
     return LearnResult(store, best, onnx_path, report_path)
+
+
+@contextlib.contextmanager
+def candidate_executor(cfg: LearnConfig) -> Iterator[Executor | None]:
+    """The executor of ``cfg.parallel`` (None: candidates train one after the other here), closed at the end."""
+    if cfg.parallel == "none" or cfg.candidates == 1:
+        yield None
+        return
+    from lm_reward_learning.parallel import Resources, make_executor
+
+    executor = make_executor(
+        cfg.parallel, address=cfg.ray_address, resources=Resources(cfg.candidate_cpus, cfg.candidate_gpus)
+    )
+    try:
+        yield executor
+    finally:
+        executor.close()
+
+
+def train_all(
+    cfg: LearnConfig,
+    store: LearnStore,
+    k: int,
+    sources: list[str],
+    warm: steps.Candidate,
+    expert: steps.Expert | None,
+    executor: Executor | None,
+    progress: bool,
+) -> list[steps.Candidate]:
+    """Train iteration ``k``'s candidates here or on ``executor``; return the ones that trained.
+
+    Raises:
+        LmrlError: if every candidate failed (each failure is in ``iter_KK/cand_M/failed.json``).
+    """
+    if executor is None:
+        return [
+            steps.train_candidate(cfg, store, k, m, src, warm, expert, progress=progress)
+            for m, src in enumerate(sources)
+        ]
+    from lm_reward_learning.parallel import train_candidates
+
+    results = train_candidates(cfg, store, k, sources, warm, expert, executor)
+    trained = [c for c in results if isinstance(c, steps.Candidate)]
+    if not trained:
+        reasons = "; ".join(f"candidate {c.index}: {c.failure} ({c.message})" for c in results)
+        raise LmrlError(f"iteration {k}: every candidate failed to train: {reasons}. Resume with --resume.")
+    return trained
 
 
 def export_best(store: LearnStore, best: steps.Candidate, policies_root: Path) -> Path:

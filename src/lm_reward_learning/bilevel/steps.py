@@ -121,7 +121,14 @@ def sample_indices(cfg: LearnConfig, clip) -> np.ndarray:
 # --------------------------------------------------------------------------------------------- training
 def train_config(cfg: LearnConfig, iterations: int):
     """The :class:`~lm_reward_learning.config.TrainConfig` of one training inside the loop."""
-    return load_train_config(cfg.robot, iterations=iterations, seed=cfg.seed, **{"env.num_envs": cfg.num_envs})
+    return load_train_config(
+        cfg.robot,
+        iterations=iterations,
+        seed=cfg.seed,
+        backend=cfg.backend,
+        device=cfg.device,
+        **{"env.num_envs": cfg.num_envs},
+    )
 
 
 def initial_program(cfg: LearnConfig) -> RewardProgram:

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from lm_reward_learning import __version__
 from lm_reward_learning.config import EnvConfig, TrainConfig, to_dict
 from lm_reward_learning.envs.mujoco_env import MujocoVecEnv
-from lm_reward_learning.errors import CheckpointError
+from lm_reward_learning.errors import CheckpointError, ConfigError
 from lm_reward_learning.io import atomic_write_bytes, atomic_write_json, atomic_write_text, atomic_write_yaml
 from lm_reward_learning.reward.program import RewardProgram, load_reward_fn
 from lm_reward_learning.reward.state import RewardState
@@ -226,7 +226,19 @@ def train(
 
     Raises:
         CheckpointError: if the resume or warm-start checkpoint cannot be loaded.
+        ConfigError: an unknown ``cfg.backend``.
+        lm_reward_learning.isaaclab_backend.launcher.IsaacLabError: the Isaac Lab backend failed
+            (missing environment, worker error, timeout, cancel).
     """
+    if cfg.backend == "isaaclab":
+        from lm_reward_learning.isaaclab_backend.launcher import train_isaaclab
+
+        return train_isaaclab(
+            run, cfg, resume=resume, warm_start=warm_start, progress=progress, on_iteration=on_iteration,
+            device=cfg.device,
+        )  # fmt: skip
+    if cfg.backend != "mujoco":
+        raise ConfigError(f"unknown backend {cfg.backend!r}; choose mujoco or isaaclab.")
     meta = run.meta()
     spec = get_robot(meta["robot"])
     torch.set_num_threads(cfg.torch_threads)
