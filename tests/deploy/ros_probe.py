@@ -15,7 +15,6 @@ this script as their counterpart, then read the JSON it writes to ``--out``:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import threading
@@ -66,12 +65,13 @@ class Probe:
         self.change = self.node.create_client(ChangeState, f"{controller}/change_state")
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
+        self._stop = threading.Event()
         self.thread = threading.Thread(target=self._spin, daemon=True)
         self.thread.start()
 
     def _spin(self) -> None:
-        with contextlib.suppress(Exception):  # shutdown while spinning
-            self.executor.spin()
+        while not self._stop.is_set():
+            self.executor.spin_once(timeout_sec=0.02)
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -123,6 +123,9 @@ class Probe:
             raise SystemExit(f"set_parameters failed: {[r.reason for r in results]}")
 
     def close(self) -> None:
+        """Stop the spin thread first (destroying entities under a spinning executor aborts the process)."""
+        self._stop.set()
+        self.thread.join(timeout=5.0)
         self.executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()
         rclpy.try_shutdown()
@@ -262,7 +265,13 @@ def cmd_walk(args: argparse.Namespace) -> dict[str, Any]:
         wall0 = time.monotonic()
         out["configure"] = probe.transition(Transition.TRANSITION_CONFIGURE, timeout=args.timeout)
         out["activate"] = probe.transition(Transition.TRANSITION_ACTIVATE, timeout=args.timeout)
-        probe.wait(lambda: probe.state_since(0.0, "running") is not None, args.timeout, "running")
+        probe.wait(
+            lambda: probe.state_since(0.0, "running") is not None or probe.state_since(0.0, "damping") is not None,
+            args.timeout,
+            "running",
+        )
+        if probe.state_since(0.0, "running") is None:
+            raise SystemExit(f"the controller went to damping before running: {probe.states}")
         with probe.lock:
             start = odom[-1]
         deadline = time.monotonic() + args.timeout

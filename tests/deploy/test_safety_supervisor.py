@@ -119,12 +119,21 @@ def test_stale_sensors_switch_to_latched_damping(which):
     assert sup.step(t + 0.4, sensors(t + 0.4), policy).mode is Mode.SOFT_START
 
 
-def test_no_sensor_data_at_activation_means_damping():
-    sup = SafetySupervisor(FACTS, SafetyConfig())
+def test_no_sensor_data_after_activation_means_damping():
+    sup = SafetySupervisor(FACTS, SafetyConfig(sensor_timeout_s=0.1))
     sup.activate(0.0)
-    cmd = sup.step(0.0, Sensors(), Policy())
-    assert cmd.mode is Mode.DAMPING and sup.reason == "no joint_states received"
+    # Inputs may take up to sensor_timeout_s to arrive after activation: damping command, no fault yet.
+    cmd = sup.step(0.1, Sensors(), Policy())
+    assert cmd.mode is Mode.DAMPING and sup.mode is Mode.SOFT_START
+    np.testing.assert_allclose(cmd.kp, 0.0)
     np.testing.assert_allclose(cmd.positions, DEFAULT)  # nothing measured yet; unused at kp 0
+    cmd = sup.step(0.12, Sensors(), Policy())
+    assert cmd.mode is Mode.DAMPING and sup.mode is Mode.DAMPING and sup.reason == "no joint_states received"
+    # Data that arrives in time starts the ramp.
+    sup2 = SafetySupervisor(FACTS, SafetyConfig(sensor_timeout_s=0.1))
+    sup2.activate(0.0)
+    assert sup2.step(0.0, Sensors(), Policy()).mode is Mode.DAMPING
+    assert sup2.step(0.06, sensors(0.05), Policy()).mode is Mode.SOFT_START
 
 
 @pytest.mark.parametrize(("axis", "angle"), [("roll", 0.75), ("roll", -0.75), ("pitch", 0.75)])

@@ -5,7 +5,8 @@ Modes (:class:`Mode`) and what the robot is commanded in each:
 ``idle``
     Not active (the lifecycle node is unconfigured or inactive); nothing is commanded.
 ``soft_start``
-    After activation: joint targets ramp (smoothstep) from the pose measured at the first tick to the
+    After activation (inputs may take up to ``sensor_timeout_s`` to arrive; until then the command is
+    damping): joint targets ramp (smoothstep) from the pose measured at the first tick to the
     policy's default pose over ``soft_start_s``, with the policy's kp/kd; then ``running``.
 ``running``
     Targets are ``default + action_scale * clip(action, ±action_clip)`` (as in training), clamped to
@@ -188,6 +189,7 @@ class SafetySupervisor:
         self._last_measured: np.ndarray | None = None
         self._ramp_start: np.ndarray | None = None
         self._ramp_t0 = 0.0
+        self._t_activated = 0.0
         self._hold_since = 0.0
         self._resume: Mode = Mode.RUNNING
 
@@ -197,6 +199,7 @@ class SafetySupervisor:
         self._last_target = None
         self._ramp_start = None
         self.applied_action = None
+        self._t_activated = now
         self._set_mode(now, Mode.SOFT_START, "activated")
 
     def deactivate(self, now: float, sensors: Sensors) -> JointCommand:
@@ -229,6 +232,8 @@ class SafetySupervisor:
             return self._damping()
         stale = self._stale(now, sensors)
         if stale:
+            if self._waiting_for_first_inputs(now):
+                return self._damping()  # just activated: fresh inputs may still be on their way
             return self.fault(now, stale)
         bad = self._nonfinite_sensors(sensors)
         if bad:
@@ -268,6 +273,14 @@ class SafetySupervisor:
             if age > limit:
                 return f"{what} stale: last message {age * 1e3:.0f} ms ago > sensor_timeout_s {limit * 1e3:.0f} ms"
         return None
+
+    def _waiting_for_first_inputs(self, now: float) -> bool:
+        """Within ``sensor_timeout_s`` of activation, before the ramp has started: stale inputs are not yet a fault."""
+        return (
+            self.mode is Mode.SOFT_START
+            and self._ramp_start is None
+            and now - self._t_activated <= self.cfg.sensor_timeout_s
+        )
 
     def _nonfinite_sensors(self, s: Sensors) -> str | None:
         """Which measurement is non-finite (or absent), or None."""

@@ -1,0 +1,163 @@
+"""Parameter tables of the deployment nodes (``policy_controller``, ``mujoco_sim_node``), ROS-free.
+
+``config/ros/<node>.yaml`` holds the same values under ``<node>: ros__parameters:`` (a test checks
+that they agree). The records are :class:`~lm_reward_learning.ros.node_params.Param` (name, default,
+meaning with unit, check). :func:`declare_parameters` declares a table on a node; unlike
+:func:`lm_reward_learning.ros.params.declare_parameters` it accepts empty-list defaults (``[]``,
+"not set"), which rclpy would otherwise type as byte arrays, and it can re-read the values later
+(``policy_controller`` reads them at each configure).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from lm_reward_learning.deploy.commands import FORWARD_LAYOUTS
+from lm_reward_learning.robots import ROBOTS
+from lm_reward_learning.ros.node_params import Param, ParameterError, non_negative, one_of, positive, problems
+
+OUTPUTS = ("forward", "trajectory")
+"""Joint command messages of ``policy_controller``: ``forward`` (``std_msgs/Float64MultiArray`` on
+``joint_commands``) and ``trajectory`` (``trajectory_msgs/JointTrajectory`` on ``joint_trajectory``)."""
+
+
+def subset_of(*choices: str) -> Any:
+    """Check: a non-empty list of distinct values from ``choices``."""
+
+    def check(v: Any) -> str | None:
+        ok = isinstance(v, list) and v and len(set(v)) == len(v) and all(x in choices for x in v)
+        return None if ok else f"must be a non-empty list of distinct values from {list(choices)}"
+
+    return check
+
+
+def names(v: Any) -> str | None:
+    """Check: a list of distinct non-empty names (may be empty)."""
+    ok = isinstance(v, list) and all(isinstance(x, str) and x for x in v) and len(set(v)) == len(v)
+    return None if ok else "must be a list of distinct non-empty names"
+
+
+def numbers(v: Any) -> str | None:
+    """Check: a list of finite numbers (may be empty)."""
+    ok = isinstance(v, list) and all(isinstance(x, (int, float)) and math.isfinite(x) for x in v)
+    return None if ok else "must be a list of finite numbers"
+
+
+POLICY_CONTROLLER: tuple[Param, ...] = tuple(
+    dataclasses.replace(p, read_only=p.name == "executor")
+    for p in (
+        Param("policy", "policies/go2/flat_walk", "policy directory (policy.onnx + deploy.yaml) or .onnx file"),
+        Param("control_rate_hz", 0.0, "control loop rate, Hz; 0: 1 / control_dt of the policy (50 Hz)", non_negative),
+        Param(
+            "outputs",
+            list(OUTPUTS),
+            "joint command messages to publish: forward and/or trajectory",
+            subset_of(*OUTPUTS),
+        ),
+        Param("forward_layout", "position_kp_kd", "forward command array layout", one_of(*FORWARD_LAYOUTS)),
+        Param("command_joints", [], "joint order of the forward command array; empty: the policy's joint order", names),
+        Param(
+            "joint_limits",
+            "robot",
+            "clamp targets to the robot model's joint ranges (robot) or not (none)",
+            one_of("robot", "none"),
+        ),
+        Param("joint_limit_margin_rad", 0.02, "targets stay this far inside the joint ranges, rad", non_negative),
+        Param("joint_states_timeout_s", 5.0, "configure waits this long for a joint_states message, s", positive),
+        Param("sensor_timeout_s", 0.1, "joint_states or IMU older than this: damping, s", positive),
+        Param("cmd_vel_timeout_s", 0.5, "a cmd_vel older than this is replaced by zero, s; 0: never", non_negative),
+        Param("soft_start_s", 2.0, "ramp from the measured to the default pose before the policy, s", non_negative),
+        Param("max_roll_rad", 0.7, "|roll| above this: damping, rad", positive),
+        Param("max_pitch_rad", 0.7, "|pitch| above this: damping, rad", positive),
+        Param("max_target_rate_rad_s", 40.0, "largest change of a joint target, rad/s", positive),
+        Param("hold_timeout_s", 0.5, "a hold on non-finite input longer than this: damping, s", positive),
+        Param("damping_kd", 1.0, "joint damping of the damping command, N·m·s/rad", non_negative),
+        Param("diagnostics_period_s", 1.0, "period of /diagnostics, s", positive),
+        Param("stats_window", 500, "control ticks in the timing percentiles", positive),
+        Param(
+            "realtime_priority",
+            0,
+            "SCHED_FIFO priority (1-99) of the node's threads while active (needs CAP_SYS_NICE); 0: normal scheduling",
+            lambda v: None if isinstance(v, int) and 0 <= v <= 99 else "must be an integer in [0, 99]",
+        ),
+        Param(
+            "executor",
+            "events",
+            "rclpy executor: events (EventsExecutor) or single_threaded",
+            one_of("events", "single_threaded"),
+        ),
+    )
+)
+"""Parameters of ``policy_controller`` (``config/ros/policy_controller.yaml``); read at each configure, so all
+but ``executor`` can be changed between configures (``ros2 param set``)."""
+
+MUJOCO_SIM_NODE: tuple[Param, ...] = (
+    Param("robot", "go2", "robot to simulate", one_of(*ROBOTS)),
+    Param(
+        "mode",
+        "realtime",
+        "realtime: paced by the wall clock; lockstep: one control_dt per command",
+        one_of("realtime", "lockstep"),
+    ),
+    Param("realtime_factor", 1.0, "realtime mode: simulated seconds per wall-clock second", positive),
+    Param("control_dt", 0.02, "lockstep mode: simulated time per received command, s", positive),
+    Param("publish_rate_hz", 200.0, "realtime mode: joint_states and imu/data rate, Hz of simulated time", positive),
+    Param("odom_rate_hz", 50.0, "realtime mode: odom, /tf and /clock rate, Hz of simulated time", positive),
+    Param("idle_publish_period_s", 0.05, "lockstep mode: republish the state this often without commands, s", positive),
+    Param(
+        "command_interface",
+        "forward",
+        "which command to follow: forward (joint_commands) or trajectory (joint_trajectory)",
+        one_of(*OUTPUTS),
+    ),
+    Param("command_joints", [], "joint order of the forward command array; empty: the robot's joint order", names),
+    Param("initial_joint_pos", [], "initial joint positions, rad, robot joint order; empty: the default pose", numbers),
+    Param("initial_base_height", 0.0, "initial base height, m; 0: the robot's spawn height", non_negative),
+    Param("odom_frame", "odom", "odometry / TF parent frame (the simulator's world)"),
+    Param("base_frame", "", "TF frame of the base; empty: the robot's base body name (go2: base)"),
+    Param("publish_tf", True, "publish odom_frame -> base_frame on /tf"),
+    Param("publish_clock", True, "publish the simulated time on /clock"),
+    Param("stamp_source", "sim", "header stamps: sim (simulated time, as /clock) or wall", one_of("sim", "wall")),
+)
+"""Parameters of ``mujoco_sim_node`` (``config/ros/mujoco_sim_node.yaml``)."""
+
+
+def declare_parameters(node: Any, params: Sequence[Param]) -> dict[str, Any]:
+    """Declare ``params`` on ``node`` (an rclpy node) and return their checked values.
+
+    Raises:
+        ParameterError: listing every invalid value, what it must be, and the parameter's meaning.
+    """
+    from rcl_interfaces.msg import ParameterDescriptor
+
+    for p in params:
+        empty_list = isinstance(p.default, list) and not p.default
+        node.declare_parameter(
+            p.name,
+            p.default,
+            ParameterDescriptor(description=p.description, read_only=p.read_only, dynamic_typing=empty_list),
+        )
+    return read_parameters(node, params)
+
+
+def read_parameters(node: Any, params: Sequence[Param]) -> dict[str, Any]:
+    """The current values of ``params`` on ``node``, checked.
+
+    Raises:
+        ParameterError: listing every invalid value.
+    """
+    values = {p.name: _plain(node.get_parameter(p.name).value) for p in params}
+    bad = problems(params, values)
+    if bad:
+        raise ParameterError(f"invalid parameters of node {node.get_name()!r}: " + "; ".join(bad))
+    return values
+
+
+def _plain(v: Any) -> Any:
+    """rclpy returns arrays as array.array or lists (byte arrays for an unset empty list): plain lists."""
+    if isinstance(v, (bytes, bytearray)) or (isinstance(v, list) and v and isinstance(v[0], bytes)):
+        return []
+    return list(v) if hasattr(v, "tolist") or isinstance(v, (list, tuple)) else v

@@ -1,0 +1,148 @@
+"""``policy_controller`` as a real process with real rclpy, fed faults by a fake robot (``tests/deploy/ros_probe.py``).
+
+One controller process serves the whole module (``faults`` fixture): it is started with a policy whose
+ONNX takes 44 observations while its ``deploy.yaml`` says 45, so the first configure must fail; the
+probe then sets the right policy, publishes joint states with a wrong joint name (configure must fail
+again), then the right names; activates the controller and injects one fault at a time: stale IMU,
+a NaN joint position, a tilted base, and deactivation. Each test below checks one rule.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from ros_harness import NAMESPACE, REPO, VENV_PYTHON, start_node
+
+sys.path.insert(0, str(REPO / "tests" / "deploy"))
+from policy_files import SHIPPED, shipped_facts, write_policy
+
+pytestmark = pytest.mark.ros
+
+PROBE = REPO / "tests" / "deploy" / "ros_probe.py"
+DEFAULT = np.asarray(shipped_facts()["default_joint_pos"])
+CROUCH = DEFAULT + np.tile([0.0, 0.3, -0.3], 4)  # the probe's fake robot pose (ros_probe.CROUCH)
+
+
+def controller_argv(*extra: str) -> list[str]:
+    """``policy_controller`` with the shipped parameter file, in this run's namespace."""
+    return [
+        str(VENV_PYTHON),
+        "-m",
+        "lm_reward_learning.ros.policy_controller",
+        "--ros-args",
+        "-r",
+        f"__ns:={NAMESPACE}",
+        "--params-file",
+        str(REPO / "config" / "ros" / "policy_controller.yaml"),
+        *extra,
+    ]
+
+
+def run_probe(env: dict[str, str], cwd: Path, *args: str, timeout: float) -> dict[str, Any]:
+    """Run ``ros_probe.py ARGS`` with the ROS venv; return its JSON (AssertionError with its output on failure)."""
+    out = cwd / f"probe_{time.monotonic_ns()}.json"
+    cmd = [str(VENV_PYTHON), str(PROBE), *args, "--out", str(out), "--namespace", NAMESPACE]
+    try:
+        proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"probe {args[0]} timed out after {timeout} s:\n{exc.stderr}") from exc
+    assert proc.returncode == 0, (
+        f"probe {args[0]} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-4000:]}"
+    )
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def faults(ros_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    """The probe's fault sequence against one controller process: ``(probe result, controller log)``."""
+    cwd = tmp_path_factory.mktemp("deploy_faults")
+    bad = write_policy(cwd / "bad_obs_policy", obs_size=44)
+    argv = controller_argv(
+        "-p", f"policy:={bad}", "-p", "soft_start_s:=0.3", "-p", "joint_states_timeout_s:=5.0",
+        "-p", "diagnostics_period_s:=0.3", "-p", "cmd_vel_timeout_s:=0.0",
+    )  # fmt: skip
+    node = start_node(ros_env, cwd, argv, "policy_controller")
+    try:
+        node.wait_for("ready (unconfigured)", timeout=90)
+        out = run_probe(ros_env, cwd, "faults", "--good-policy", str(SHIPPED), timeout=240)
+    finally:
+        code = node.stop()
+    log = node.log_text()
+    assert code == 0, f"controller exited with {code}:\n{log[-3000:]}"
+    return out, log
+
+
+def test_wrong_observation_size_refuses_to_configure(faults):
+    out, log = faults
+    assert out["configure_bad_obs"] is False
+    assert "configure failed: observation size mismatch" in log
+    assert "observation.size = 45" in log and "takes 44 inputs" in log
+
+
+def test_mismatched_joint_names_refuse_to_configure(faults):
+    out, log = faults
+    assert out["configure_bad_names"] is False
+    assert "configure failed: joint name mismatch: the policy's joints ['FL_calf_joint'] are not in joint_states" in log
+    assert "FL_knee_joint" in log  # what the robot has instead
+    assert out["configure"] is True and out["activate"] is True
+
+
+def test_soft_start_ramps_from_the_measured_pose_to_the_default(faults):
+    soft = faults[0]["soft_start"]
+    np.testing.assert_allclose(soft["first"]["positions"], CROUCH, atol=0.02)  # from where the robot stands
+    np.testing.assert_allclose(soft["last"]["positions"], DEFAULT, atol=1e-6)
+    np.testing.assert_allclose(soft["first"]["kp"], 35.0)
+    np.testing.assert_allclose(soft["first"]["kd"], 0.5)
+    assert soft["n"] >= 10  # 0.3 s at 50 Hz = 15 ticks
+    assert np.all(np.asarray(faults[0]["running_command"]["kp"]) == 35.0)
+
+
+def test_stale_imu_switches_to_damping(faults):
+    stale = faults[0]["stale_imu"]
+    assert stale["state"].startswith("damping: IMU stale: last message")
+    assert "> sensor_timeout_s 100 ms" in stale["state"]
+    assert stale["latency_s"] < 0.5  # 100 ms timeout + one 20 ms tick + delivery, on a loaded machine
+    np.testing.assert_allclose(stale["command"]["kp"], 0.0)
+    np.testing.assert_allclose(stale["command"]["kd"], 1.0)  # damping_kd
+    assert stale["still_damping"]  # latched: the IMU coming back does not restart the policy
+    assert faults[0]["deactivate_1"] and faults[0]["activate_2"]
+
+
+def test_nan_joint_state_holds_and_reports_then_resumes(faults):
+    nan = faults[0]["nan_joint"]
+    assert nan["state"] == "hold: non-finite joint_states position of ['FL_calf_joint']"
+    assert nan["held_positions_constant"]
+    np.testing.assert_allclose(nan["held_kp"], 35.0)
+    assert nan["resumed"]
+
+
+def test_tilted_base_stops_the_policy(faults):
+    tilt = faults[0]["tilt"]
+    assert tilt["state"] == "damping: base tilted: roll +1.00 rad beyond ±0.70 rad"
+    np.testing.assert_allclose(tilt["command"]["kp"], 0.0)
+
+
+def test_deactivate_sends_damping(faults):
+    out = faults[0]
+    assert out["deactivate_2"] and out["activate_3"] and out["deactivate_3"]
+    last = out["deactivate"]["last"]
+    assert out["deactivate"]["commands_after"] >= 1 and last is not None
+    np.testing.assert_allclose(last["kp"], 0.0)
+    np.testing.assert_allclose(last["kd"], 1.0)
+    assert out["states"][-1] == "inactive: deactivated: damping command sent"
+
+
+def test_diagnostics_report_timing_and_safety(faults):
+    d = faults[0]["diagnostics"]
+    for key in ("jitter_p50_ms", "jitter_p99_ms", "inference_p50_us", "inference_p99_us", "period_p99_ms"):
+        assert float(d[key]) >= 0.0, key
+    assert float(d["control_period_ms"]) == pytest.approx(20.0)
+    assert d["mode"] in ("running", "damping", "soft_start", "hold", "idle")
+    assert float(d["faults"]) == 2 and float(d["holds"]) == 1  # stale IMU and tilt; the NaN joint state

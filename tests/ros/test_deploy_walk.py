@@ -1,0 +1,96 @@
+"""Sim-to-sim over ROS 2: the exported Go2 policy walks in ``mujoco_sim_node`` through ``policy_controller``.
+
+Real processes, real rclpy: ``mujoco_sim_node`` (lockstep: each joint command advances 20 ms of
+simulated time, so a loaded machine slows the run down instead of changing its result) and
+``policy_controller`` with the shipped parameter files; the probe (``tests/deploy/ros_probe.py walk``)
+configures and activates the controller, sends ``cmd_vel`` 0.8 m/s and reads the simulator's odometry
+over 10 s of simulated time once the policy runs. The reference speed is what the same ONNX policy
+reaches in the training environment (``MujocoVecEnv``), measured here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from ros_harness import NAMESPACE, REPO, VENV_PYTHON, start_node
+
+sys.path.insert(0, str(REPO / "tests" / "deploy"))
+from policy_files import SHIPPED
+from test_deploy_nodes import controller_argv, run_probe
+
+pytestmark = pytest.mark.ros
+
+COMMAND = 0.8  # m/s
+DURATION = 10.0  # s of simulated time
+
+
+def training_speed(duration: float = DURATION) -> float:
+    """Forward speed of the shipped ONNX policy in the training env (no observation noise), m/s."""
+    from lm_reward_learning.config import load_train_config
+    from lm_reward_learning.envs.mujoco_env import MujocoVecEnv
+    from lm_reward_learning.reward.program import default_program, load_reward_fn
+    from lm_reward_learning.robots import get_robot
+
+    cfg = load_train_config("go2")
+    env_cfg = dataclasses.replace(cfg.env, num_envs=1, obs_noise=False, num_threads=1)
+    env = MujocoVecEnv(get_robot("go2"), load_reward_fn(default_program("go2").source), env_cfg, seed=0)
+    sess = ort.InferenceSession(str(SHIPPED / "policy.onnx"), providers=["CPUExecutionProvider"])
+    obs = env.start_rollout((COMMAND, 0.0, 0.0), duration_s=duration + 1.0)
+    x0 = float(env.last_state.base_pos_w[0, 0])
+    steps = round(duration / env.dt)
+    for _ in range(steps):
+        action = sess.run(None, {"obs": obs["policy"].numpy()})[0]
+        obs, _, done, _ = env.step(torch.from_numpy(action))
+        assert not done.any(), "the shipped policy fell in the training env"
+    return (float(env.last_state.base_pos_w[0, 0]) - x0) / (steps * env.dt)
+
+
+def test_exported_policy_walks_in_mujoco_sim_node_through_policy_controller(ros_env, tmp_path):
+    reference = training_speed()
+    assert reference == pytest.approx(0.78, abs=0.05)  # README: 0.78 m/s at 0.8 m/s
+
+    sim_argv = [
+        str(VENV_PYTHON), "-m", "lm_reward_learning.ros.mujoco_sim_node", "--ros-args", "-r", f"__ns:={NAMESPACE}",
+        "--params-file", str(REPO / "config" / "ros" / "mujoco_sim_node.yaml"), "-p", "mode:=lockstep",
+    ]  # fmt: skip
+    # The watchdog is tested with its default (100 ms) in test_deploy_nodes; here a loaded CI machine may
+    # stall a process for longer than that, which must not turn a walking test into a damping one.
+    ctl_argv = controller_argv("-p", f"policy:={SHIPPED}", "-p", "soft_start_s:=1.0", "-p", "sensor_timeout_s:=0.5")
+    sim = start_node(ros_env, tmp_path, sim_argv, "mujoco_sim_node")
+    ctl = start_node(ros_env, tmp_path, ctl_argv, "policy_controller")
+    try:
+        sim.wait_for("ready: go2 in MuJoCo (lockstep", timeout=90)
+        ctl.wait_for("ready (unconfigured)", timeout=90)
+        out = run_probe(
+            ros_env, tmp_path, "walk", "--speed", str(COMMAND), "--duration", str(DURATION), "--timeout", "150",
+            timeout=240,
+        )  # fmt: skip
+    finally:
+        ctl_code, sim_code = ctl.stop(), sim.stop()
+    logs = f"controller:\n{ctl.log_text()[-3000:]}\nsim:\n{sim.log_text()[-2000:]}"
+    assert ctl_code == 0 and sim_code == 0, logs
+    assert out["configure"] and out["activate"] and out["deactivate"], logs
+
+    # Walked 10 s of simulated time at the commanded speed, within 20 % of what training reached.
+    assert out["sim_time_s"] >= DURATION - 0.05
+    assert out["speed_x"] == pytest.approx(reference, rel=0.2), out
+    assert abs(out["speed_y"]) < 0.2
+    # No fall: the base stays well above the fall height (0.15 m) and nearly level.
+    assert out["min_height"] > 0.2 and out["max_tilt_rad"] < 0.5, out
+    # The safety layer never intervened.
+    modes = [s.split(":")[0] for s in out["states"]]
+    assert modes[-3:] == ["inactive", "soft_start", "running"] and "damping" not in modes and "hold" not in modes
+    d = out["diagnostics"]
+    assert d["mode"] == "running" and float(d["faults"]) == 0 and float(d["rate_limited"]) == 0
+    assert float(d["jitter_p99_ms"]) < 20.0  # a sanity bound; the benchmark measures it properly
+    print(
+        f"sim-to-sim: {out['speed_x']:.3f} m/s (training {reference:.3f} m/s) over {out['sim_time_s']:.1f} s simulated "
+        f"in {out['wall_time_s']:.1f} s wall; jitter p50/p99 {d['jitter_p50_ms']}/{d['jitter_p99_ms']} ms, "
+        f"inference p50/p99 {d['inference_p50_us']}/{d['inference_p99_us']} µs"
+    )
+    assert np.isfinite(out["speed_x"])
