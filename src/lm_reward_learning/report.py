@@ -119,6 +119,37 @@ def _score_table(scores: list[dict[str, Any]], expert: dict[str, Any] | None) ->
     return "<table>" + "".join(rows) + "</table>"
 
 
+def _best_text(best: Any) -> str:
+    if not best:
+        return "none yet"
+    return f"iteration {best[0]}, candidate {best[1]}"
+
+
+def _progress_table(store: LearnStore) -> str:
+    """One row per iteration: the chosen candidate's stride frequency, target, speed and score."""
+    rows = []
+    k = 0
+    while (store.path / f"iter_{k:02d}").is_dir():
+        summary = read_json(store.path / f"iter_{k:02d}" / "summary.json")
+        chosen = summary["chosen"] if summary else 0
+        score = read_json(store.path / f"iter_{k:02d}" / f"cand_{chosen}" / "score.json")
+        if score is not None:
+            hz, tgt = score.get("stride_frequency_hz"), score.get("target_stride_frequency_hz")
+            rows.append(
+                f"<tr><td>{k}</td><td>{'–' if hz is None else f'{hz:.2f}'}</td>"
+                f"<td>{'–' if tgt is None else f'{tgt:.2f}'}</td><td>{score.get('forward_speed_mps', 0):.2f}</td>"
+                f"<td>{score.get('fell')}</td><td>{score.get('score', 0):.3f}</td></tr>"
+            )
+        k += 1
+    if not rows:
+        return ""
+    head = (
+        "<h2>Progress</h2><table><tr><th>iteration</th><th>robot stride frequency (Hz)</th><th>target (Hz)</th>"
+        "<th>forward speed (m/s)</th><th>fell</th><th>score</th></tr>"
+    )
+    return head + "".join(rows) + "</table>"
+
+
 def render_report(store: LearnStore) -> str:
     """Return the HTML text of the report of ``store`` (completed iterations only)."""
     cfg = store.config()
@@ -130,9 +161,10 @@ def render_report(store: LearnStore) -> str:
         f"<h1>Reward learning from video: {html.escape(store.path.name)}</h1>",
         f"<p>Robot <b>{cfg.robot}</b>, mode <b>{cfg.mode}</b>, feedback backend <b>{cfg.feedback}</b>, "
         f"synthesis backend <b>{cfg.synthesis}</b>, {cfg.iterations} iterations × {cfg.candidates} candidate(s). "
-        f"Status: {html.escape(str(status.get('status')))}; best: iteration {status.get('best')}.</p>",
+        f"Status: {html.escape(str(status.get('status')))}; best: {_best_text(status.get('best'))}.</p>",
         f"<p>Task: {html.escape(cfg.task)}</p>",
     ]
+    parts.append(_progress_table(store))
     if expert is not None:
         parts.append("<h2>Expert video</h2>" + _video_tag(store.path / "expert" / "clip.mp4", 480))
         parts.append(f"<pre>{html.escape(json.dumps(expert, indent=2))}</pre>")

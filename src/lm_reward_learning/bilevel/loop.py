@@ -96,8 +96,8 @@ def learn(
             store.update_status(iterations_done=k, best=[best.iteration, best.index], best_score=best.score)
 
     onnx_path = export_best(store, best, policies_root)
+    store.update_status(status="done", onnx=str(onnx_path), report=str(store.path / "report.html"))
     report_path = write_report(store)
-    store.update_status(status="done", onnx=str(onnx_path), report=str(report_path))
     return LearnResult(store, best, onnx_path, report_path)
 
 
