@@ -78,3 +78,17 @@ def test_config_files_load(robot) -> None:
 
     cfg = load_train_config(robot)
     assert cfg.env.num_envs >= 64 and cfg.iterations > 0
+
+
+def test_isaaclab_backend_without_its_venv_fails_before_writing(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("LMRL_ISAACLAB_VENV", str(tmp_path / "no-venv"))
+    monkeypatch.delenv("LMRL_ISAACLAB_PYTHON", raising=False)
+    code, out = run_cli(capsys, "train", "--backend", "isaaclab", "--runs-dir", str(tmp_path / "r"))
+    assert code == 2 and "setup_isaaclab.sh" in out
+    assert not (tmp_path / "r").exists()
+
+
+def test_learn_parallel_choices_are_checked(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["learn", "--parallel", "cluster9000"])
+    assert "invalid choice" in capsys.readouterr().err

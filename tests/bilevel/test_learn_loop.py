@@ -186,3 +186,15 @@ def test_bad_inputs_fail_before_anything_is_spent(tmp_path, capsys) -> None:
     assert "--synthesis openai" in capsys.readouterr().err
     assert main(["learn", "--resume", str(tmp_path)]) == 2
     assert "not a learn run" in capsys.readouterr().err
+
+
+def test_candidates_train_in_parallel_on_a_local_pool(tmp_path) -> None:
+    f = tmp_path / "par.yaml"
+    f.write_text(yaml.safe_dump({**TINY, "candidates": 2, "parallel": "local"}))
+    cfg = load_learn_config(path=f)
+    store = LearnStore.create(tmp_path / "run", cfg)
+    learn(cfg, store, make_feedback(cfg), make_synthesis(cfg), policies_root=tmp_path / "pol", progress=False)
+    summary = json.loads((store.path / "iter_01" / "summary.json").read_text())
+    assert len(summary["scores"]) == 2
+    for m in (0, 1):
+        assert (store.path / "iter_01" / f"cand_{m}" / "train" / "checkpoints" / "latest.pt").is_file()
