@@ -103,7 +103,7 @@ def test_fall_and_standing_still_are_reported(tmp_path) -> None:
 def test_missing_inputs_are_clear_errors(tmp_path) -> None:
     arrays = rollout_npz(tmp_path / "r.npz", 2.0)
     with pytest.raises(MotionFeedbackError, match="no stride frequency"):
-        MotionFeedback().feedback(request(tmp_path, arrays, None))  # noqa: RUF043
+        MotionFeedback().feedback(request(tmp_path, arrays, None))
     req = request(tmp_path, arrays, 2.0)
-    with pytest.raises(MotionFeedbackError, match="rollout.npz"):
+    with pytest.raises(MotionFeedbackError, match=r"rollout\.npz"):
         MotionFeedback().feedback(FeedbackRequest(**{**req.__dict__, "rollout_arrays": None}))
