@@ -17,16 +17,10 @@ from ros_harness import REPO
 
 from lm_reward_learning.bilevel.store import LearnStore
 from lm_reward_learning.errors import LmrlError
+from lm_reward_learning.ros.candidates import latest_bag, load_current, plan_training
 from lm_reward_learning.ros.feedback_logic import LiveRollout, robot_frames
 from lm_reward_learning.ros.node_params import FEEDBACK_NODE, REWARD_SYNTH_NODE, SESSION_NODE, problems
-from lm_reward_learning.ros.session_logic import (
-    LearnGoal,
-    SessionDefaults,
-    latest_bag,
-    load_current,
-    open_session,
-    plan_training,
-)
+from lm_reward_learning.ros.session_logic import LearnGoal, SessionDefaults, open_session
 from lm_reward_learning.ros.synth_logic import read_outcome
 from lm_reward_learning.training.run_dir import RunDir
 
@@ -207,3 +201,13 @@ def test_read_outcome_lists_rejected_attempts_and_the_kept_program(tmp_path):
     assert rejected.message == "attempt 0 failed validation: line 1: import is not allowed; use torch"
     assert (out.kept.source, out.kept.passed, out.kept.diff) == ("good", True, "--- previous\n+++ new\n")
     assert out.kept.origin == f"openai:m ({tmp_path.name})" and len(out.kept.sha256) == 64
+
+
+def test_train_goals_carry_the_loops_seed_and_rollout(tmp_path):
+    from lm_reward_learning.ros.train_worker import make_job
+
+    job = make_job(robot="go2", runs_dir=str(tmp_path), seed=7, command=(0.75, 0.0, 0.0), view="front")
+    assert job.config_overrides["seed"] == 7 and job.command == (0.75, 0.0, 0.0) and job.view == "front"
+    assert "seed" not in make_job(robot="go2", runs_dir=str(tmp_path)).config_overrides  # the config's seed
+    with pytest.raises(LmrlError, match=r"rollout command must be 3 finite numbers .* got \[0.5, 0.0\]"):
+        make_job(robot="go2", runs_dir=str(tmp_path), command=(0.5, 0.0))

@@ -153,11 +153,11 @@ def test_learn_reward_round_trip(ros_env, nodes, tmp_path):
     # Action feedback: the loop's phases in order, the trainer's progress relayed, each candidate scored.
     phases = [f["phase"] for f in goal["feedback"]]
     assert phases[0] == "expert" and phases[-1] == "export"
-    for phase in ("validating", "training", "rollout", "scoring", "scored", "feedback", "synthesis"):
+    for phase in ("validating", "training", "rollout", "scoring", "feedback", "synthesis"):
         assert phase in phases, phase
     assert phases.index("feedback") < phases.index("synthesis") < len(phases) - 1
-    scored = [f for f in goal["feedback"] if f["phase"] == "scored"]
-    assert [f["iteration"] for f in scored] == [0, 1] and all("score" in f["metrics"] for f in scored)
+    scored = [f for f in goal["feedback"] if f["phase"] == "scoring" and "score" in f["metrics"]]
+    assert [f["iteration"] for f in scored] == [0, 1] and all("forward_speed_mps" in f["metrics"] for f in scored)
     ppo = [f["metrics"] for f in goal["feedback"] if f["phase"] == "training" and "ppo_iteration" in f["metrics"]]
     assert ppo and ppo[-1]["ppo_iteration"] == ppo[-1]["ppo_iterations_total"] == 1  # the trainer's, relayed
 

@@ -26,7 +26,7 @@ import numpy as np
 from lm_reward_learning.bilevel.protocols import Feedback, FeedbackBackend, FeedbackRequest
 from lm_reward_learning.bilevel.store import LearnStore
 from lm_reward_learning.errors import LmrlError
-from lm_reward_learning.ros.session_logic import latest_bag, load_current
+from lm_reward_learning.ros.candidates import latest_bag, load_current
 
 log = logging.getLogger(__name__)
 

@@ -58,6 +58,7 @@ from lm_reward_learning.bilevel.protocols import Feedback
 from lm_reward_learning.bilevel.steps import Candidate
 from lm_reward_learning.bilevel.store import LearnStore
 from lm_reward_learning.errors import LmrlError
+from lm_reward_learning.ros.candidates import TrainOutcome, TrainPlan, latest_bag
 from lm_reward_learning.ros.messages import feedback_from_msg, named_values, visual_feedback_msg
 from lm_reward_learning.ros.node_params import SESSION_NODE, ParameterError
 from lm_reward_learning.ros.params import declare_parameters, reject_invalid_updates
@@ -67,9 +68,6 @@ from lm_reward_learning.ros.session_logic import (
     RemoteStepError,
     SessionCancelledError,
     SessionDefaults,
-    TrainOutcome,
-    TrainPlan,
-    latest_bag,
     open_session,
     run_session,
 )

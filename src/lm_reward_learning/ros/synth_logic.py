@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lm_reward_learning.bilevel.protocols import Feedback, SynthesisBackend
 from lm_reward_learning.bilevel.store import LearnStore, read_json
-from lm_reward_learning.ros.session_logic import load_current
+from lm_reward_learning.ros.candidates import load_current
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,9 @@ def make_job(
         _check_resumable(Path(run_dir), robot, program_source)
     if iterations < 0 or num_envs < 0:
         raise LmrlError(f"iterations ({iterations}) and num_envs ({num_envs}) must be >= 0 (0: the config's value)")
-    overrides = {"iterations": iterations or None, "env.num_envs": num_envs or None, "seed": seed}
+    overrides: dict[str, Any] = {"iterations": iterations or None, "env.num_envs": num_envs or None}
+    if seed is not None:
+        overrides["seed"] = int(seed)
     load_train_config(robot, Path(train_config) if train_config else None, **overrides)  # raises ConfigError
     if warm_start and not Path(warm_start).is_file():
         raise LmrlError(f"warm-start checkpoint {warm_start} does not exist; give a checkpoints/*.pt file or none")
