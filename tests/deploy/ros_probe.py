@@ -86,7 +86,7 @@ class Probe:
 
     def _on_diag(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
-            if status.name.startswith(self.controller.split("/")[-1]):
+            if status.name == f"{self.node.get_namespace()}/{self.controller}: control loop":
                 with self.lock:
                     self.diagnostics = {kv.key: kv.value for kv in status.values}
                     self.diagnostics["_message"] = status.message

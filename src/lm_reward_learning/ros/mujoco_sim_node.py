@@ -40,6 +40,8 @@ Parameters: :data:`lm_reward_learning.ros.deploy_params.MUJOCO_SIM_NODE` and
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 from typing import Any
 
@@ -48,8 +50,9 @@ import rclpy
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64MultiArray
@@ -235,14 +238,18 @@ class MujocoSimNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    """Run the node until Ctrl-C."""
-    rclpy.init(args=args)
+    """Run the node until Ctrl-C or SIGTERM (handled between callbacks, so none is cut off mid-publish)."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     node = None
     try:
         node = MujocoSimNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        while rclpy.ok() and not stop.is_set():
+            executor.spin_once(timeout_sec=0.1)
     except ParameterError as exc:
         rclpy.logging.get_logger("mujoco_sim_node").error(str(exc))
         raise SystemExit(2) from None

@@ -346,7 +346,7 @@ class PolicyController(LifecycleNode):
         d = core.diagnostics()
         status = DiagnosticStatus(
             level=_LEVELS[core.mode],
-            name=f"{self.get_name()}: control loop",
+            name=f"{self.get_fully_qualified_name()}: control loop",
             message=f"{d['mode']}: {d['reason']}",
             hardware_id=core.facts.robot,
             values=[KeyValue(key=k, value=_fmt(v)) for k, v in d.items() if k not in ("mode", "reason")]

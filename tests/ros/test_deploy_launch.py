@@ -1,0 +1,90 @@
+"""``launch/deploy.launch.py`` and the deployment nodes' parameter YAML, checked structurally (no ROS needed).
+
+``launch``/``launch_ros`` are not installable from PyPI, so the launch file is parsed with ``ast`` (as
+``test_launch_files.py`` does for the others): its arguments, executables, config files and the
+lifecycle transitions it emits; and each ``config/ros/<node>.yaml`` must equal its node's parameter table.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+import yaml
+from ros_harness import REPO
+
+from lm_reward_learning.ros.deploy_params import MUJOCO_SIM_NODE, POLICY_CONTROLLER
+
+LAUNCH = REPO / "launch" / "deploy.launch.py"
+TREE = ast.parse(LAUNCH.read_text(), str(LAUNCH))
+
+
+def _calls(name: str) -> list[ast.Call]:
+    return [
+        n
+        for n in ast.walk(TREE)
+        if isinstance(n, ast.Call) and getattr(n.func, "id", getattr(n.func, "attr", None)) == name
+    ]
+
+
+def _kw(call: ast.Call, key: str) -> ast.expr | None:
+    return next((k.value for k in call.keywords if k.arg == key), None)
+
+
+def _declared() -> dict[str, str]:
+    """Declared launch arguments: the ARGUMENTS table plus literal DeclareLaunchArgument calls."""
+    assigns = [n for n in ast.walk(TREE) if isinstance(n, ast.Assign)]
+    table = next(n.value for n in assigns if any(getattr(t, "id", None) == "ARGUMENTS" for t in n.targets))
+    out = {name: default for name, default, _doc in ast.literal_eval(table)}
+    for call in _calls("DeclareLaunchArgument"):
+        if call.args and isinstance(call.args[0], ast.Constant):
+            out[call.args[0].value] = "<substitution>"
+    return out
+
+
+def test_declares_the_issue_arguments_and_uses_only_those():
+    declared = _declared()
+    assert set(declared) == {"sim", "policy", "robot", "sim_mode", "activate"}
+    assert declared["sim"] == "true" and declared["sim_mode"] in ("realtime", "lockstep")
+    assert (REPO / declared["policy"] / "policy.onnx").is_file()  # the shipped policy, from the repo root
+    used = {ast.literal_eval(c.args[0]) for c in _calls("LaunchConfiguration")}
+    assert used <= set(declared), used - set(declared)
+
+
+def test_starts_the_two_nodes_with_their_config_files():
+    nodes = {ast.literal_eval(_kw(c, "executable")): c for c in _calls("Node") + _calls("LifecycleNode")}
+    assert set(nodes) == {"mujoco_sim_node", "policy_controller"}
+    assert _calls("LifecycleNode")[0] is nodes["policy_controller"]  # the controller is a lifecycle node
+    assert _kw(nodes["mujoco_sim_node"], "condition") is not None  # only with sim:=true
+    for name in nodes:
+        # each executable is the module's main() (setup.py's NODES maps name -> lm_reward_learning.ros.<name>:main)
+        module = REPO / "src" / "lm_reward_learning" / "ros" / f"{name}.py"
+        assert any(isinstance(n, ast.FunctionDef) and n.name == "main" for n in ast.parse(module.read_text()).body)
+    configs = [[ast.literal_eval(a) for a in c.args] for c in _calls("_config")]
+    assert sorted(configs) == [["ros", "mujoco_sim_node.yaml"], ["ros", "policy_controller.yaml"]]
+    for parts in configs:
+        assert (REPO / "config" / "/".join(parts)).is_file()
+
+
+def test_configures_at_start_and_activates_only_when_asked():
+    transitions = [ast.unparse(_kw(c, "transition_id")) for c in _calls("ChangeState")]
+    assert sorted(transitions) == ["Transition.TRANSITION_ACTIVATE", "Transition.TRANSITION_CONFIGURE"]
+    handler = _calls("RegisterEventHandler")[0]
+    assert "activate" in ast.unparse(_kw(handler, "condition"))
+    on_transition = _calls("OnStateTransition")[0]
+    assert ast.literal_eval(_kw(on_transition, "goal_state")) == "inactive"
+
+
+@pytest.mark.parametrize(
+    ("node", "table"), [("policy_controller", POLICY_CONTROLLER), ("mujoco_sim_node", MUJOCO_SIM_NODE)]
+)
+def test_parameter_yaml_matches_the_declared_parameters(node, table):
+    params = yaml.safe_load((REPO / "config" / "ros" / f"{node}.yaml").read_text())[node]["ros__parameters"]
+    declared = {p.name: p for p in table}
+    assert set(params) == set(declared)
+    for name, value in params.items():
+        default = declared[name].default
+        assert type(value) is type(default), f"{name}: YAML {value!r} vs default {default!r}"
+        assert value == default, f"{name}: the YAML and the code disagree ({value!r} vs {default!r})"
+        check = declared[name].check
+        assert check is None or check(value) is None, f"{name}={value!r}: {check(value)}"
