@@ -8,7 +8,8 @@ from policy_files import SHIPPED
 
 from lm_reward_learning.deploy import ControllerCore, DeployedPolicy, JointCommand, Mode, PolicyMismatchError
 from lm_reward_learning.deploy.commands import command_order, pack_forward, unpack_forward
-from lm_reward_learning.deploy.safety import SafetyConfig, robot_joint_limits
+from lm_reward_learning.deploy.limits import robot_joint_limits
+from lm_reward_learning.deploy.safety import SafetyConfig
 from lm_reward_learning.deploy.sim import SimRobot
 from lm_reward_learning.robots import get_robot
 

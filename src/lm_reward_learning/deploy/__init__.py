@@ -14,6 +14,9 @@ A policy exported by ``lmrl export`` (``policy.onnx`` + ``deploy.yaml``, the sam
 * :mod:`~lm_reward_learning.deploy.core` — :class:`ControllerCore`: one control tick (observation →
   inference → safety → joint command) plus the loop statistics (:mod:`~lm_reward_learning.deploy.stats`)
   the node reports on ``/diagnostics``.
+* :mod:`~lm_reward_learning.deploy.commands` — joint commands as flat arrays for a ros2_control forward
+  command controller (order mapped by name); :mod:`~lm_reward_learning.deploy.limits` — the robot
+  model's joint ranges for the target clamp.
 * :mod:`~lm_reward_learning.deploy.sim` — :class:`~lm_reward_learning.deploy.sim.SimRobot`: the
   robot in MuJoCo, driven by joint position targets with kp/kd and read out as a robot driver would
   (joint states, IMU, odometry); imported on its own because it needs ``mujoco``.

@@ -65,7 +65,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from lm_reward_learning.deploy import ControllerCore, DeployedPolicy, JointCommand, Mode, SafetyConfig
 from lm_reward_learning.deploy.commands import command_order, pack_forward
-from lm_reward_learning.deploy.safety import robot_joint_limits
+from lm_reward_learning.deploy.limits import robot_joint_limits
 from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.ros.deploy_params import POLICY_CONTROLLER, declare_parameters, read_parameters
 from lm_reward_learning.ros.node_params import ParameterError
