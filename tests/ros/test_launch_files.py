@@ -62,7 +62,7 @@ def _declared_args(tree: ast.AST) -> set[str]:
 
 
 def test_launch_files_exist_and_parse():
-    assert {f.name for f in LAUNCH_FILES} == {"learn.launch.py", "view.launch.py"}
+    assert {f.name for f in LAUNCH_FILES} == {"learn.launch.py", "view.launch.py", "deploy.launch.py"}
     for f in LAUNCH_FILES:
         tree = ast.parse(f.read_text(), str(f))
         assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)

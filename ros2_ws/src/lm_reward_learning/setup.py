@@ -29,6 +29,8 @@ NODES = {
     "session_node": "lm_reward_learning.ros.session_node:main",
     "feedback_node": "lm_reward_learning.ros.feedback_node:main",
     "reward_synth_node": "lm_reward_learning.ros.reward_synth_node:main",
+    "policy_controller": "lm_reward_learning.ros.policy_controller:main",
+    "mujoco_sim_node": "lm_reward_learning.ros.mujoco_sim_node:main",
 }
 """Console scripts, installed to ``lib/lm_reward_learning/`` for ``ros2 run`` and launch files."""
 
