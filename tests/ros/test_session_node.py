@@ -165,6 +165,8 @@ def test_learn_reward_round_trip(ros_env, nodes, tmp_path):
     assert [(m["iteration"], m["backend"]) for m in out["seen"]["visual_feedback"]] == [
         (1, "motion (heuristic analyser, not a VLM)")
     ]
+    # feedback_node showed the backend the robot frames recorded in the initial policy's rollout bag.
+    assert f"(bag:{run / 'iter_00' / 'cand_0' / 'train' / 'rollout_bag'})" in nodes.feedback.log_text()
     programs = out["seen"]["reward_program"]
     assert programs and programs[-1]["status"] == 1 and programs[-1]["sha_ok"]
     assert programs[-1]["diff"].startswith("--- previous")

@@ -101,6 +101,7 @@ class SessionNode(Node):
             cancel_callback=lambda _h: CancelResponse.ACCEPT,
             callback_group=group,
         )
+        self._last_progress: tuple[int, int, str] | None = None
         self._autostart_timer = self.create_timer(0.5, self._autostart, callback_group=group)
         if not self.params["autostart"]:
             self._autostart_timer.cancel()
@@ -246,8 +247,14 @@ class SessionNode(Node):
         sent.add_done_callback(self._on_autostart_accepted)
 
     def _log_progress(self, msg: Any) -> None:
+        """Log the autostarted session's progress: each new phase, and each score."""
         f = msg.feedback
-        metrics = ", ".join(f"{m.name}={m.value:.3g}" for m in f.metrics)
+        key = (f.iteration, f.candidate, f.phase)
+        scored = any(m.name == "score" for m in f.metrics)
+        if key == self._last_progress and not scored:
+            return
+        self._last_progress = key
+        metrics = ", ".join(f"{m.name}={m.value:.3g}" for m in f.metrics if not m.name.startswith("ppo_"))
         self.get_logger().info(
             f"iteration {f.iteration}/{f.iterations_total} candidate {f.candidate}: {f.phase} {metrics}"
         )
