@@ -14,7 +14,7 @@ from lm_reward_learning.ros.train_worker import make_job, relative_poses
 def test_make_job_uses_the_default_program_and_config_budget():
     job = make_job(robot="go2")
     assert job.program_origin == "default:go2" and "def compute_reward" in job.program_source
-    assert job.config_overrides == {"iterations": None, "env.num_envs": None}
+    assert job.config_overrides == {"iterations": None, "env.num_envs": None, "backend": None, "device": None}
 
 
 def test_make_job_prefers_goal_source_over_file(tmp_path):
@@ -90,3 +90,11 @@ def test_relative_poses_compose_back_to_world_poses():
         q = np.zeros(4)
         mujoco.mju_mulQuat(q, data.xquat[p], quat[b - 1])
         assert abs(abs(np.dot(q, data.xquat[b])) - 1.0) < 1e-9
+
+
+def test_make_job_passes_the_backend_to_the_training_config() -> None:
+    from lm_reward_learning.config import load_train_config
+
+    job = make_job(robot="go2", backend="isaaclab", device="cpu")
+    assert job.config_overrides["backend"] == "isaaclab"
+    assert load_train_config("go2", **job.config_overrides).backend == "isaaclab"

@@ -88,6 +88,13 @@ TRAINER_NODE: tuple[Param, ...] = (
     Param("robot", "go2", "robot of goals that name none", one_of(*ROBOTS)),
     Param("runs_dir", "runs", "root of the run directories (relative to the working directory)"),
     Param("train_config", "", "training YAML; empty: config/train/<robot>.yaml"),
+    Param(
+        "backend",
+        "",
+        "trainer backend: empty (the training config's, mujoco) or isaaclab",
+        empty_or_one_of("mujoco", "isaaclab"),
+    ),
+    Param("device", "", "torch/Warp device of the isaaclab backend (cpu, cuda:0); empty: the config's"),
     Param("iterations", 0, "PPO iterations of goals that give none; 0: the training config's", non_negative),
     Param("num_envs", 0, "parallel simulations; 0: the training config's", non_negative),
     Param("rollout_duration_s", 5.0, "rollout length of goals that give none, s", positive),

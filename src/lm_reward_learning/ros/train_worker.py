@@ -175,6 +175,8 @@ def make_job(
     width: int = 320,
     height: int = 240,
     seed: int | None = None,
+    backend: str = "",
+    device: str = "",
 ) -> TrainJob:
     """Check a goal cheaply (no simulation) and turn it into a :class:`TrainJob`.
 
@@ -205,7 +207,12 @@ def make_job(
         _check_resumable(Path(run_dir), robot, program_source)
     if iterations < 0 or num_envs < 0:
         raise LmrlError(f"iterations ({iterations}) and num_envs ({num_envs}) must be >= 0 (0: the config's value)")
-    overrides: dict[str, Any] = {"iterations": iterations or None, "env.num_envs": num_envs or None}
+    overrides: dict[str, Any] = {
+        "iterations": iterations or None,
+        "env.num_envs": num_envs or None,
+        "backend": backend or None,  # "": the training config's (mujoco); "isaaclab" runs Isaac Lab's worker
+        "device": device or None,
+    }
     if seed is not None:
         overrides["seed"] = int(seed)
     load_train_config(robot, Path(train_config) if train_config else None, **overrides)  # raises ConfigError

@@ -164,6 +164,8 @@ class TrainerNode(Node):
             width=int(p["image_width"]),
             height=int(p["image_height"]),
             seed=int(goal.seed) if goal.seed >= 0 else None,
+            backend=p["backend"],
+            device=p["device"],
         )
 
     # ------------------------------------------------------------------ worker supervision
