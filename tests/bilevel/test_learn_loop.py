@@ -198,3 +198,20 @@ def test_candidates_train_in_parallel_on_a_local_pool(tmp_path) -> None:
     assert len(summary["scores"]) == 2
     for m in (0, 1):
         assert (store.path / "iter_01" / f"cand_{m}" / "train" / "checkpoints" / "latest.pt").is_file()
+
+
+@pytest.mark.parametrize("sampling", ["uniform", "motion", "grid"])
+def test_frames_for_the_feedback_backend(sampling, tmp_path) -> None:
+    import numpy as np
+
+    from lm_reward_learning.bilevel.steps import frames_for_feedback
+
+    cfg = load_learn_config("smoke", frame_sampling=sampling, num_frames=4)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, size=(40, 48, 64, 3), dtype=np.uint8)
+    out = frames_for_feedback(cfg, frames, "robot")
+    if sampling == "grid":  # one SDS-style image: 2 x 2 tiles of 48 x 64
+        assert out.shape[0] == 1 and out.shape[1] >= 2 * 48 and out.shape[2] >= 2 * 64
+    else:
+        assert out.shape == (4, 48, 64, 3)
+        assert all(any((f == g).all() for g in frames) for f in out)  # real frames of the clip

@@ -105,8 +105,7 @@ def prepare_expert(cfg: LearnConfig, store: LearnStore) -> Expert:
     if features is None:
         features = vmotion.analyse_expert_video(clip).to_gait_features()
         atomic_write_json(d / "motion.json", features)
-    idx = sample_indices(cfg, clip)
-    return Expert(d / "clip.mp4", clip.frames[idx], clip.frames, float(clip.fps), features)
+    return Expert(d / "clip.mp4", frames_for_feedback(cfg, clip, "expert"), clip.frames, float(clip.fps), features)
 
 
 def sample_indices(cfg: LearnConfig, clip) -> np.ndarray:
@@ -116,6 +115,21 @@ def sample_indices(cfg: LearnConfig, clip) -> np.ndarray:
     if cfg.frame_sampling == "motion":
         return np.asarray(sampling.sample_motion_aware(clip, cfg.num_frames))
     return np.asarray(sampling.sample_uniform(clip, cfg.num_frames))
+
+
+def frames_for_feedback(cfg: LearnConfig, clip, label: str) -> np.ndarray:
+    """The images the feedback backend sees: sampled frames, or with ``frame_sampling: grid`` one SDS-style
+    grid image of them (frame numbers and times stamped). uint8, shape ``(K, H, W, 3)`` or ``(1, H', W', 3)``.
+    """
+    from lm_reward_learning.video import sampling
+
+    frames = clip.frames if hasattr(clip, "frames") else np.asarray(clip)  # a VideoClip or bare frames
+    idx = sample_indices(cfg, clip)
+    if cfg.frame_sampling != "grid":
+        return frames[idx]
+    cols = max(1, math.ceil(math.sqrt(len(idx))))
+    grid = sampling.frame_grid(frames[idx], cols, label=label, indices=idx, fps=getattr(clip, "fps", None))
+    return grid[None]
 
 
 # --------------------------------------------------------------------------------------------- training
@@ -276,7 +290,7 @@ def visual_feedback(
         expert_frames=expert.frames,
         expert_fps=expert.fps,
         rollout_video=cand.rollout_video,
-        rollout_frames=robot.frames[sample_indices(cfg, robot)],
+        rollout_frames=frames_for_feedback(cfg, robot, "robot"),
         side_by_side_video=sbs,
         reward_source=cand.source,
         rollout_arrays=cand.rollout_arrays,

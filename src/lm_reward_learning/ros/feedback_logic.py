@@ -103,9 +103,9 @@ class _FramesFrom:
         return getattr(self.inner, "last_exchange", None)
 
     def feedback(self, request: FeedbackRequest) -> Feedback:
-        from lm_reward_learning.bilevel.steps import sample_indices
+        from lm_reward_learning.bilevel.steps import frames_for_feedback
 
-        sampled = self.frames[sample_indices(self.cfg, self.frames)]
+        sampled = frames_for_feedback(self.cfg, self.frames, "robot")
         return self.inner.feedback(dataclasses.replace(request, rollout_frames=sampled))
 
 
