@@ -20,21 +20,17 @@ Parameters: :data:`lm_reward_learning.ros.node_params.FEEDBACK_NODE` and ``confi
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
-import rclpy
 from lm_reward_learning_interfaces.action import GetVisualFeedback
 from lm_reward_learning_interfaces.msg import VisualFeedback
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-from rclpy.logging import get_logger
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
@@ -43,8 +39,14 @@ from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.ros.feedback_logic import LiveRollout, give_feedback
 from lm_reward_learning.ros.image_conversion import ImageConversionError, from_image_msg
 from lm_reward_learning.ros.messages import visual_feedback_msg
-from lm_reward_learning.ros.node_params import FEEDBACK_NODE, ParameterError
-from lm_reward_learning.ros.params import SENSOR_DATA_QOS, declare_parameters, reject_invalid_updates, reliable_qos
+from lm_reward_learning.ros.node_params import FEEDBACK_NODE
+from lm_reward_learning.ros.params import (
+    SENSOR_DATA_QOS,
+    declare_parameters,
+    reject_invalid_updates,
+    reliable_qos,
+    spin_node,
+)
 
 
 class FeedbackNode(Node):
@@ -141,22 +143,7 @@ class FeedbackNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Console script ``feedback_node``: spin the node on a multi-threaded executor until shutdown."""
-    rclpy.init(args=args)
-    try:
-        node = FeedbackNode()
-    except ParameterError as exc:
-        get_logger("feedback_node").fatal(str(exc))
-        rclpy.try_shutdown()
-        sys.exit(2)
-    executor = MultiThreadedExecutor(num_threads=3)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(FeedbackNode, "feedback_node", args, num_threads=3)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ profile (:data:`rclpy.qos.qos_profile_sensor_data`, best effort, which matches a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
@@ -78,3 +78,38 @@ def tf_qos() -> QoSProfile:
 
 SENSOR_DATA_QOS = qos_profile_sensor_data
 """Subscriber profile for rollout images, joint states and TF (best effort, keep last 5)."""
+
+
+def spin_node(factory: Callable[[], Node], name: str, args: list[str] | None, num_threads: int) -> None:
+    """Console-script body of a node: init rclpy, build the node, spin it until shutdown, clean up.
+
+    Args:
+        factory: Builds the node (after ``rclpy.init``).
+        name: Node name, for the fatal log line.
+        args: Command-line arguments for ``rclpy.init`` (``--ros-args ...``).
+        num_threads: Threads of the ``MultiThreadedExecutor`` (action servers and timers run in parallel).
+
+    Exits with code 2 (and one fatal log line naming each bad value) when the node's parameters are invalid.
+    """
+    import sys
+
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    from rclpy.logging import get_logger
+
+    rclpy.init(args=args)
+    try:
+        node = factory()
+    except ParameterError as exc:
+        get_logger(name).fatal(str(exc))
+        rclpy.try_shutdown()
+        sys.exit(2)
+    executor = MultiThreadedExecutor(num_threads=num_threads)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()

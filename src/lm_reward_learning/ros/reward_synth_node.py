@@ -22,27 +22,23 @@ Parameters: :data:`lm_reward_learning.ros.node_params.REWARD_SYNTH_NODE` and
 
 from __future__ import annotations
 
-import sys
 import threading
 import traceback
 from pathlib import Path
 from typing import Any
 
-import rclpy
 from lm_reward_learning_interfaces.action import SynthesizeReward
 from lm_reward_learning_interfaces.msg import RewardProgram
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-from rclpy.logging import get_logger
 from rclpy.node import Node
 
 from lm_reward_learning.bilevel.store import LearnStore
 from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.ros.messages import feedback_from_msg, reward_program_msg
-from lm_reward_learning.ros.node_params import REWARD_SYNTH_NODE, ParameterError
-from lm_reward_learning.ros.params import declare_parameters, reject_invalid_updates, reliable_qos
+from lm_reward_learning.ros.node_params import REWARD_SYNTH_NODE
+from lm_reward_learning.ros.params import declare_parameters, reject_invalid_updates, reliable_qos, spin_node
 from lm_reward_learning.ros.synth_logic import synthesize
 
 
@@ -122,22 +118,7 @@ class RewardSynthNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Console script ``reward_synth_node``: spin the node on a multi-threaded executor until shutdown."""
-    rclpy.init(args=args)
-    try:
-        node = RewardSynthNode()
-    except ParameterError as exc:
-        get_logger("reward_synth_node").fatal(str(exc))
-        rclpy.try_shutdown()
-        sys.exit(2)
-    executor = MultiThreadedExecutor(num_threads=3)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(RewardSynthNode, "reward_synth_node", args, num_threads=3)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ Parameters: :data:`lm_reward_learning.ros.node_params.SESSION_NODE` and ``config
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import traceback
@@ -49,8 +48,6 @@ from lm_reward_learning_interfaces.msg import RewardProgram, VisualFeedback
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.task import Future
 
@@ -60,8 +57,8 @@ from lm_reward_learning.bilevel.store import LearnStore
 from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.ros.candidates import TrainOutcome, TrainPlan, latest_bag
 from lm_reward_learning.ros.messages import feedback_from_msg, named_values, visual_feedback_msg
-from lm_reward_learning.ros.node_params import SESSION_NODE, ParameterError
-from lm_reward_learning.ros.params import declare_parameters, reject_invalid_updates
+from lm_reward_learning.ros.node_params import SESSION_NODE
+from lm_reward_learning.ros.params import declare_parameters, reject_invalid_updates, spin_node
 from lm_reward_learning.ros.session_logic import (
     LearnGoal,
     Progress,
@@ -364,22 +361,7 @@ class _Remote:
 
 def main(args: list[str] | None = None) -> None:
     """Console script ``session_node``: spin the node on a multi-threaded executor until shutdown."""
-    rclpy.init(args=args)
-    try:
-        node = SessionNode()
-    except ParameterError as exc:
-        get_logger("session_node").fatal(str(exc))
-        rclpy.try_shutdown()
-        sys.exit(2)
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(SessionNode, "session_node", args, num_threads=4)
 
 
 if __name__ == "__main__":

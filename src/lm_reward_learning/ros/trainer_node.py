@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import sys
 import threading
 import time
 import traceback
@@ -53,8 +52,6 @@ from lm_reward_learning_interfaces.msg import TrainingReport
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image, JointState
@@ -64,8 +61,8 @@ from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.ros.bag import ROLLOUT_TOPICS, BagRecorder
 from lm_reward_learning.ros.image_conversion import frame_to_msg
 from lm_reward_learning.ros.messages import header, joint_state_msg, tf_msg, training_report_msg
-from lm_reward_learning.ros.node_params import TRAINER_NODE, ParameterError
-from lm_reward_learning.ros.params import declare_parameters, reject_invalid_updates, reliable_qos, tf_qos
+from lm_reward_learning.ros.node_params import TRAINER_NODE
+from lm_reward_learning.ros.params import declare_parameters, reject_invalid_updates, reliable_qos, spin_node, tf_qos
 from lm_reward_learning.ros.train_worker import STOP, TrainJob, make_job, worker_main
 
 _PROGRESS_TRAINING = (0.05, 0.85)  # progress range of the training phase; validation before, rollout after
@@ -369,22 +366,7 @@ def _num(v: Any) -> float:
 
 def main(args: list[str] | None = None) -> None:
     """Console script ``trainer_node``: spin the node on a multi-threaded executor until shutdown."""
-    rclpy.init(args=args)
-    try:
-        node = TrainerNode()
-    except ParameterError as exc:
-        get_logger("trainer_node").fatal(str(exc))
-        rclpy.try_shutdown()
-        sys.exit(2)
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(TrainerNode, "trainer_node", args, num_threads=4)
 
 
 if __name__ == "__main__":
