@@ -113,7 +113,7 @@ def load_policy(run: RunDir, checkpoint: Path | None = None) -> tuple[Any, Robot
     from lm_reward_learning.envs.mujoco_env import MujocoVecEnv
     from lm_reward_learning.reward.program import RewardProgram, load_reward_fn
     from lm_reward_learning.robots import get_robot
-    from lm_reward_learning.training.trainer import LmrlRunner
+    from lm_reward_learning.training.runner import LmrlRunner
 
     meta = run.meta()
     spec = get_robot(meta["robot"])

@@ -12,7 +12,8 @@ import torch
 from lm_reward_learning.errors import CheckpointError, RewardValidationError, RunDirError
 from lm_reward_learning.reward.program import RewardProgram, default_program
 from lm_reward_learning.training.run_dir import RunDir
-from lm_reward_learning.training.trainer import LmrlRunner, prepare_run, train
+from lm_reward_learning.training.runner import LmrlRunner
+from lm_reward_learning.training.trainer import prepare_run, train
 
 
 def test_run_directory_holds_everything(tiny_run: RunDir, tiny_cfg) -> None:

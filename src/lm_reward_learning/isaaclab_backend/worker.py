@@ -20,22 +20,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import logging
-import pickle
 import random
 import sys
 import time
 import traceback
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from lm_reward_learning.errors import CheckpointError, LmrlError
-from lm_reward_learning.io import atomic_write_bytes
+from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.isaaclab_backend.protocol import (
     ProgressWriter,
     ProtocolError,
@@ -43,6 +39,7 @@ from lm_reward_learning.isaaclab_backend.protocol import (
     WorkerResult,
 )
 from lm_reward_learning.training.run_dir import RunDir
+from lm_reward_learning.training.runner import LmrlRunner
 
 log = logging.getLogger(__name__)
 
@@ -51,54 +48,6 @@ EXIT_DONE, EXIT_ERROR, EXIT_BAD_REQUEST, EXIT_CANCELLED = 0, 1, 2, 3
 
 class CancelledError(Exception):
     """The launcher asked the worker to stop (the cancel file exists)."""
-
-
-def _make_runner_class() -> type:
-    """An rsl-rl ``OnPolicyRunner`` that saves atomically into ``checkpoints/`` (as the MuJoCo trainer's)."""
-    from rsl_rl.runners import OnPolicyRunner
-    from rsl_rl.utils.logger import Logger
-
-    class QuietLogger(Logger):
-        on_iteration: Any = None
-
-        def log(self, it: int, *args: Any, **kwargs: Any) -> None:
-            with contextlib.redirect_stdout(io.StringIO()):
-                super().log(it, *args, **kwargs)
-            if self.on_iteration is not None:
-                self.on_iteration(it)
-
-        def _store_code_state(self) -> list[str]:
-            return []
-
-    class IsaacLabRunner(OnPolicyRunner):
-        def __init__(self, env: Any, train_cfg: dict, run: RunDir, device: str) -> None:
-            with contextlib.redirect_stdout(io.StringIO()):
-                super().__init__(env, pickle.loads(pickle.dumps(train_cfg)), log_dir=str(run.tb), device=device)
-            self.run = run
-            self.logger.__class__ = QuietLogger
-
-        def save(self, path: str, infos: dict | None = None) -> None:
-            saved = self.alg.save()
-            saved["iter"] = self.current_learning_iteration
-            saved["infos"] = infos
-            buf = io.BytesIO()
-            torch.save(saved, buf)
-            atomic_write_bytes(self.run.checkpoints / Path(path).name, buf.getvalue())
-
-        def load_checkpoint(self, path: Path, *, weights_only: bool = False) -> int:
-            try:
-                saved = torch.load(path, weights_only=False, map_location=self.device)
-                self.alg.load(saved, {"actor": True, "critic": True} if weights_only else None, True)
-            except FileNotFoundError as exc:
-                raise CheckpointError(f"Checkpoint {path} does not exist.") from exc
-            except (RuntimeError, EOFError, KeyError, pickle.UnpicklingError, zipfile.BadZipFile, TypeError) as exc:
-                raise CheckpointError(
-                    f"Checkpoint {path} cannot be loaded ({type(exc).__name__}: {str(exc)[:200]}); it is truncated, "
-                    "corrupted, or from another robot or network size."
-                ) from exc
-            return int(saved.get("iter", 0))
-
-    return IsaacLabRunner
 
 
 def _seed(seed: int) -> None:
@@ -147,7 +96,7 @@ def train(req: WorkerRequest, progress: ProgressWriter) -> WorkerResult:
         try:
             vec = RslRlVecEnvWrapper(env)
             term = env.reward_manager.get_term_cfg("reward_program").func.binding
-            runner = _make_runner_class()(vec, req.train_cfg, run, req.device)
+            runner = LmrlRunner(vec, req.train_cfg, run, req.device)
             start = 0
             if req.resume:
                 start = runner.load_checkpoint(run.latest_checkpoint()) + 1

@@ -12,24 +12,20 @@ import contextlib
 import dataclasses
 import io
 import logging
-import pickle
 import random
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from rsl_rl.runners import OnPolicyRunner
-from rsl_rl.utils.logger import Logger
 from tqdm import tqdm
 
 from lm_reward_learning import __version__
 from lm_reward_learning.config import EnvConfig, TrainConfig, to_dict
 from lm_reward_learning.envs.mujoco_env import MujocoVecEnv
-from lm_reward_learning.errors import CheckpointError, ConfigError
+from lm_reward_learning.errors import ConfigError
 from lm_reward_learning.io import atomic_write_bytes, atomic_write_json, atomic_write_text, atomic_write_yaml
 from lm_reward_learning.reward.program import RewardProgram, load_reward_fn
 from lm_reward_learning.reward.state import RewardState
@@ -37,6 +33,7 @@ from lm_reward_learning.reward.validator import ensure_valid
 from lm_reward_learning.robots import get_robot
 from lm_reward_learning.robots.spec import RobotSpec
 from lm_reward_learning.training.run_dir import RunDir
+from lm_reward_learning.training.runner import LmrlRunner
 
 log = logging.getLogger(__name__)
 
@@ -80,74 +77,6 @@ def record_state_batch(
     torch.save(merged, buf)
     atomic_write_bytes(path, buf.getvalue())
     return RewardState.from_dict(merged)
-
-
-class _QuietLogger(Logger):
-    """rsl-rl's logger (TensorBoard) with its console report replaced by a callback per iteration."""
-
-    on_iteration: Callable[[int], None] | None = None
-
-    def log(self, it: int, *args: Any, **kwargs: Any) -> None:
-        with contextlib.redirect_stdout(io.StringIO()):
-            super().log(it, *args, **kwargs)
-        if self.on_iteration is not None:
-            self.on_iteration(it)
-
-    def _store_code_state(self) -> list[str]:
-        return []  # the run directory records versions and the reward program itself
-
-
-class LmrlRunner(OnPolicyRunner):
-    """``OnPolicyRunner`` that saves atomically into ``checkpoints/`` and reports each iteration.
-
-    Args:
-        env: The vectorised environment.
-        train_cfg: rsl-rl ``train_cfg`` (copied; the runner's factories edit their input).
-        run: Run directory (checkpoints and TensorBoard logs go there).
-    """
-
-    def __init__(self, env: MujocoVecEnv, train_cfg: dict, run: RunDir) -> None:
-        with contextlib.redirect_stdout(io.StringIO()):  # rsl-rl prints the model summaries
-            super().__init__(env, _deepcopy(train_cfg), log_dir=str(run.tb), device="cpu")
-        self.run = run
-        self.logger.__class__ = _QuietLogger
-
-    def save(self, path: str, infos: dict | None = None) -> None:
-        """Save the models and optimiser state to ``checkpoints/<basename of path>``, atomically."""
-        saved = self.alg.save()
-        saved["iter"] = self.current_learning_iteration
-        saved["infos"] = infos
-        buf = io.BytesIO()
-        torch.save(saved, buf)
-        atomic_write_bytes(self.run.checkpoints / Path(path).name, buf.getvalue())
-
-    def load_checkpoint(self, path: Path, *, weights_only: bool = False) -> int:
-        """Load a checkpoint; return the iteration it was saved after.
-
-        Args:
-            path: A ``.pt`` file written by :meth:`save`.
-            weights_only: Load only the actor/critic weights (warm start for a new reward), not the
-                optimiser state or iteration count.
-
-        Raises:
-            CheckpointError: if the file is missing, truncated or not a checkpoint of this policy.
-        """
-        try:
-            saved = torch.load(path, weights_only=False, map_location="cpu")
-            load_cfg = {"actor": True, "critic": True} if weights_only else None
-            self.alg.load(saved, load_cfg, True)
-        except FileNotFoundError as exc:
-            raise CheckpointError(f"Checkpoint {path} does not exist.") from exc
-        except (RuntimeError, EOFError, KeyError, pickle.UnpicklingError, zipfile.BadZipFile, TypeError) as exc:
-            raise CheckpointError(
-                f"Checkpoint {path} cannot be loaded ({type(exc).__name__}: {str(exc)[:200]}). It is truncated, "
-                f"corrupted, or from another robot or network size; resume from another run or train anew."
-            ) from exc
-        return int(saved.get("iter", 0))
-
-
-def _deepcopy(d: dict) -> dict:
-    return pickle.loads(pickle.dumps(d))
 
 
 def seed_everything(seed: int) -> None:
