@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from lm_reward_learning.errors import LmrlError
+from lm_reward_learning.gait.rotations import quat_conjugate, quat_mul, quat_rotate
 
 log = logging.getLogger(__name__)
 
@@ -126,33 +127,11 @@ def relative_poses(xpos: np.ndarray, xquat: np.ndarray, parent: np.ndarray) -> t
     """
     p = parent[1:]
     qp = xquat[p]
-    conj = qp * np.array([1.0, -1.0, -1.0, -1.0])
-    pos = _rotate(conj, xpos[1:] - xpos[p])
-    quat = _quat_mul(conj, xquat[1:])
+    conj = quat_conjugate(qp)
+    pos = quat_rotate(conj, xpos[1:] - xpos[p])
+    quat = quat_mul(conj, xquat[1:])
     quat *= np.where(quat[:, :1] < 0, -1.0, 1.0)
     return pos, quat
-
-
-def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product of (w, x, y, z) quaternions, row by row."""
-    aw, ax, ay, az = a.T
-    bw, bx, by, bz = b.T
-    return np.stack(
-        [
-            aw * bw - ax * bx - ay * by - az * bz,
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-        ],
-        axis=-1,
-    )
-
-
-def _rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotate vectors ``v`` (N, 3) by unit quaternions ``q`` (N, 4), row by row."""
-    qv = np.concatenate([np.zeros((len(v), 1)), v], axis=1)
-    conj = q * np.array([1.0, -1.0, -1.0, -1.0])
-    return _quat_mul(_quat_mul(q, qv), conj)[:, 1:]
 
 
 def make_job(
