@@ -28,9 +28,10 @@ RUNTIME_DEPS=(
   "rsl-rl-lib==5.5.1" "hydra-core>=1.3" "gymnasium>=1.2" "lazy_loader>=0.4" "pyyaml>=6"
   "onnx>=1.17" "onnxscript>=0.3" "onnxruntime>=1.20" "tensordict>=0.15" "prettytable>=3.3" "psutil"
   "tensorboard" "packaging" "filelock" "typing-extensions>=4.12" "rich"
+  "pyseccomp>=0.1.2" "landlock>=1.0.0.dev5"
 )
 CONVERTER_SPEC="mujoco-usd-converter==0.8.0"
-WANT="isaaclab-env v2: $TORCH_SPEC $ISAACLAB_SPEC ${RUNTIME_DEPS[*]} $CONVERTER_SPEC"
+WANT="isaaclab-env v3: $TORCH_SPEC $ISAACLAB_SPEC ${RUNTIME_DEPS[*]} $CONVERTER_SPEC"
 stamp="$VENV/.lmrl-isaaclab-installed"
 t0=$(date +%s)
 

@@ -263,23 +263,45 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """``lmrl validate``: static checks and a dry run on states recorded from the robot."""
+    """``lmrl validate``: static checks, then a sandboxed dry run on states recorded from the robot.
+
+    Prints the sandbox layers that were active in the dry run (and which were missing, with why).
+    """
     import tempfile
 
-    from lm_reward_learning.config import load_train_config
+    from lm_reward_learning.errors import RewardValidationError
     from lm_reward_learning.reward.program import RewardProgram
+    from lm_reward_learning.reward.static_checks import check_source
+
+    program = RewardProgram.from_file(args.reward)
+    found = check_source(program.source)  # fail fast: before torch, MuJoCo and the simulator start
+    if found:
+        items = "\n".join(f"  - {issue}" for issue in found)
+        raise RewardValidationError(f"reward program rejected ({len(found)} issues):\n{items}", found)
+
+    from lm_reward_learning.config import load_train_config
     from lm_reward_learning.reward.validator import ensure_valid
     from lm_reward_learning.robots import get_robot
     from lm_reward_learning.training.trainer import record_state_batch
 
     spec = get_robot(args.robot)
-    program = RewardProgram.from_file(args.reward)
     with tempfile.TemporaryDirectory() as tmp:
         batch = Path(tmp) / "states.pt"
         record_state_batch(spec, load_train_config(args.robot).env, batch)
         result = ensure_valid(program.source, batch)
     print(f"{args.reward}: valid; terms: {', '.join(result.component_names)}")
+    print(sandbox_summary(result.sandbox))
     return 0
+
+
+def sandbox_summary(layers: dict) -> str:
+    """One line naming the sandbox layers a child reported active (and the missing ones, with why)."""
+    applied = ", ".join(["language", *layers.get("applied", [])])
+    missing = layers.get("missing", {})
+    line = f"sandbox: {applied}"
+    if missing:
+        line += "; MISSING: " + "; ".join(f"{k} ({v})" for k, v in sorted(missing.items()))
+    return line
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
@@ -433,7 +455,7 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``lmrl``. Returns the exit code (0 ok, 2 user error, 130 interrupted)."""
-    from lm_reward_learning.rollout import select_gl_backend
+    from lm_reward_learning.gl import select_gl_backend
 
     select_gl_backend()  # MuJoCo picks its OpenGL backend when first imported
     args = build_parser().parse_args(argv)

@@ -137,6 +137,29 @@ class PPOConfig:
 
 
 @dataclass(frozen=True)
+class SandboxConfig:
+    """Train-time limits of the reward program (:mod:`lm_reward_learning.reward.runtime`).
+
+    Attributes:
+        call_timeout_factor: Per-call time limit of ``compute_reward`` as a multiple of the dry run's
+            median call time (scaled to ``num_envs``); issue 12 asks for 20x.
+        min_call_timeout_s: The per-call limit is at least this, s (50 ms).
+        hard_timeout_s: A call still running after ``max(hard_timeout_s, 10 x per-call limit)`` (stuck
+            in one long C call, where the alarm cannot stop it) ends the training worker, s.
+        memory_mb: Memory the training worker may allocate past its size once the environment and PPO
+            are built (the reward program's tensors and PPO's temporaries), MiB.
+        cpu_time_s_per_iteration: CPU-time limit of the worker per PPO iteration (all threads), s; the
+            worker's limit is this times the iterations plus 10 minutes for the start.
+    """
+
+    call_timeout_factor: float = 20.0
+    min_call_timeout_s: float = 0.05
+    hard_timeout_s: float = 30.0
+    memory_mb: float = 2048.0
+    cpu_time_s_per_iteration: float = 120.0
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Everything one training run needs besides the robot and the reward program.
 
@@ -146,9 +169,10 @@ class TrainConfig:
         torch_threads: ``torch.set_num_threads`` value (1 was 3× faster for PPO updates on 2 cores).
         env: Environment settings.
         ppo: PPO settings.
-        backend: ``mujoco`` (this process, CPU) or ``isaaclab`` (Isaac Lab 3 in its own environment,
+        backend: ``mujoco`` (a sandboxed worker process, CPU) or ``isaaclab`` (Isaac Lab 3 in its own environment,
             ``scripts/setup_isaaclab.sh``; same run directory, records and checkpoints).
         device: Isaac Lab simulation and PPO device (``cpu``, ``cuda:0``); MuJoCo runs on the CPU.
+        sandbox: Train-time limits of the reward program.
     """
 
     iterations: int = 300
@@ -158,6 +182,7 @@ class TrainConfig:
     ppo: PPOConfig = field(default_factory=PPOConfig)
     backend: str = "mujoco"
     device: str = "cpu"
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:

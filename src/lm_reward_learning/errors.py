@@ -45,3 +45,34 @@ class CheckpointError(LmrlError):
 
 class SimulationError(LmrlError, RuntimeError):
     """The simulator failed in a way that is not a per-episode blow-up (those only end the episode)."""
+
+
+class RewardRuntimeError(LmrlError, RuntimeError):
+    """A validated reward program failed while training (it may behave in the dry run and fail later).
+
+    Attributes:
+        kind: ``timeout`` (a call ran past the per-call limit), ``memory`` (past the memory limit),
+            ``sandbox`` (reached for something outside the language sandbox), ``output`` (returned
+            something that is not ``(reward (N,), {name: (N,)})``) or ``exception`` (raised).
+        line: The program's line where it happened, or None.
+        call: Which call of ``compute_reward`` (1-based) failed, or None.
+    """
+
+    def __init__(self, message: str, kind: str = "exception", line: int | None = None, call: int | None = None):
+        super().__init__(message)
+        self.kind, self.line, self.call = kind, line, call
+
+    def to_failure(self) -> dict[str, object]:
+        """``{"kind", "line", "call", "message"}`` for ``run.yaml``, ``failed.json`` and worker results."""
+        return {"kind": self.kind, "line": self.line, "call": self.call, "message": str(self)}
+
+    @classmethod
+    def from_failure(cls, failure: dict[str, object]) -> RewardRuntimeError:
+        """Rebuild from :meth:`to_failure`."""
+        line, call = failure.get("line"), failure.get("call")
+        return cls(
+            str(failure.get("message", "the reward program failed during training")),
+            kind=str(failure.get("kind", "exception")),
+            line=int(line) if isinstance(line, (int, float)) else None,
+            call=int(call) if isinstance(call, (int, float)) else None,
+        )

@@ -111,16 +111,16 @@ def load_policy(run: RunDir, checkpoint: Path | None = None) -> tuple[Any, Robot
     import yaml
 
     from lm_reward_learning.envs.mujoco_env import MujocoVecEnv
-    from lm_reward_learning.reward.program import RewardProgram, load_reward_fn
     from lm_reward_learning.robots import get_robot
     from lm_reward_learning.training.runner import LmrlRunner
+    from lm_reward_learning.training.trainer import zero_reward
 
     meta = run.meta()
     spec = get_robot(meta["robot"])
     cfg = from_dict(TrainConfig, yaml.safe_load((run.path / "config.yaml").read_text()), "config.yaml")
     env_cfg = dataclasses.replace(cfg.env, num_envs=1, obs_noise=False)
-    program = RewardProgram.from_file(run.reward_dir / "program.py")
-    env = MujocoVecEnv(spec, load_reward_fn(program.source), env_cfg, seed=cfg.seed)
+    # rollouts never run the run's reward program (untrusted code runs only in the sandboxed worker)
+    env = MujocoVecEnv(spec, zero_reward, env_cfg, seed=cfg.seed)
     runner = LmrlRunner(env, cfg.ppo.to_rsl_rl(), run)
     runner.load_checkpoint(checkpoint or run.latest_checkpoint())
     runner.alg.eval_mode()

@@ -9,7 +9,6 @@ contacts, joint torques and velocities).
 
 from __future__ import annotations
 
-import ctypes.util
 import logging
 import os
 from collections.abc import Callable
@@ -20,22 +19,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from lm_reward_learning.gl import select_gl_backend
 from lm_reward_learning.io import atomic_write_bytes
+
+__all__ = ["CAMERA_VIEWS", "RolloutResult", "load_rollout_trajectory", "rollout", "select_gl_backend"]
 
 log = logging.getLogger(__name__)
 
 CAMERA_VIEWS = {"side": 90.0, "three_quarter": 135.0, "front": 180.0, "back": 0.0}
 """Camera azimuths, degrees, relative to the robot's initial heading (MuJoCo's ``mjvCamera``)."""
-
-
-def select_gl_backend() -> str:
-    """Set ``MUJOCO_GL`` if unset: ``egl`` where libEGL is present, else ``osmesa``. Returns the choice.
-
-    Must run before ``mujoco.Renderer`` is first created.
-    """
-    if "MUJOCO_GL" not in os.environ:
-        os.environ["MUJOCO_GL"] = "egl" if ctypes.util.find_library("EGL") else "osmesa"
-    return os.environ["MUJOCO_GL"]
 
 
 @dataclass(frozen=True)

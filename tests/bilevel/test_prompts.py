@@ -9,8 +9,7 @@ from bilevel_data import solid_frames
 from lm_reward_learning import prompts
 from lm_reward_learning.errors import ConfigError
 from lm_reward_learning.prompts.messages import ImageOptions, sample_frames, synthesis_system_text
-from lm_reward_learning.reward.sandbox import SAFE_BUILTINS
-from lm_reward_learning.reward.static_checks import FORBIDDEN_TORCH_ATTRS, STATE_ATTRS
+from lm_reward_learning.reward.allowlist import SAFE_BUILTINS, STATE_ATTRS, TENSOR_ATTRS, TORCH_FUNCTIONS
 
 #: Every v1 template and the fields it is filled with.
 TEMPLATES = {
@@ -21,7 +20,10 @@ TEMPLATES = {
     },
     "feedback_measurements": {"features"},
     "feedback_fix": {"error"},
-    "synthesis_system": {"safe_builtins", "forbidden_names", "forbidden_torch_attrs", "state_fields"},
+    "synthesis_system": {
+        "safe_builtins", "forbidden_names", "torch_functions", "torch_values", "linalg_functions",
+        "functional_functions", "tensor_attrs", "state_fields",
+    },
     "synthesis_user": {
         "task", "robot", "iteration", "candidate", "env_description", "current_source", "feedback_section",
         "reflection_section", "previous_error_section",
@@ -53,7 +55,9 @@ def test_system_prompt_states_the_validators_current_rules() -> None:
     text = synthesis_system_text()
     assert all(f"{name}," in text or f"{name}." in text for name in STATE_ATTRS)
     assert ", ".join(SAFE_BUILTINS) in text
-    assert all(f"torch.{attr}" in text for attr in FORBIDDEN_TORCH_ATTRS)
+    assert all(f" {name}," in text or f"{{{name}," in text or f" {name}}}" in text for name in TORCH_FUNCTIONS)
+    assert all(f" {name}," in text or f" {name}." in text for name in TENSOR_ATTRS)
+    assert "torch.save" in text and "rejected" in text
     assert "{" in text and "{{" not in text  # literal braces were unescaped
 
 

@@ -30,15 +30,18 @@ FAKE = Path(__file__).with_name("fake_isaaclab_worker.py")
 @pytest.fixture
 def fake_env(tmp_path, monkeypatch):
     """Point the launcher at the fake worker and a fake asset folder; return a setter for the mode."""
+    # the worker's environment is scrubbed (sandbox), so the mode travels in a file the wrapper reads
+    mode_file = tmp_path / "fake-mode"
+    mode_file.write_text("ok")
     python = tmp_path / "fake-python"
-    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" "$@"\n')
+    python.write_text(f'#!/bin/sh\nFAKE_WORKER_MODE=$(cat "{mode_file}") exec "{sys.executable}" "{FAKE}" "$@"\n')
     python.chmod(0o755)
     assets = tmp_path / "assets"
     (assets / "go2").mkdir(parents=True)
     (assets / "go2" / "robot.usdc").write_bytes(b"")
     monkeypatch.setenv("LMRL_ISAACLAB_PYTHON", str(python))
     monkeypatch.setenv("LMRL_ISAACLAB_ASSETS", str(assets))
-    return lambda mode: monkeypatch.setenv("FAKE_WORKER_MODE", mode)
+    return mode_file.write_text
 
 
 @pytest.fixture

@@ -264,9 +264,10 @@ def test_child_that_never_starts_is_a_setup_error() -> None:
 
 
 def test_stuck_child_is_killed_and_the_rest_rerun(go2_batch: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A negative grace makes the parent kill the child 0.5 s after the loop starts, before the child's
+    # A negative grace makes the parent kill the child 0.5 s after the loop starts (the deadline is
+    # timeout_s per call and for compiling, plus the grace), before the child's
     # own 1 s alarm: the path taken when a program is stuck inside one long C call.
-    monkeypatch.setattr(validator, "KILL_GRACE_S", -0.5)
+    monkeypatch.setattr(validator, "KILL_GRACE_S", 0.5 - TIMEOUT_S * (validator.DRY_RUN_CALLS + 1))
     loop = "def compute_reward(state):\n    while True:\n        pass\n"
     valid = "def compute_reward(state):\n    t = state.time_s * 0.0\n    return t, {'zero_l1': t}\n"
     stuck, after = validate_programs([loop, valid], go2_batch, timeout_s=TIMEOUT_S)

@@ -16,6 +16,7 @@ from lm_reward_learning.reward.program import (
     default_program,
     load_reward_fn,
 )
+from lm_reward_learning.reward.sandbox import SandboxRequiredError
 from lm_reward_learning.reward.static_checks import check_source
 from lm_reward_learning.reward.validator import ensure_valid, validate_programs
 
@@ -106,7 +107,7 @@ def test_ensure_valid_raises_with_every_finding(go2_batch: Path) -> None:
 
 def test_loaded_function_runs_in_the_restricted_namespace() -> None:
     # The static checks would reject `open`; the namespace refuses it too.
-    fn = load_reward_fn("def compute_reward(state):\n    return open('x'), {}\n")
+    fn = load_reward_fn("def compute_reward(state):\n    return open('x'), {}\n", trusted=True)
     with pytest.raises(NameError, match="name 'open' is not defined"):
         fn(None)
 
@@ -114,7 +115,15 @@ def test_loaded_function_runs_in_the_restricted_namespace() -> None:
 def test_load_reports_top_level_errors_by_program_line() -> None:
     source = "def compute_reward(state):\n    return 0\n\nSCALE = 1 // 0\n"
     with pytest.raises(RewardValidationError, match=r"line 4: ZeroDivisionError: integer division or modulo"):
-        load_reward_fn(source)
+        load_reward_fn(source, trusted=True)
+
+
+def test_untrusted_programs_load_only_inside_the_sandbox() -> None:
+    # this test process is not a sealed sandbox process: an untrusted program is refused before it runs
+    with pytest.raises(SandboxRequiredError, match="run only inside the reward sandbox"):
+        load_reward_fn("def compute_reward(state):\n    return 0, {}\n")
+    # the programs shipped with the package are trusted
+    assert callable(load_reward_fn(default_program("go2").source))
 
 
 def test_restricted_import_only_returns_loaded_modules() -> None:
@@ -123,3 +132,5 @@ def test_restricted_import_only_returns_loaded_modules() -> None:
     assert loaded_module_import("torch") is torch
     with pytest.raises(ImportError, match="reward programs cannot import modules"):
         loaded_module_import("a_module_that_is_not_loaded")
+    with pytest.raises(ImportError, match="reward programs cannot import modules"):
+        loaded_module_import("os")  # loaded, but not one of torch's own modules

@@ -211,8 +211,8 @@ def _onnx_policy(path: Path, deploy: dict[str, Any]) -> tuple[OnnxPolicy, Any]:
 
     from lm_reward_learning.config import load_train_config
     from lm_reward_learning.envs.mujoco_env import MujocoVecEnv
-    from lm_reward_learning.reward.program import default_program, load_reward_fn
     from lm_reward_learning.robots import get_robot
+    from lm_reward_learning.training.trainer import zero_reward
 
     spec = get_robot(str(deploy["robot"]))
     env_cfg = load_train_config(spec.name).env
@@ -233,7 +233,7 @@ def _onnx_policy(path: Path, deploy: dict[str, Any]) -> tuple[OnnxPolicy, Any]:
     out_name = io_names.get("output", outputs[0].name)
     width_in = inputs[0].shape[-1] if isinstance(inputs[0].shape[-1], int) else None
     width_out = outputs[0].shape[-1] if isinstance(outputs[0].shape[-1], int) else None
-    # the reward is not used for the rollout's measurements; the robot's bundled program fills the slot
-    env = MujocoVecEnv(spec, load_reward_fn(default_program(spec.name).source), env_cfg, seed=0)
+    # the reward is not used for the rollout's measurements (no reward program runs outside the sandbox)
+    env = MujocoVecEnv(spec, zero_reward, env_cfg, seed=0)
     check_deploy(deploy, env, width_in, width_out)
     return OnnxPolicy(session, in_name, out_name), env

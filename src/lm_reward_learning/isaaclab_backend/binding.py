@@ -89,7 +89,6 @@ class RewardProgramBinding:
 
     Raises:
         StateMappingError: if the asset or sensor lacks a joint or foot body of the spec.
-        RewardValidationError: if the program does not compile.
     """
 
     def __init__(
@@ -103,11 +102,11 @@ class RewardProgramBinding:
         action_clip: float,
         gait_frequency_hz: float,
     ) -> None:
-        from lm_reward_learning.reward.program import RewardProgram
         from lm_reward_learning.robots import get_robot
 
         self.spec = get_robot(robot)
-        self.fn = RewardProgram.from_file(program_file).load()
+        self.program_file = Path(program_file)
+        self.fn: Any = None  # compiled by load_program(), after the worker sealed itself
         asset, sensor = env.scene[ROBOT], env.scene.sensors[CONTACTS]
         layout = StateLayout.from_names(
             self.spec,
@@ -126,6 +125,35 @@ class RewardProgramBinding:
         self.last_state: RewardState | None = None
         self.cross_check: dict[str, float] | None = None
 
+    def load_program(
+        self,
+        *,
+        call_timeout_s: float = 1.0,
+        hard_timeout_s: float = 30.0,
+        hard_timeout_file: Path | None = None,
+        trusted: bool = False,
+    ) -> None:
+        """Compile the program (language sandbox) with its train-time limits (:class:`RewardCallGuard`).
+
+        The worker calls this after :func:`lm_reward_learning.isolation.seal`; a first reward call
+        before that compiles with the defaults. ``trusted=True`` compiles outside a sandbox process
+        (tests; see :func:`~lm_reward_learning.reward.sandbox.compile_reward_fn`).
+
+        Raises:
+            RewardValidationError: if the program does not compile.
+        """
+        from lm_reward_learning.reward.program import RewardProgram, load_reward_fn
+        from lm_reward_learning.reward.runtime import RewardCallGuard
+
+        program = RewardProgram.from_file(self.program_file)
+        self.fn = RewardCallGuard(
+            load_reward_fn(program.source, trusted=trusted),
+            program.source,
+            call_timeout_s=call_timeout_s,
+            hard_timeout_s=hard_timeout_s,
+            hard_timeout_file=hard_timeout_file,
+        )
+
     def reset(self, env_ids: Any = None) -> None:
         """The envs ``env_ids`` (a tensor, a sequence, a slice or None: all) were reset."""
         if env_ids is None or isinstance(env_ids, slice):
@@ -139,6 +167,8 @@ class RewardProgramBinding:
         self.last_state = state
         if self.cross_check is None:
             self.cross_check = _cross_check(env, state)
+        if self.fn is None:
+            self.load_program()
         reward, components = self.fn(state)
         reward = torch.as_tensor(reward, dtype=torch.float32).reshape(env.num_envs).to(state.base_pos_w.device)
         unstable = torch.as_tensor(env.termination_manager.get_term(UNSTABLE_TERM), dtype=torch.bool)

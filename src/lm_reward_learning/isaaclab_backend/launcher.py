@@ -6,13 +6,16 @@
 can switch backend without knowing more. The training itself runs in Isaac Lab's own Python
 (``.venv-isaaclab``, ``scripts/setup_isaaclab.sh``) as a separate process:
 
-    .venv-isaaclab/bin/python -m lm_reward_learning.isaaclab_backend.worker --request <run>/isaaclab/request.json
+    .venv-isaaclab/bin/python -m lm_reward_learning.isolation.enter POLICY PPID \
+        lm_reward_learning.isaaclab_backend.worker --request <run>/isaaclab/request.json
 
-with ``PYTHONPATH`` pointing at this checkout's ``src/`` (an installed package is instead found in the
-Isaac Lab venv, where ``scripts/setup_isaaclab.sh`` installs it with ``--no-deps``). The
-launcher and the worker talk through files in ``<run>/isaaclab/`` (:mod:`~.protocol`): the request,
-a JSON-lines progress file, the result, and a cancel file; the worker's stdout and stderr only go to
-``<run>/isaaclab/worker.log`` for people to read.
+inside the reward sandbox (:mod:`lm_reward_learning.isolation`), with ``PYTHONPATH`` pointing at this
+checkout's ``src/`` (an installed package is instead found in the Isaac Lab venv, where
+``scripts/setup_isaaclab.sh`` installs it with ``--no-deps``). The launcher and the worker talk
+through files in ``<run>/isaaclab/`` (:mod:`~.protocol`): the request, a JSON-lines progress file, the
+result, and a cancel file; the worker's stdout and stderr only go to ``<run>/isaaclab/worker.log``
+for people to read. Following, timeouts and stopping are the MuJoCo worker's
+(:func:`lm_reward_learning.training.launcher.run_worker`).
 
 Environment: ``LMRL_ISAACLAB_PYTHON`` (the interpreter) or ``LMRL_ISAACLAB_VENV`` (the venv; default
 ``<repo>/.venv-isaaclab``); ``LMRL_ISAACLAB_ASSETS`` (default ``<venv>/lmrl-assets``).
@@ -20,25 +23,25 @@ Environment: ``LMRL_ISAACLAB_PYTHON`` (the interpreter) or ``LMRL_ISAACLAB_VENV`
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
-import signal
-import subprocess
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lm_reward_learning import isolation
 from lm_reward_learning.config import TrainConfig, to_dict
-from lm_reward_learning.errors import CheckpointError, LmrlError
-from lm_reward_learning.isaaclab_backend.protocol import (
-    ProgressReader,
-    ProtocolError,
-    WorkerRequest,
-    WorkerResult,
+from lm_reward_learning.errors import LmrlError
+from lm_reward_learning.isaaclab_backend.protocol import WorkerRequest
+from lm_reward_learning.training.launcher import (
+    TrainingCancelledError,
+    TrainingTimeoutError,
+    TrainingWorkerError,
+    WorkerErrors,
+    WorkerFiles,
+    run_worker,
 )
 from lm_reward_learning.training.run_dir import RunDir
 
@@ -50,7 +53,6 @@ CancelCheck = Callable[[], bool]
 WORKER_MODULE = "lm_reward_learning.isaaclab_backend.worker"
 INSTALLED_STAMP = ".lmrl-isaaclab-installed"
 """Written by ``scripts/setup_isaaclab.sh`` after a complete install."""
-POLL_S = 0.25
 
 
 class IsaacLabError(LmrlError):
@@ -61,7 +63,7 @@ class IsaacLabUnavailableError(IsaacLabError):
     """The Isaac Lab environment (interpreter or USD assets) is not there."""
 
 
-class IsaacLabWorkerError(IsaacLabError):
+class IsaacLabWorkerError(IsaacLabError, TrainingWorkerError):
     """The worker reported an error, or died without reporting (killed, crashed).
 
     Attributes:
@@ -69,18 +71,21 @@ class IsaacLabWorkerError(IsaacLabError):
         log_path: The worker's log file.
     """
 
-    def __init__(self, message: str, kind: str = "", log_path: Path | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.log_path = log_path
 
-
-class IsaacLabTimeoutError(IsaacLabError):
+class IsaacLabTimeoutError(IsaacLabError, TrainingTimeoutError):
     """The worker ran past the overall timeout or reported nothing for too long; it was stopped."""
 
 
-class IsaacLabCancelledError(IsaacLabError):
+class IsaacLabCancelledError(IsaacLabError, TrainingCancelledError):
     """Training was cancelled on request; the checkpoints written so far are kept."""
+
+
+ISAACLAB_ERRORS = WorkerErrors(
+    label="Isaac Lab training",
+    failed=IsaacLabWorkerError,
+    timeout=IsaacLabTimeoutError,
+    cancelled=IsaacLabCancelledError,
+)
 
 
 def repo_root() -> Path:
@@ -155,6 +160,13 @@ def make_request(
     )
 
 
+def warp_cache_dir() -> Path:
+    """Warp's kernel cache root: ``$WARP_CACHE_PATH`` or ``$XDG_CACHE_HOME/warp`` (default ``~/.cache/warp``)."""
+    if os.environ.get("WARP_CACHE_PATH"):
+        return Path(os.environ["WARP_CACHE_PATH"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "warp"
+
+
 def train_isaaclab(
     run: RunDir,
     cfg: TrainConfig,
@@ -170,6 +182,10 @@ def train_isaaclab(
     cancel_grace_s: float = 30.0,
 ) -> RunDir:
     """Train (or resume) the run's reward program with PPO in Isaac Lab; see the module docstring.
+
+    The worker runs in the reward sandbox (:mod:`lm_reward_learning.isolation`): scrubbed
+    environment, writes only in the run directory and Warp's kernel cache, dies with this process,
+    and seals itself (memory limit, seccomp) before it compiles the reward program.
 
     Args:
         run: A run directory made by :func:`~lm_reward_learning.training.trainer.prepare_run`.
@@ -193,173 +209,48 @@ def train_isaaclab(
     Raises:
         IsaacLabUnavailableError: no Isaac Lab environment or USD asset (``scripts/setup_isaaclab.sh``).
         CheckpointError: the resume or warm-start checkpoint cannot be loaded.
-        IsaacLabCancelledError: cancelled through ``cancel`` or Ctrl-C (checkpoints are kept).
+        RewardRuntimeError: the reward program failed during training.
+        IsaacLabCancelledError: cancelled through ``cancel`` (checkpoints are kept).
         IsaacLabTimeoutError: a timeout stopped the worker.
         IsaacLabWorkerError: the worker failed or died; the message has the reason and its log.
     """
-    from tqdm import tqdm
+    from lm_reward_learning.training.trainer import reward_call_limits
 
     meta = run.meta()
     check_available(meta["robot"])
-    work = run.path / "isaaclab"
-    work.mkdir(exist_ok=True)
-    files = {k: work / n for k, n in (("progress", "progress.jsonl"), ("result", "result.json"), ("cancel", "cancel"))}
-    for f in files.values():
-        f.unlink(missing_ok=True)
-    request_file = work / "request.json"
-    make_request(run, cfg, resume=resume, warm_start=warm_start, device=device, files=files).write(request_file)
-    log_path = work / "worker.log"
-    env = {**os.environ}
+    files = WorkerFiles(run.path / "isaaclab")
+    files.reset()
+    req_files = {"progress": files.progress, "result": files.result, "cancel": files.cancel}
+    request = make_request(run, cfg, resume=resume, warm_start=warm_start, device=device, files=req_files)
+    call_s, hard_s = reward_call_limits(run, cfg)
+    request = dataclasses.replace(
+        request, call_timeout_s=call_s, hard_timeout_s=hard_s, memory_mb=cfg.sandbox.memory_mb
+    )
+    request.write(files.request)
     src_dir = Path(__file__).resolve().parents[2]
-    if src_dir.name == "src":  # a source checkout: the worker runs exactly this code
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src_dir), os.environ.get("PYTHONPATH")]))
-    # else: an installed package (site-packages must not leak into Isaac Lab's venv); the setup
-    # script installed the package into that venv too.
-    cmd = [str(isaaclab_python()), "-m", WORKER_MODULE, "--request", str(request_file)]
+    # a source checkout: the worker runs exactly this code; else the package installed in Isaac Lab's
+    # venv by the setup script (site-packages of this venv must not leak into that one)
+    pythonpath = [src_dir] if src_dir.name == "src" else []
+    cache = warp_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    policy = isolation.SandboxPolicy.for_paths(
+        [run.path, cache],
+        [p for p in (assets_dir(), warm_start, isaaclab_venv()) if p is not None],
+        cpu_time_s=1800 + cfg.iterations * cfg.sandbox.cpu_time_s_per_iteration,
+        report_file=files.sandbox_report,
+    )
+    cmd, env = isolation.sandboxed_command(
+        WORKER_MODULE,
+        ["--request", str(files.request)],
+        policy,
+        python=isaaclab_python(),
+        pythonpath=pythonpath,
+        tmp_dir=files.dir / "tmp",
+    )
     start = max(0, int(meta.get("iterations_done", 0))) if resume else 0
-    bar = tqdm(total=cfg.iterations, initial=start, desc=f"train {meta['robot']} (isaaclab)", disable=not progress)
-    log.info("starting the Isaac Lab worker: %s (log: %s)", " ".join(cmd), log_path)
-    with log_path.open("ab") as logf:
-        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    follower = _Follower(proc, files, log_path, bar, on_iteration)
-    try:
-        follower.follow(timeout_s, stall_timeout_s, cancel, cancel_grace_s)
-    except BaseException:
-        follower.stop(cancel_grace_s)
-        raise
-    finally:
-        bar.close()
+    run_worker(
+        cmd, env, files, run, total=cfg.iterations, start=start, desc=f"train {meta['robot']} (isaaclab)",
+        progress=progress, on_iteration=on_iteration, timeout_s=timeout_s, stall_timeout_s=stall_timeout_s,
+        cancel=cancel, cancel_grace_s=cancel_grace_s, errors=ISAACLAB_ERRORS, hard_timeout_s=hard_s,
+    )  # fmt: skip
     return run
-
-
-def _is_set(cancel: threading.Event | CancelCheck | None) -> bool:
-    if cancel is None:
-        return False
-    return cancel.is_set() if isinstance(cancel, threading.Event) else bool(cancel())
-
-
-class _Follower:
-    """Follows one worker process: relays its progress, enforces timeouts, stops it."""
-
-    def __init__(
-        self,
-        proc: subprocess.Popen,
-        files: dict[str, Path],
-        log_path: Path,
-        bar: Any,
-        on_iteration: IterationCallback | None,
-    ) -> None:
-        self.proc, self.files, self.log_path, self.bar, self.on_iteration = proc, files, log_path, bar, on_iteration
-        self.reader = ProgressReader(files["progress"])
-        self.phase = "starting"
-        self.iteration: int | None = None
-
-    def follow(
-        self,
-        timeout_s: float | None,
-        stall_timeout_s: float,
-        cancel: threading.Event | CancelCheck | None,
-        cancel_grace_s: float,
-    ) -> None:
-        t0 = last = time.monotonic()
-        while True:
-            events = self.reader.poll()
-            for ev in events:
-                self._handle(ev)
-            if events:
-                last = time.monotonic()
-            code = self.proc.poll()
-            if code is not None:
-                for ev in self.reader.poll():
-                    self._handle(ev)
-                self._finish(code)
-                return
-            now = time.monotonic()
-            if _is_set(cancel):
-                self.stop(cancel_grace_s)
-                raise IsaacLabCancelledError(f"Isaac Lab training cancelled {self._where()}; checkpoints are kept.")
-            if timeout_s is not None and now - t0 > timeout_s:
-                self.stop(cancel_grace_s)
-                raise IsaacLabTimeoutError(
-                    f"Isaac Lab training ran past its {timeout_s:.0f} s timeout {self._where()} and was stopped; "
-                    f"resume it with more time (checkpoints are kept). Log: {self.log_path}"
-                )
-            if now - last > stall_timeout_s:
-                self.stop(cancel_grace_s)
-                raise IsaacLabTimeoutError(
-                    f"The Isaac Lab worker reported nothing for {stall_timeout_s:.0f} s {self._where()} and was "
-                    f"stopped. Log: {self.log_path}"
-                )
-            time.sleep(POLL_S)
-
-    def _handle(self, ev: dict[str, Any]) -> None:
-        kind = ev.get("event")
-        if kind == "phase":
-            self.phase = str(ev.get("phase"))
-            log.info("isaaclab worker: %s", self.phase)
-        elif kind == "iteration":
-            self.iteration = int(ev["iteration"])
-            rec = ev.get("record", {})
-            if rec.get("mean_episode_return") is not None:
-                self.bar.set_postfix(
-                    ret=f"{rec['mean_episode_return']:.2f}", ep_s=f"{rec.get('mean_episode_length_s') or 0:.1f}"
-                )
-            self.bar.update(1)
-            if self.on_iteration is not None:
-                self.on_iteration(self.iteration, rec)
-
-    def _where(self) -> str:
-        return f"during {self.phase}" + (f" (after iteration {self.iteration})" if self.iteration is not None else "")
-
-    def _finish(self, code: int) -> None:
-        try:
-            result = WorkerResult.read(self.files["result"])
-        except ProtocolError:
-            signame = ""
-            if code < 0:
-                with contextlib.suppress(ValueError):
-                    signame = f" (signal {signal.Signals(-code).name})"
-            raise IsaacLabWorkerError(
-                f"The Isaac Lab worker exited with code {code}{signame} {self._where()} without a result. "
-                f"Last lines of {self.log_path}:\n{_tail(self.log_path)}",
-                kind="died",
-                log_path=self.log_path,
-            ) from None
-        if result.status == "done":
-            log.info("isaaclab worker: done (%s)", result.timings)
-            return
-        if result.status == "cancelled":
-            raise IsaacLabCancelledError(f"Isaac Lab training cancelled {self._where()}; checkpoints are kept.")
-        if result.error_kind == "CheckpointError":
-            raise CheckpointError(result.message)
-        raise IsaacLabWorkerError(
-            f"Isaac Lab training failed {self._where()}: {result.message}. Log: {self.log_path}",
-            kind=result.error_kind,
-            log_path=self.log_path,
-        )
-
-    def stop(self, grace_s: float) -> None:
-        """Ask the worker to stop (cancel file), then SIGTERM, then SIGKILL its process group.
-
-        Waits ``grace_s`` after the cancel file and after SIGTERM.
-        """
-        if self.proc.poll() is not None:
-            return
-        self.files["cancel"].touch()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=grace_s)
-            return
-        for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
-            log.warning("isaaclab worker pid %d did not stop; sending %s", self.proc.pid, sig.name)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=wait_s)
-                return
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"

@@ -13,41 +13,39 @@ the MuJoCo env), ``reward_stats.json`` (the MuJoCo trainer's record format), ``r
 ``iterations_done``, ``backend: isaaclab``), TensorBoard logs in ``tb/``. Progress and the result go
 to the files named in the request (:mod:`~.protocol`); stdout is never read by anyone.
 
-Exit codes: 0 done, 3 cancelled, 1 error (the result file says which and why), 2 bad request.
+It runs inside the reward sandbox (started through :mod:`lm_reward_learning.isolation.enter`): once
+the Isaac Lab environment is built it seals itself (memory limit, seccomp) and only then compiles
+the reward program, with its train-time limits (:mod:`lm_reward_learning.reward.runtime`).
+
+Exit codes: 0 done, 3 cancelled, 1 error (the result file says which and why), 2 bad request, 4 the
+reward program failed (``run.yaml``: ``status: failed``, ``failure``).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import random
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from lm_reward_learning.errors import LmrlError
+from lm_reward_learning import isolation
 from lm_reward_learning.isaaclab_backend.protocol import (
     ProgressWriter,
-    ProtocolError,
     WorkerRequest,
     WorkerResult,
 )
 from lm_reward_learning.training.run_dir import RunDir
 from lm_reward_learning.training.runner import LmrlRunner
+from lm_reward_learning.training.worker_entry import CancelledError, worker_main
+from lm_reward_learning.training.worker_protocol import sandbox_layers
 
 log = logging.getLogger(__name__)
-
-EXIT_DONE, EXIT_ERROR, EXIT_BAD_REQUEST, EXIT_CANCELLED = 0, 1, 2, 3
-
-
-class CancelledError(Exception):
-    """The launcher asked the worker to stop (the cancel file exists)."""
 
 
 def _seed(seed: int) -> None:
@@ -56,11 +54,17 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def train(req: WorkerRequest, progress: ProgressWriter) -> WorkerResult:
-    """Build the Isaac Lab task, train with rsl-rl, write the run directory; see the module docstring.
+def train(req: WorkerRequest, progress: ProgressWriter, sandbox: dict[str, Any]) -> WorkerResult:
+    """Build the Isaac Lab task, seal, compile the program, train with rsl-rl; see the module docstring.
+
+    Args:
+        req: The request.
+        progress: The progress file writer.
+        sandbox: Filled with the sandbox report once the worker sealed itself.
 
     Raises:
         CancelledError: the cancel file appeared (after the iteration's checkpoint was written).
+        RewardRuntimeError: the reward program failed.
         LmrlError: bad run directory, checkpoint, robot or observation layout.
     """
     import importlib.metadata as md
@@ -94,8 +98,18 @@ def train(req: WorkerRequest, progress: ProgressWriter) -> WorkerResult:
         with contextlib.redirect_stdout(sys.stderr):  # Isaac Lab prints its manager tables
             env = ManagerBasedRLEnv(cfg=cfg)
         try:
-            vec = RslRlVecEnvWrapper(env)
             term = env.reward_manager.get_term_cfg("reward_program").func.binding
+            # trusted set-up is done: limit memory, install seccomp, only then compile the program
+            base = isolation.vm_data_bytes()
+            layers = isolation.seal(memory_limit_bytes=base + int(req.memory_mb * 2**20) if base else None)
+            sandbox.update(layers)
+
+            term.load_program(
+                call_timeout_s=req.call_timeout_s or 1.0,
+                hard_timeout_s=req.hard_timeout_s,
+                hard_timeout_file=Path(req.result_file).with_name("reward_watchdog.txt"),
+            )
+            vec = RslRlVecEnvWrapper(env)
             runner = LmrlRunner(vec, req.train_cfg, run, req.device)
             start = 0
             if req.resume:
@@ -106,7 +120,11 @@ def train(req: WorkerRequest, progress: ProgressWriter) -> WorkerResult:
             records = [r for r in run.reward_stats() if r["iteration"] < start]
             remaining = req.iterations - start
             run.write_meta(
-                status="training", backend="isaaclab", device=req.device, isaaclab_version=md.version("isaaclab")
+                status="training",
+                backend="isaaclab",
+                device=req.device,
+                isaaclab_version=md.version("isaaclab"),
+                sandbox=sandbox_layers(sandbox),
             )
             t_built = time.perf_counter()
             progress.emit("phase", phase="training", build_s=round(t_built - t_start, 2))
@@ -160,59 +178,21 @@ def train(req: WorkerRequest, progress: ProgressWriter) -> WorkerResult:
                     "env_steps_per_s": round(max(remaining, 0) * steps_per_iteration / max(train_s, 1e-9), 1),
                 },
                 checks=dict(term.cross_check or {}),
+                sandbox=sandbox_layers(sandbox),
             )
         finally:
             env.close()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; see the module docstring for the exit codes."""
-    p = argparse.ArgumentParser(description="Isaac Lab training worker of lm_reward_learning.")
-    p.add_argument("--request", type=Path, required=True, help="request JSON written by the launcher")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s [isaaclab-worker]: %(message)s")
-    try:
-        req = WorkerRequest.read(args.request)
-    except ProtocolError as exc:
-        log.error("%s", exc)
-        return EXIT_BAD_REQUEST
-    progress = ProgressWriter(Path(req.progress_file))
-    t0 = time.perf_counter()
-    try:
-        import importlib.metadata as md
-
-        progress.emit("started", pid=_pid(), python=sys.version.split()[0], isaaclab=md.version("isaaclab"))
-        result = train(req, progress)
-        code = EXIT_DONE
-    except CancelledError:
-        result = WorkerResult(status="cancelled", iterations_done=_iterations_done(req))
-        code = EXIT_CANCELLED
-    except LmrlError as exc:
-        log.error("%s", exc)
-        result = WorkerResult("error", _iterations_done(req), type(exc).__name__, str(exc))
-        code = EXIT_ERROR
-    except Exception as exc:  # a bug or a simulator failure: report it, never die silently
-        log.error("training failed:\n%s", traceback.format_exc())
-        result = WorkerResult("error", _iterations_done(req), type(exc).__name__, f"{type(exc).__name__}: {exc}")
-        code = EXIT_ERROR
-    if not result.wall_s:
-        result = WorkerResult(**{**result.__dict__, "wall_s": round(time.perf_counter() - t0, 2)})
-    result.write(Path(req.result_file))
-    progress.emit("finished", status=result.status)
-    return code
+    """Entry point (:func:`~lm_reward_learning.training.worker_entry.worker_main`; exit codes above)."""
+    return worker_main(argv, label="isaaclab-worker", read=WorkerRequest.read, train=train, versions=_versions)
 
 
-def _pid() -> int:
-    import os
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
 
-    return os.getpid()
-
-
-def _iterations_done(req: WorkerRequest) -> int:
-    try:
-        return int(RunDir.open(Path(req.run_dir)).meta().get("iterations_done", 0))
-    except LmrlError:
-        return 0
+    return {"isaaclab": md.version("isaaclab")}
 
 
 if __name__ == "__main__":

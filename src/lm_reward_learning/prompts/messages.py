@@ -239,16 +239,20 @@ def build_synthesis_messages(request: SynthesisRequest, version: str = PROMPT_VE
 
 def synthesis_system_text(version: str = PROMPT_VERSION) -> str:
     """The lower-level system prompt, with the validator's current name lists filled in."""
-    from lm_reward_learning.reward.sandbox import SAFE_BUILTINS
-    from lm_reward_learning.reward.static_checks import FORBIDDEN_NAMES, FORBIDDEN_TORCH_ATTRS, STATE_ATTRS
+    from lm_reward_learning.reward import allowlist as allow
+    from lm_reward_learning.reward.static_checks import FORBIDDEN_NAMES
 
     return render(
         "synthesis_system",
         version,
-        safe_builtins=", ".join(SAFE_BUILTINS),
+        safe_builtins=", ".join(allow.SAFE_BUILTINS),
         forbidden_names=", ".join(sorted(n for n in FORBIDDEN_NAMES if not n.startswith("_"))),
-        forbidden_torch_attrs=", ".join(f"torch.{a}" for a in sorted(FORBIDDEN_TORCH_ATTRS)),
-        state_fields=", ".join(STATE_ATTRS),
+        torch_functions=", ".join(sorted(allow.TORCH_FUNCTIONS)),
+        torch_values=", ".join(f"torch.{v}" for v in allow.TORCH_VALUES),
+        linalg_functions=", ".join(allow.LINALG_FUNCTIONS),
+        functional_functions=", ".join(allow.FUNCTIONAL_FUNCTIONS),
+        tensor_attrs=", ".join(sorted(allow.TENSOR_ATTRS, key=str.lower)),
+        state_fields=", ".join(allow.STATE_ATTRS),
     )
 
 

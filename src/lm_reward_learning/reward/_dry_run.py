@@ -8,43 +8,50 @@ The child loads the batch once, then runs each program in turn and appends JSON 
 * ``{"event": "done", "index": i, "result": {...}}`` after it (see :func:`run_one`);
 * ``{"event": "fatal", "message": ...}`` if the batch cannot be loaded (then exit code 2).
 
-Limits, per program:
+The child is started inside the reward sandbox (:mod:`lm_reward_learning.isolation`: scrubbed
+environment, Landlock, parent death, rlimits); after loading the batch it seals itself
+(``RLIMIT_DATA`` and seccomp) before compiling the first program. The ``ready`` record carries the
+sandbox report (``{"applied": [...], "missing": {...}}``).
 
-* **Time**: ``SIGALRM`` after ``timeout_s`` raises :class:`ProgramTimeout` at the line being run (the
-  program cannot catch it: ``try`` is rejected statically). The parent kills the whole process if a
-  program is stuck in one long C call and the alarm cannot be delivered.
-* **Memory**: ``RLIMIT_DATA`` is set to the process's current data size (``VmData``: torch, the batch)
-  plus ``memory_mb`` while the program runs. ``RLIMIT_DATA`` counts private writable mappings (heap
-  and anonymous ``mmap``, where tensor storage lives), not shared libraries or ``PROT_NONE``
-  reservations. ``RLIMIT_AS`` counts those too, so it measures torch's virtual size (~620 MiB for the
-  CPU build, far more for CUDA builds) rather than memory in use: an ``RLIMIT_AS`` of 512 MiB set
-  before ``import torch`` makes the import fail (OpenBLAS cannot allocate its buffers), while an
-  ``RLIMIT_DATA`` of 512 MiB does not. An allocation past the limit fails at once (torch raises
-  ``RuntimeError: DefaultCPUAllocator: can't allocate memory``, Python ``MemoryError``) and is
-  reported as such; the process survives and runs the next program. Measured on torch 2.13 CPU,
-  Linux 6.x: ``VmData`` after ``import torch`` is ~220 MiB; ``torch.zeros(10**9)`` under a 256 MiB
-  budget fails in < 1 ms.
+Limits:
+
+* **Time**, per call: ``SIGALRM`` after ``timeout_s`` raises :class:`ProgramTimeout` at the line being
+  run (the program cannot catch it: ``try`` is rejected statically). The parent kills the whole
+  process if a program is stuck in one long C call and the alarm cannot be delivered.
+* **Memory**: ``RLIMIT_DATA`` is set once, at seal, to the process's data size after torch and the
+  batch are loaded (``VmData``) plus ``memory_mb``; every program's tensors are freed before the next
+  one runs. ``RLIMIT_DATA`` counts private writable mappings (heap and anonymous ``mmap``, where
+  tensor storage lives), not shared libraries or ``PROT_NONE`` reservations. ``RLIMIT_AS`` counts
+  those too, so it measures torch's virtual size (~620 MiB for the CPU build, far more for CUDA
+  builds) rather than memory in use: an ``RLIMIT_AS`` of 512 MiB set before ``import torch`` makes the
+  import fail (OpenBLAS cannot allocate its buffers), while an ``RLIMIT_DATA`` of 512 MiB does not. An
+  allocation past the limit fails at once (torch raises ``RuntimeError: DefaultCPUAllocator: can't
+  allocate memory``, Python ``MemoryError``) and is reported as such; the process survives and runs
+  the next program. Measured on torch 2.13 CPU, Linux 6.x: ``VmData`` after ``import torch`` is
+  ~220 MiB; ``torch.zeros(10**9)`` under a 256 MiB budget fails in < 1 ms.
+* Each program is called ``calls`` times (default :data:`CALLS`), each call under the time limit; the
+  record's ``wall_s`` is the median call time, which the trainer scales into its per-call time limit.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import re
-import resource
-import signal
+import statistics
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import fields
 from typing import Any
 
 import torch
 
+from lm_reward_learning import isolation
 from lm_reward_learning.errors import RewardValidationError
 from lm_reward_learning.reward.batch import load_state_batch
+from lm_reward_learning.reward.guard import SandboxViolation
+from lm_reward_learning.reward.runtime import ProgramTimeout, allocation_text, is_out_of_memory, time_limit
 from lm_reward_learning.reward.sandbox import compile_reward_fn, format_program_error, program_line
 from lm_reward_learning.reward.state import RewardState
 
@@ -54,11 +61,8 @@ logger = logging.getLogger(__name__)
 SUM_ATOL = 1e-4
 SUM_RTOL = 1e-4
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_OOM_MARKERS = ("can't allocate memory", "not enough memory", "out of memory", "Cannot allocate memory")
-
-
-class ProgramTimeout(BaseException):
-    """Raised by the alarm handler inside a program that ran past its time limit."""
+#: Calls of ``compute_reward`` per program (the median time sets the trainer's per-call limit).
+CALLS = 3
 
 
 def main(argv: list[str]) -> int:
@@ -78,7 +82,10 @@ def main(argv: list[str]) -> int:
         except Exception as exc:  # any failure here is about the batch file, not a program
             emit({"event": "fatal", "message": str(exc)})
             return 2
-        emit({"event": "ready", "num_envs": state.num_envs})
+        base = isolation.vm_data_bytes()
+        limit = base + int(float(req["memory_mb"]) * 2**20) if base else None
+        layers = isolation.seal(memory_limit_bytes=limit)  # nothing untrusted has run before this line
+        emit({"event": "ready", "num_envs": state.num_envs, "sandbox": layers})
         for i, source in enumerate(req["sources"]):
             emit({"event": "start", "index": i})
             result = run_one(
@@ -87,19 +94,29 @@ def main(argv: list[str]) -> int:
                 timeout_s=float(req["timeout_s"]),
                 memory_mb=float(req["memory_mb"]),
                 max_abs_reward=float(req["max_abs_reward"]),
+                calls=int(req.get("calls", CALLS)),
             )
             emit({"event": "done", "index": i, "result": result})
     return 0
 
 
 def run_one(
-    source: str, state: RewardState, *, timeout_s: float, memory_mb: float, max_abs_reward: float
+    source: str,
+    state: RewardState,
+    *,
+    timeout_s: float,
+    memory_mb: float,
+    max_abs_reward: float,
+    calls: int = CALLS,
 ) -> dict[str, Any]:
-    """Run one program on a private copy of ``state`` and check its output.
+    """Run one program (compiled in the language sandbox) ``calls`` times on a private copy of
+    ``state``, each call (and the compilation) under ``timeout_s``, and check its last output.
+
+    The memory limit is the process's (set at seal); ``memory_mb`` only words the message.
 
     Returns:
         ``{"issues": [str], "components": [name], "stats": {name: [mean, min, max]},
-        "reward_stats": [mean, min, max] | None, "wall_s": float}``.
+        "reward_stats": [mean, min, max] | None, "wall_s": float}``; ``wall_s`` is the median call time.
     """
     result: dict[str, Any] = {
         "issues": [],
@@ -111,12 +128,18 @@ def run_one(
     issues: list[str] = result["issues"]
     original = _clone_state(state)
     arg = _clone_state(state)
+    out: object = None
     try:
-        with _memory_limit(memory_mb), _time_limit(timeout_s), torch.no_grad():
-            fn = compile_reward_fn(source)
-            start = time.perf_counter()
-            out = fn(arg)
-            result["wall_s"] = time.perf_counter() - start
+        times = []
+        with torch.no_grad():
+            with time_limit(timeout_s):
+                fn = compile_reward_fn(source)
+            for _ in range(calls):
+                with time_limit(timeout_s):
+                    start = time.perf_counter()
+                    out = fn(arg)
+                    times.append(time.perf_counter() - start)
+        result["wall_s"] = statistics.median(times)
         _check_output(out, state.num_envs, max_abs_reward, result)
     except ProgramTimeout as exc:
         line = program_line(exc)
@@ -127,10 +150,17 @@ def run_one(
         )
     except RewardValidationError as exc:  # from compiling: syntax or top-level errors
         issues.extend(exc.issues or [str(exc)])
+    except SandboxViolation as exc:
+        issues.append(f"line {program_line(exc)}: {exc}")
+    except RecursionError as exc:
+        issues.append(
+            f"line {program_line(exc)}: RecursionError: maximum recursion depth exceeded; reward terms "
+            "do not need recursion — write them as tensor expressions"
+        )
     except Exception as exc:
-        if _is_out_of_memory(exc):
+        if is_out_of_memory(exc):
             issues.append(
-                f"line {program_line(exc)}: the program ran out of memory: {_allocation(exc)} exceeded the "
+                f"line {program_line(exc)}: the program ran out of memory: {allocation_text(exc)} exceeded the "
                 f"dry run's memory limit of {memory_mb:g} MiB; every term needs only O(num_envs x joints) "
                 "memory — do not build (N, N) or history-sized tensors"
             )
@@ -269,65 +299,6 @@ def _describe(value: object) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return f"the float {value}"
     return f"a {type(value).__name__}"
-
-
-def _is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or any(m in str(exc) for m in _OOM_MARKERS)
-
-
-def _allocation(exc: BaseException) -> str:
-    """``"allocating 3.7 GiB"`` from torch's allocator message, else ``"an allocation"``."""
-    m = re.search(r"allocate (\d+) bytes", str(exc))
-    return f"allocating {int(m.group(1)) / 2**30:.3g} GiB" if m else "an allocation"
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Raise :class:`ProgramTimeout` in the running code after ``seconds`` of wall time."""
-    armed = True
-
-    def on_alarm(signum: int, frame: object) -> None:
-        if armed:
-            raise ProgramTimeout
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        armed = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@contextlib.contextmanager
-def _memory_limit(budget_mb: float) -> Iterator[None]:
-    """Cap the data segment at its current size plus ``budget_mb`` MiB (``RLIMIT_DATA``, soft limit)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    base = _vm_data_bytes()
-    if base is None:
-        logger.warning("cannot read VmData from /proc/self/status; running without a memory limit")
-        yield
-        return
-    limit = base + int(budget_mb * 2**20)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
-
-
-def _vm_data_bytes() -> int | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmData:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 if __name__ == "__main__":

@@ -12,9 +12,12 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lm_reward_learning.errors import LmrlError, UnknownRobotError
-from lm_reward_learning.reward.sandbox import RewardFn, compile_reward_fn
+
+if TYPE_CHECKING:
+    from lm_reward_learning.reward.sandbox import RewardFn
 
 #: Robots with a bundled default reward program (``defaults/<name>.py``).
 DEFAULT_PROGRAM_ROBOTS: tuple[str, ...] = ("go2", "g1")
@@ -56,25 +59,30 @@ class RewardProgram:
             raise LmrlError(f"cannot read reward program {path}: {exc}") from exc
         return cls(source=source, name=name or path.stem, origin=f"file:{path.resolve()}")
 
-    def load(self) -> RewardFn:
+    def load(self, *, trusted: bool = False) -> RewardFn:
         """Compile this (already validated) program; see :func:`load_reward_fn`."""
-        return load_reward_fn(self.source)
+        return load_reward_fn(self.source, trusted=trusted)
 
 
-def load_reward_fn(source: str) -> RewardFn:
+def load_reward_fn(source: str, *, trusted: bool = False) -> RewardFn:
     """Compile an already validated program and return its ``compute_reward``.
 
-    The function runs in the restricted namespace shared with the validator's dry run (file name
-    ``"<reward>"``, only ``torch``, ``math`` and safe builtins). Validate first with
+    The function runs in the language sandbox shared with the validator's dry run (file name
+    ``"<reward>"``, only the ``torch``/``math`` facades and safe builtins). Validate first with
     :func:`~lm_reward_learning.reward.validator.ensure_valid`; this does not repeat the checks.
+    Outside a sealed sandbox process only bundled programs and ``trusted=True`` callers may do this
+    (:func:`~lm_reward_learning.reward.sandbox.compile_reward_fn`).
 
     Returns:
         ``compute_reward``: ``RewardState -> (reward (N,), {name: (N,)})``.
 
     Raises:
+        SandboxRequiredError: an untrusted program outside the sandbox.
         RewardValidationError: if the source does not compile or defines no ``compute_reward``.
     """
-    return compile_reward_fn(source)
+    from lm_reward_learning.reward.sandbox import compile_reward_fn  # imports torch: only when loading
+
+    return compile_reward_fn(source, trusted=trusted)
 
 
 def default_program(robot_name: str) -> RewardProgram:

@@ -1,61 +1,46 @@
 """The restricted namespace a reward program runs in, shared by the dry run and the trainer.
 
-A reward program is compiled with the file name ``"<reward>"`` (so tracebacks name its own lines) and
-executed in a fresh namespace holding only:
+A reward program is parsed, its attribute reads are rewritten into calls of the guard
+(:func:`~lm_reward_learning.reward.guard.guarded_getattr`), and it is compiled with the file name
+``"<reward>"`` (so tracebacks name its own lines) and executed in a fresh namespace holding only:
 
-* ``torch`` and ``math`` (the modules themselves, given by name; nothing can be imported);
+* ``torch`` and ``math`` as facades (:mod:`~lm_reward_learning.reward.guard`): allowlisted tensor
+  functions and constants, never the modules themselves; nothing can be imported;
 * the builtins in :data:`SAFE_BUILTINS` (``__builtins__`` is replaced by a dict of exactly those);
-* the names the program itself defines.
+* the names the program itself defines (frozen after the module body ran).
 
-This is a guard against the mistakes and habits of LLM-written code (imports, file access,
-reflection), checked statically by :mod:`~lm_reward_learning.reward.static_checks` first; it is not a
-security sandbox. Run programs from untrusted sources inside a container.
+This is the language layer of the reward sandbox, checked statically first by
+:mod:`~lm_reward_learning.reward.static_checks`. The process that runs a program is confined as well
+(:mod:`lm_reward_learning.isolation`: no secrets in its environment, no programs, no sockets, writes
+only in its run directory, memory and CPU-time limits), so one layer failing is not an escape.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
-import math
+import hashlib
 import sys
 import traceback
 from collections.abc import Callable
+from importlib import resources
 from typing import Any
 
 import torch
 
-from lm_reward_learning.errors import RewardValidationError
+from lm_reward_learning.errors import LmrlError, RewardValidationError
+from lm_reward_learning.reward.allowlist import SAFE_BUILTINS
+from lm_reward_learning.reward.guard import GUARD_NAME, freeze_namespace, guarded_getattr, math_facade, torch_facade
 from lm_reward_learning.reward.state import RewardState
 
 #: File name given to compiled reward programs; traceback frames with this name are the program's.
 PROGRAM_FILENAME = "<reward>"
 
-#: Builtins a reward program may use (pure functions and constructors, no I/O or reflection).
-SAFE_BUILTINS: tuple[str, ...] = (
-    "abs",
-    "all",
-    "any",
-    "bool",
-    "dict",
-    "enumerate",
-    "float",
-    "int",
-    "isinstance",
-    "len",
-    "list",
-    "max",
-    "min",
-    "pow",
-    "range",
-    "round",
-    "sorted",
-    "str",
-    "sum",
-    "tuple",
-    "zip",
-)
+#: Modules a reward program sees as free names (facades: allowlisted members only).
+MODULES: dict[str, Any] = {"torch": torch_facade(), "math": math_facade()}
 
-#: Modules a reward program sees as free names.
-MODULES: dict[str, Any] = {"torch": torch, "math": math}
+#: Modules torch's C code may import through a program's builtins (already loaded; see make_namespace).
+_RUNTIME_IMPORTS = ("torch",)
 
 _MAX_ERROR_CHARS = 500
 
@@ -67,12 +52,13 @@ def make_namespace() -> dict[str, Any]:
 
     Besides :data:`SAFE_BUILTINS`, ``__builtins__`` holds :func:`loaded_module_import` as
     ``__import__``: C extensions import through the builtins of the calling Python frame
-    (``PyImport_Import``), and torch does so from inside some ops (e.g. comparisons with Python
-    numbers import ``torch``). Program code cannot name it (names starting with ``_`` are rejected).
+    (``PyImport_Import``), and torch may do so from inside some ops. It returns only torch's own
+    modules, already loaded. Program code can name neither it nor the guard (names starting with
+    ``_`` are rejected statically, and no attribute path leads to a namespace at run time).
     """
     safe = {name: getattr(builtins, name) for name in SAFE_BUILTINS}
     safe["__import__"] = loaded_module_import
-    return {"__builtins__": safe, "__name__": "reward_program", **MODULES}
+    return {"__builtins__": safe, "__name__": "reward_program", GUARD_NAME: guarded_getattr, **MODULES}
 
 
 def loaded_module_import(
@@ -88,32 +74,147 @@ def loaded_module_import(
         ImportError: for a module that is not loaded yet (nothing new is imported on a program's
             behalf).
     """
-    if level != 0 or name not in sys.modules:
-        raise ImportError(f"reward programs cannot import modules ({name!r} is not already loaded)")
+    top = name.partition(".")[0]
+    if level != 0 or top not in _RUNTIME_IMPORTS or name not in sys.modules:
+        raise ImportError(f"reward programs cannot import modules ({name!r})")
     return builtins.__import__(name, globals, locals, fromlist or (), 0)
 
 
-def compile_reward_fn(source: str) -> RewardFn:
-    """Compile ``source`` and return its ``compute_reward``, run in :func:`make_namespace`.
+class SandboxRequiredError(LmrlError):
+    """An untrusted reward program was about to be compiled outside a sealed sandbox process."""
 
-    The source should already have passed :func:`~lm_reward_learning.reward.validator.check_source`;
-    this function does not repeat the static checks.
+
+#: Constructs the language layer refuses on its own (the static checks name them with advice too):
+#: they reach names or attributes without passing the guard (``from torch import save``, class patterns
+#: of ``match``), define types, or catch the time limit's exception.
+_REFUSED_NODES: dict[type, str] = {
+    ast.Import: "import statements",
+    ast.ImportFrom: "import statements",
+    ast.Match: "`match` statements",
+    ast.ClassDef: "class definitions",
+    ast.Try: "try/except",
+    ast.Global: "`global`",
+    ast.Nonlocal: "`nonlocal`",
+    ast.AsyncFunctionDef: "async code",
+    ast.Await: "async code",
+}
+if hasattr(ast, "TryStar"):  # Python >= 3.11
+    _REFUSED_NODES[ast.TryStar] = "try/except"
+
+
+def _refuse(node: ast.AST, what: str) -> RewardValidationError:
+    msg = f"line {getattr(node, 'lineno', 1)}: {what} not allowed in reward programs"
+    return RewardValidationError(msg, [msg])
+
+
+class _GuardAttributes(ast.NodeTransformer):
+    """Rewrites every attribute read ``x.name`` into ``__lmrl_getattr__(x, "name")``; refuses what bypasses it.
+
+    Refused (:class:`~lm_reward_learning.errors.RewardValidationError`): :data:`_REFUSED_NODES`, names
+    starting with ``_`` (``__builtins__``, ``__import__``, the guard itself; ``_`` alone is fine),
+    attributes starting with ``_``, and attribute assignment or deletion.
+    """
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        what = _REFUSED_NODES.get(type(node))
+        if what is not None:
+            raise _refuse(node, f"{what} are")
+        return super().generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id.startswith("_") and node.id != "_":
+            raise _refuse(node, f"the name {node.id!r} (names starting with '_') is")
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.AST:
+        if node.arg.startswith("_") and node.arg != "_":
+            raise _refuse(node, f"the parameter name {node.arg!r} (names starting with '_') is")
+        return self.generic_visit(node)  # its annotation is an expression
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        if node.name.startswith("_"):
+            raise _refuse(node, f"the function name {node.name!r} (names starting with '_') is")
+        return self.generic_visit(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        self.generic_visit(node)
+        if node.attr.startswith("_"):
+            raise _refuse(node, f"the attribute {node.attr!r} (attributes starting with '_') is")
+        if not isinstance(node.ctx, ast.Load):
+            raise _refuse(node, "assigning or deleting attributes is")
+        call = ast.Call(func=ast.Name(GUARD_NAME, ast.Load()), args=[node.value, ast.Constant(node.attr)], keywords=[])
+        return ast.copy_location(call, node)
+
+
+def compile_guarded(source: str) -> Any:
+    """Parse ``source``, route its attribute reads through the guard, and compile it (file ``<reward>``).
+
+    This is the language layer's own check, independent of the static checks: what it refuses
+    (see :class:`_GuardAttributes`) would bypass the guard.
 
     Raises:
-        RewardValidationError: if the source does not compile, its top level raises, or it defines
-            no callable ``compute_reward``.
+        RewardValidationError: on a syntax error or a refused construct.
     """
     try:
-        code = compile(source, PROGRAM_FILENAME, "exec", dont_inherit=True)
+        tree = ast.parse(source, filename=PROGRAM_FILENAME)
     except SyntaxError as exc:
         msg = f"line {exc.lineno}: syntax error: {exc.msg}; run the validator for details"
         raise RewardValidationError(msg, [msg]) from exc
+    tree = ast.fix_missing_locations(_GuardAttributes().visit(tree))
+    return compile(tree, PROGRAM_FILENAME, "exec", dont_inherit=True)
+
+
+def bundled_sources() -> frozenset[str]:
+    """SHA-256 of the reward programs shipped in this package (``defaults/*.py``, ``library/*.py``)."""
+    global _BUNDLED
+    if _BUNDLED is None:
+        root = resources.files(__package__)
+        _BUNDLED = frozenset(
+            hashlib.sha256(f.read_bytes()).hexdigest()
+            for folder in ("defaults", "library")
+            for f in root.joinpath(folder).iterdir()
+            if f.name.endswith(".py") and f.name != "__init__.py"
+        )
+    return _BUNDLED
+
+
+_BUNDLED: frozenset[str] | None = None
+
+
+def compile_reward_fn(source: str, *, trusted: bool = False) -> RewardFn:
+    """Compile ``source`` (attribute reads guarded) and return its ``compute_reward``, run in :func:`make_namespace`.
+
+    The source should already have passed :func:`~lm_reward_learning.reward.validator.check_source`;
+    this function does not repeat the static checks, but the run-time guard holds without them.
+    Module-level values are frozen after the module body runs (:func:`~.guard.freeze_namespace`).
+
+    Untrusted programs are compiled only inside a sealed sandbox process (the dry run, a training
+    worker: :func:`lm_reward_learning.isolation.seal`), so no code path can run one in an unconfined
+    process by mistake. The programs shipped with the package and callers that say ``trusted=True``
+    (tests, programs a person wrote) are exempt.
+
+    Raises:
+        SandboxRequiredError: an untrusted program outside a sealed sandbox process.
+        RewardValidationError: if the source does not compile, its top level raises, or it defines
+            no callable ``compute_reward``.
+    """
+    from lm_reward_learning import isolation
+
+    if not (trusted or isolation.is_sealed() or hashlib.sha256(source.encode()).hexdigest() in bundled_sources()):
+        raise SandboxRequiredError(
+            "reward programs run only inside the reward sandbox (the validator's dry run or a training worker, "
+            "lm_reward_learning.isolation); this process is not sandboxed. Train or validate the program "
+            "(lmrl train / lmrl validate) instead of loading it here."
+        )
+    code = compile_guarded(source)
     namespace = make_namespace()
+    before = set(namespace)
     try:
         exec(code, namespace)
     except Exception as exc:
         msg = format_program_error(exc, source)
         raise RewardValidationError(msg, [msg]) from exc
+    freeze_namespace(namespace, set(namespace) - before)
     fn = namespace.get("compute_reward")
     if not callable(fn):
         msg = "line 1: no function compute_reward; define `def compute_reward(state):`"

@@ -20,8 +20,10 @@ converts). Every MuJoCo and Isaac Lab backend fills the same fields with the sam
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # annotations only: the static checks read the fields without importing torch
+    import torch
 
 
 @dataclass

@@ -9,21 +9,24 @@ The rules are few, and each rejection says where, what is not allowed, and what 
    function definitions without decorators. Computation belongs inside functions.
 3. **The entry point.** A top-level ``def compute_reward(state):`` with exactly one parameter.
 4. **No imports, no scope tricks, no hidden control flow.** ``import``, ``from ... import``,
-   ``global``, ``nonlocal``, ``class``, ``try``/``except`` (errors must reach the validator), ``yield``
-   and ``async`` are not allowed. ``lambda``, comprehensions, ``with``, ``assert``, ``raise``,
-   ``for``/``while`` are.
+   ``global``, ``nonlocal``, ``class``, ``try``/``except`` (errors must reach the validator), ``yield``,
+   ``async`` and ``match`` (class patterns read attributes unguarded) are not allowed. ``lambda``,
+   comprehensions, ``with``, ``assert``, ``raise``, ``for``/``while`` are. Top-level function
+   defaults are constants, like module-level values.
 5. **Names.** Free names are ``torch``, ``math``, the builtins in
    :data:`~lm_reward_learning.reward.sandbox.SAFE_BUILTINS` and names the program defines. Names and
    attributes starting with ``_`` are not allowed (dunders reach interpreter internals), except the
    throwaway name ``_`` itself. Builtins that
    execute code, reflect or do I/O (:data:`FORBIDDEN_NAMES`: ``exec``, ``eval``, ``open``,
    ``getattr``, ``globals``, ``print``, ...) are named as such.
-6. **torch, tensor math only.** ``torch`` attributes that do file I/O, change global settings or
-   compile code (:data:`FORBIDDEN_TORCH_ATTRS`: ``torch.save``, ``torch.set_default_dtype``,
-   ``torch.jit``, ...) are not allowed.
+6. **torch, tensor math only.** ``torch.<name>`` must be in the facade's allowlist
+   (:data:`~lm_reward_learning.reward.guard.TORCH_FUNCTIONS` and friends); the rest (``torch.save``,
+   ``torch.os``, ``torch.jit``, ...) is rejected, the usual ones (:data:`FORBIDDEN_TORCH_ATTRS`) with
+   the reason. An attribute name no allowed object has (``x.numpy()``, ``gen.gi_frame``) is rejected.
+   The run-time guard (:mod:`~lm_reward_learning.reward.guard`) checks the same per object type.
 7. **The state is read-only and documented.** ``state.<name>`` must be a
-   :class:`~lm_reward_learning.reward.state.RewardState` field (or ``num_envs``); assigning to it is not
-   allowed.
+   :class:`~lm_reward_learning.reward.state.RewardState` field (or ``num_envs``); assigning to any
+   attribute is not allowed.
 
 Findings read ``"line N: <what is wrong>; <what is allowed or what to do>"``.
 """
@@ -32,10 +35,15 @@ from __future__ import annotations
 
 import ast
 import difflib
-from dataclasses import fields
 
-from lm_reward_learning.reward.sandbox import MODULES, SAFE_BUILTINS
-from lm_reward_learning.reward.state import RewardState
+from lm_reward_learning.reward.allowlist import (
+    INTERNAL_ATTRS,
+    MODULE_NAMES,
+    SAFE_BUILTINS,
+    STATE_ATTRS,
+    TORCH_MEMBERS,
+    allowed_attribute_names,
+)
 
 #: Builtins that are rejected by name: name -> (why, what to do instead).
 FORBIDDEN_NAMES: dict[str, tuple[str, str]] = {
@@ -83,8 +91,6 @@ FORBIDDEN_TORCH_ATTRS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
-#: Attributes of ``state`` a program may read.
-STATE_ATTRS: tuple[str, ...] = (*(f.name for f in fields(RewardState)), "num_envs")
 
 _NOT_ALLOWED_NODES: dict[type, str] = {
     ast.Import: "import statements are not allowed; torch and math are already available as `torch` "
@@ -105,9 +111,15 @@ _NOT_ALLOWED_NODES: dict[type, str] = {
 }
 if hasattr(ast, "TryStar"):  # Python >= 3.11
     _NOT_ALLOWED_NODES[ast.TryStar] = _NOT_ALLOWED_NODES[ast.Try]
+_NOT_ALLOWED_NODES[ast.Match] = "`match` is not allowed (class patterns read attributes); use if/elif"
+
+_ALLOWED_ATTRIBUTES = allowed_attribute_names()
 
 _NUMPY_NAMES = frozenset({"np", "numpy", "F", "nn", "torch_utils", "scipy"})
 _MAX_FINDINGS = 25
+_MAX_QUOTED_LINE = 160
+#: Longest program source accepted, characters (the bundled programs are ~4 000).
+MAX_SOURCE_CHARS = 100_000
 
 
 def check_source(source: str) -> list[str]:
@@ -119,13 +131,27 @@ def check_source(source: str) -> list[str]:
     Returns:
         Findings sorted by line, each ``"line N: <what is wrong>; <what is allowed>"``; empty if the
         program passes. At most 25 findings are listed (then one line saying how many more).
+
+    Never raises for any text: a program too long (over :data:`MAX_SOURCE_CHARS`) or nested too
+    deeply for the parser (``RecursionError``, ``MemoryError`` while parsing) is a finding too, so a
+    hostile program cannot crash the process that checks it.
     """
+    if len(source) > MAX_SOURCE_CHARS:
+        return [
+            f"line 1: the program is {len(source)} characters long, over the limit of {MAX_SOURCE_CHARS}; "
+            "a reward program is a few small term functions and a weight table"
+        ]
     try:
         tree = ast.parse(source, filename="<reward>", type_comments=False)
+        checker = _Checker(tree)
+        checker.run()
     except SyntaxError as exc:
         return [_syntax_finding(exc)]
-    checker = _Checker(tree)
-    checker.run()
+    except (RecursionError, MemoryError, ValueError) as exc:
+        return [
+            f"line 1: the program cannot be parsed ({type(exc).__name__}: {str(exc)[:120] or 'too deep'}); "
+            "write flat expressions: no deeply nested parentheses, operators or calls"
+        ]
     found = sorted(set(checker.findings))
     if len(found) > _MAX_FINDINGS:
         rest = len(found) - _MAX_FINDINGS
@@ -140,7 +166,8 @@ def _syntax_finding(exc: SyntaxError) -> str:
         text = exc.text.rstrip("\n")
         stripped = text.lstrip()
         col = max((exc.offset or 1) - 1 - (len(text) - len(stripped)), 0)
-        msg += f":\n    {stripped}\n    {' ' * col}^"
+        if len(stripped) <= _MAX_QUOTED_LINE:
+            msg += f":\n    {stripped}\n    {' ' * col}^"
     return msg
 
 
@@ -170,6 +197,14 @@ class _Checker(ast.NodeVisitor):
             if isinstance(stmt, ast.FunctionDef):
                 if stmt.name == "compute_reward":
                     entry = stmt
+                defaults = [*stmt.args.defaults, *(d for d in stmt.args.kw_defaults if d is not None)]
+                for default in defaults:
+                    if not _is_constant(default, constants):
+                        self.add(
+                            default,
+                            f"default value `{ast.unparse(default)}` of {stmt.name}() is not a constant; "
+                            "defaults may only be numbers, strings, booleans, None and tuples/lists/dicts of them",
+                        )
                 continue
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 self._check_constant_assignment(stmt, constants)
@@ -237,6 +272,16 @@ class _Checker(ast.NodeVisitor):
                 self._check_name(arg, arg.arg)
         self.generic_visit(node)
 
+    def visit_Call(self, node: ast.Call) -> None:
+        for kw in node.keywords:
+            if kw.arg == "out":
+                self.add(
+                    kw.value,
+                    "`out=` is not allowed (it writes into an existing tensor, e.g. the state); "
+                    "use the returned tensor: x = torch.add(a, b)",
+                )
+        self.generic_visit(node)
+
     def visit_Lambda(self, node: ast.Lambda) -> None:
         for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs):
             self._check_name(arg, arg.arg)
@@ -251,30 +296,43 @@ class _Checker(ast.NodeVisitor):
             not self._check_name(node, name)
             and isinstance(node.ctx, ast.Load)
             and name not in self.defined
-            and name not in MODULES
+            and name not in MODULE_NAMES
             and name not in SAFE_BUILTINS
         ):
             self.add(node, _undefined_name_text(name))
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         attr = node.attr
+        base = node.value.id if isinstance(node.value, ast.Name) else None
         if attr.startswith("_"):
             self.add(
                 node,
                 f"attribute '{attr}' is not allowed; attributes starting with '_' (dunder or private) "
                 "reach interpreter internals — use the public torch and math API",
             )
-        elif isinstance(node.value, ast.Name):
-            base = node.value.id
-            if base == "torch" and attr in FORBIDDEN_TORCH_ATTRS:
-                self.add(
-                    node,
-                    f"torch.{attr} is not allowed (file I/O, global settings, compilation and device "
-                    "control are off limits); use tensor math only, and create tensors on the state's "
-                    "device, e.g. torch.zeros(state.num_envs, device=state.base_pos_w.device)",
-                )
-            elif base == self.state_param and base not in MODULES:
-                self._check_state_attr(node)
+        elif base == self.state_param and base not in MODULE_NAMES:
+            self._check_state_attr(node)
+        elif not isinstance(node.ctx, ast.Load):
+            self.add(node, f"assigning or deleting attribute '{attr}' is not allowed; compute new values instead")
+        elif base == "torch" and attr in FORBIDDEN_TORCH_ATTRS:
+            self.add(
+                node,
+                f"torch.{attr} is not allowed (file I/O, global settings, compilation and device "
+                "control are off limits); use tensor math only, and create tensors on the state's "
+                "device, e.g. torch.zeros(state.num_envs, device=state.base_pos_w.device)",
+            )
+        elif base == "torch" and attr not in TORCH_MEMBERS:
+            self.add(
+                node,
+                f"torch.{attr} is not available; reward programs get tensor math only — the available "
+                "torch functions are listed in the task (e.g. torch.exp, torch.sum, torch.where, torch.clamp)",
+            )
+        elif attr in INTERNAL_ATTRS or attr not in _ALLOWED_ATTRIBUTES:
+            self.add(
+                node,
+                f"attribute '{attr}' is not available to reward programs; tensors offer math, reductions, "
+                "shape and dtype methods only (no numpy, storage, file, hook, frame or in-place methods)",
+            )
         self.generic_visit(node)
 
     def _check_state_attr(self, node: ast.Attribute) -> None:

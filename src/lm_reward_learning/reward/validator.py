@@ -4,9 +4,11 @@ Two stages, each finding a line an LLM can act on:
 
 1. :func:`check_source` (:mod:`~lm_reward_learning.reward.static_checks`): parse with :mod:`ast` and
    apply a small whitelist — no code runs.
-2. A dry run in a separate process (``python -m lm_reward_learning.reward._dry_run``): the program is
-   compiled in the restricted namespace of :mod:`~lm_reward_learning.reward.sandbox` and called on a
-   recorded batch of states under a wall-clock time limit and a memory limit (``RLIMIT_DATA``; see
+2. A dry run in a separate, sandboxed process (``python -m lm_reward_learning.reward._dry_run``
+   started through :mod:`lm_reward_learning.isolation`: scrubbed environment, no programs, sockets
+   or signals to others, writes only in its temporary directory): the program is compiled in the
+   language sandbox of :mod:`~lm_reward_learning.reward.sandbox` and called on a recorded batch of
+   states under a wall-clock time limit and a memory limit (``RLIMIT_DATA``; see
    :mod:`~lm_reward_learning.reward._dry_run` for why not ``RLIMIT_AS``). Its output must be
    ``(reward, components)``: ``reward`` a float32/float64 tensor of shape ``(N,)``, ``components`` a
    non-empty dict of snake_case names to such tensors, all finite, all ``|value| <= max_abs_reward``,
@@ -22,10 +24,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import lm_reward_learning
+from lm_reward_learning import isolation
 from lm_reward_learning.errors import LmrlError, RewardValidationError
 from lm_reward_learning.reward.static_checks import check_source
 
@@ -61,6 +62,12 @@ DEFAULT_MAX_ABS_REWARD = 1e3
 STARTUP_TIMEOUT_S = 120.0
 #: Extra time past ``timeout_s`` before the parent kills a child whose alarm did not stop the program, s.
 KILL_GRACE_S = 5.0
+#: Calls of each program in the dry run (each under ``timeout_s``; the median time is reported).
+DRY_RUN_CALLS = 3
+#: Longest finding kept (characters); the findings go back to the LLM, so they stay short.
+MAX_ISSUE_CHARS = 600
+#: Longest message of all findings together (characters), see :meth:`ValidationResult.message`.
+MAX_MESSAGE_CHARS = 1024
 
 
 @dataclass(frozen=True)
@@ -84,8 +91,10 @@ class ValidationResult:
             dry run did not get that far).
         component_stats: Mean/min/max per component that passed its checks.
         reward_stats: Mean/min/max of the total reward, if it passed its checks.
-        wall_s: Time of one ``compute_reward`` call on the batch, s (0 if it did not run).
+        wall_s: Median time of one ``compute_reward`` call on the batch, s (0 if it did not run).
         num_envs: Batch size of the dry run (0 if the static checks failed and nothing ran).
+        sandbox: The dry-run process's sandbox report (``{"applied": [...], "missing": {...}}``;
+            empty if nothing ran).
     """
 
     ok: bool
@@ -95,13 +104,17 @@ class ValidationResult:
     reward_stats: TermStats | None = None
     wall_s: float = 0.0
     num_envs: int = 0
+    sandbox: Mapping[str, Any] = field(default_factory=dict)
 
     def message(self) -> str:
-        """The findings as one text, for logs, exceptions and LLM feedback."""
+        """The findings as one text of at most :data:`MAX_MESSAGE_CHARS`, for logs, exceptions and LLM feedback."""
         if self.ok:
             return f"reward program passed validation ({len(self.component_names)} components)"
-        items = "\n".join("  - " + issue.replace("\n", "\n    ") for issue in self.issues)
-        return f"reward program rejected ({len(self.issues)} issues):\n{items}"
+        return cap_text(
+            f"reward program rejected ({len(self.issues)} issues):\n"
+            + "\n".join("  - " + issue.replace("\n", "\n    ") for issue in self.issues),
+            MAX_MESSAGE_CHARS,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (for the run directory)."""
@@ -113,7 +126,16 @@ class ValidationResult:
             "reward_stats": None if self.reward_stats is None else vars(self.reward_stats),
             "wall_s": self.wall_s,
             "num_envs": self.num_envs,
+            "sandbox": dict(self.sandbox),
         }
+
+
+def cap_text(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    note = f" ... [{len(text) - limit} more characters]"
+    return text[: max(0, limit - len(note))] + note
 
 
 def validate_program(
@@ -169,8 +191,8 @@ def validate_programs(
             "max_abs_reward": float(max_abs_reward),
         }
         raw = _dry_run([sources[i] for i in to_run], Path(state_batch_path), limits)
-        for i, (record, num_envs) in zip(to_run, raw, strict=True):
-            results[i] = _to_result(record, num_envs)
+        for i, (record, num_envs, sandbox) in zip(to_run, raw, strict=True):
+            results[i] = _to_result(record, num_envs, sandbox)
     return [r for r in results if r is not None]
 
 
@@ -187,11 +209,11 @@ def ensure_valid(source: str, state_batch_path: str | Path, **limits: float) -> 
     return result
 
 
-def _to_result(record: dict[str, Any], num_envs: int) -> ValidationResult:
+def _to_result(record: dict[str, Any], num_envs: int, sandbox: Mapping[str, Any]) -> ValidationResult:
     def stats(v: list[float] | None) -> TermStats | None:
         return None if v is None else TermStats(*v)
 
-    issues = tuple(record["issues"])
+    issues = tuple(cap_text(str(i), MAX_ISSUE_CHARS) for i in record["issues"])
     return ValidationResult(
         ok=not issues,
         issues=issues,
@@ -200,21 +222,26 @@ def _to_result(record: dict[str, Any], num_envs: int) -> ValidationResult:
         reward_stats=stats(record.get("reward_stats")),
         wall_s=float(record.get("wall_s", 0.0)),
         num_envs=num_envs,
+        sandbox=dict(sandbox),
     )
 
 
-def _dry_run(sources: list[str], batch_path: Path, limits: dict[str, float]) -> list[tuple[dict[str, Any], int]]:
-    """Run ``sources`` in child processes; return ``(result record, num_envs)`` per source."""
+def _dry_run(
+    sources: list[str], batch_path: Path, limits: dict[str, float]
+) -> list[tuple[dict[str, Any], int, dict[str, Any]]]:
+    """Run ``sources`` in child processes; return ``(result record, num_envs, sandbox report)`` per source."""
     if not batch_path.is_file():
         raise LmrlError(
             f"state batch {batch_path} does not exist; record one from the simulator or write a synthetic "
             "one with save_state_batch(synthetic_state(...), path)"
         )
-    out: list[tuple[dict[str, Any], int]] = []
+    out: list[tuple[dict[str, Any], int, dict[str, Any]]] = []
     while len(out) < len(sources):
         pending = sources[len(out) :]
         records, killed, returncode, stderr = _run_child(pending, batch_path, limits)
-        out.extend(interpret_records(records, len(pending), killed, returncode, stderr, limits))
+        sandbox = next((r.get("sandbox", {}) for r in records if r.get("event") == "ready"), {})
+        isolation.warn_missing_once(sandbox, "validator's dry run")
+        out.extend((*r, sandbox) for r in interpret_records(records, len(pending), killed, returncode, stderr, limits))
     return out
 
 
@@ -276,13 +303,22 @@ def _run_child(
     """Run one child on ``sources``; return ``(records, killed, returncode, stderr tail)``."""
     with tempfile.TemporaryDirectory(prefix="lmrl-dry-run-") as tmp:
         req_path, out_path, err_path = Path(tmp, "request.json"), Path(tmp, "results.jsonl"), Path(tmp, "err")
-        req = {"batch_path": str(batch_path.resolve()), "sources": sources, **limits}
+        req = {"batch_path": str(batch_path.resolve()), "sources": sources, "calls": DRY_RUN_CALLS, **limits}
         req_path.write_text(json.dumps(req), encoding="utf-8")
         out_path.touch()
-        cmd = [sys.executable, "-m", "lm_reward_learning.reward._dry_run", str(req_path), str(out_path)]
-        env = dict(os.environ)
-        pkg_root = str(Path(lm_reward_learning.__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
+        policy = isolation.SandboxPolicy.for_paths(
+            [Path(tmp)],
+            [batch_path],
+            cpu_time_s=STARTUP_TIMEOUT_S + len(sources) * (limits["timeout_s"] * (DRY_RUN_CALLS + 1) + KILL_GRACE_S),
+        )
+        pkg_root = Path(lm_reward_learning.__file__).resolve().parent.parent
+        cmd, env = isolation.sandboxed_command(
+            "lm_reward_learning.reward._dry_run",
+            [str(req_path), str(out_path)],
+            policy,
+            pythonpath=[pkg_root],
+            tmp_dir=Path(tmp, "tmp"),
+        )
         logger.debug("dry run of %d reward programs on %s", len(sources), batch_path)
         with open(err_path, "wb") as err:
             proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
@@ -300,7 +336,8 @@ def _watch(proc: subprocess.Popen[bytes], out_path: Path, timeout_s: float) -> b
     """Wait for the child; kill it when it makes no progress in time. Return whether it was killed.
 
     The child may take :data:`STARTUP_TIMEOUT_S` to import torch and load the batch; after that,
-    every new record (a program started or finished) gives it ``timeout_s + KILL_GRACE_S`` more.
+    every new record (a program started or finished) gives it ``timeout_s`` for the compilation and
+    for each of its :data:`DRY_RUN_CALLS` calls, plus :data:`KILL_GRACE_S`.
     """
     seen, deadline = 0, time.monotonic() + STARTUP_TIMEOUT_S
     while True:
@@ -312,7 +349,7 @@ def _watch(proc: subprocess.Popen[bytes], out_path: Path, timeout_s: float) -> b
         records = _read_records(out_path)
         if len(records) != seen:
             seen = len(records)
-            deadline = time.monotonic() + timeout_s + KILL_GRACE_S
+            deadline = time.monotonic() + timeout_s * (DRY_RUN_CALLS + 1) + KILL_GRACE_S
         if time.monotonic() > deadline:
             logger.warning("dry-run process made no progress in time; killing it")
             proc.kill()

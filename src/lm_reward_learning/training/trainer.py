@@ -1,46 +1,48 @@
 """Train a policy for one reward program with rsl-rl-lib's ``OnPolicyRunner`` (no PPO of our own).
 
-:func:`train` is the whole path: validate the reward program on states recorded from the robot's own
-simulator, build the :class:`~lm_reward_learning.envs.mujoco_env.MujocoVecEnv`, run PPO, and after
-every iteration write the per-term reward statistics and ``checkpoints/latest.pt`` atomically, so a
-crash loses at most the iteration in progress.
+:func:`prepare_run` validates the reward program on states recorded from the robot's own simulator
+(the dry run is sandboxed); :func:`train` runs PPO in a sandboxed worker process
+(:mod:`lm_reward_learning.training.worker`), which after every iteration writes the per-term reward
+statistics and ``checkpoints/latest.pt`` atomically, so a crash loses at most the iteration in
+progress. The reward program never runs in the caller's process.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
+import json
 import logging
 import random
-import time
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from lm_reward_learning import __version__
+from lm_reward_learning import __version__, isolation
 from lm_reward_learning.config import EnvConfig, TrainConfig, to_dict
 from lm_reward_learning.envs.mujoco_env import MujocoVecEnv
 from lm_reward_learning.errors import ConfigError
 from lm_reward_learning.io import atomic_write_bytes, atomic_write_json, atomic_write_text, atomic_write_yaml
-from lm_reward_learning.reward.program import RewardProgram, load_reward_fn
+from lm_reward_learning.reward.program import RewardProgram
 from lm_reward_learning.reward.state import RewardState
 from lm_reward_learning.reward.validator import ensure_valid
 from lm_reward_learning.robots import get_robot
 from lm_reward_learning.robots.spec import RobotSpec
+from lm_reward_learning.training.launcher import WorkerErrors, WorkerFiles, run_worker
 from lm_reward_learning.training.run_dir import RunDir
-from lm_reward_learning.training.runner import LmrlRunner
+from lm_reward_learning.training.worker_protocol import TrainRequest
 
 log = logging.getLogger(__name__)
 
 IterationCallback = Callable[[int, dict[str, Any]], None]
 
 
-def _zero_reward(state: RewardState) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def zero_reward(state: RewardState) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """A reward of 0 for every env: for environments that only record states or roll a policy out."""
     z = torch.zeros(state.num_envs)
     return z, {"zero": z}
 
@@ -62,7 +64,7 @@ def record_state_batch(
         The concatenated batch.
     """
     cfg = dataclasses.replace(env_cfg, num_envs=num_envs, obs_noise=False)
-    env = MujocoVecEnv(spec, _zero_reward, cfg, seed=seed)
+    env = MujocoVecEnv(spec, zero_reward, cfg, seed=seed)
     gen = torch.Generator().manual_seed(seed)
     kept: list[RewardState] = []
     for i in range(steps):
@@ -138,8 +140,13 @@ def train(
     warm_start: Path | None = None,
     progress: bool = True,
     on_iteration: IterationCallback | None = None,
+    cancel: threading.Event | Callable[[], bool] | None = None,
 ) -> RunDir:
-    """Train (or resume training) the run's reward program with PPO.
+    """Train (or resume training) the run's reward program with PPO, in a sandboxed worker process.
+
+    The MuJoCo backend runs :mod:`lm_reward_learning.training.worker` through the reward sandbox
+    (:mod:`lm_reward_learning.isolation`; :mod:`~lm_reward_learning.training.launcher` follows it);
+    the Isaac Lab backend its own worker the same way.
 
     Args:
         run: A run directory made by :func:`prepare_run` (validated program inside).
@@ -148,14 +155,19 @@ def train(
         warm_start: Initialise the policy weights from this checkpoint (e.g. the previous iteration
             of the bi-level loop); optimiser and iteration count start fresh.
         progress: Show a tqdm progress bar on stderr.
-        on_iteration: Called as ``on_iteration(it, record)`` after each iteration's record is saved.
+        on_iteration: Called as ``on_iteration(it, record)`` after each iteration's record is saved;
+            an exception it raises stops the worker and propagates (the run stays resumable).
+        cancel: An event (or callable) that stops training after the current iteration.
 
     Returns:
         ``run``, with ``run.yaml`` status ``done``.
 
     Raises:
+        RewardRuntimeError: the reward program failed during training (``run.yaml``: ``status:
+            failed`` and ``failure``).
         CheckpointError: if the resume or warm-start checkpoint cannot be loaded.
         ConfigError: an unknown ``cfg.backend``.
+        lm_reward_learning.training.launcher.TrainingWorkerError: the worker failed or died.
         lm_reward_learning.isaaclab_backend.launcher.IsaacLabError: the Isaac Lab backend failed
             (missing environment, worker error, timeout, cancel).
     """
@@ -164,62 +176,72 @@ def train(
 
         return train_isaaclab(
             run, cfg, resume=resume, warm_start=warm_start, progress=progress, on_iteration=on_iteration,
-            device=cfg.device,
+            device=cfg.device, cancel=cancel,
         )  # fmt: skip
     if cfg.backend != "mujoco":
         raise ConfigError(f"unknown backend {cfg.backend!r}; choose mujoco or isaaclab.")
     meta = run.meta()
-    spec = get_robot(meta["robot"])
-    torch.set_num_threads(cfg.torch_threads)
-    seed_everything(cfg.seed)
-    program = RewardProgram.from_file(run.reward_dir / "program.py")
-    env = MujocoVecEnv(spec, load_reward_fn(program.source), cfg.env, seed=cfg.seed)
-    runner = LmrlRunner(env, cfg.ppo.to_rsl_rl(), run)
-    start = 0
-    if resume:
-        start = runner.load_checkpoint(run.latest_checkpoint()) + 1
-        runner.current_learning_iteration = start
-    elif warm_start is not None:
-        runner.load_checkpoint(Path(warm_start), weights_only=True)
-    records = [r for r in run.reward_stats() if r["iteration"] < start]
-    remaining = cfg.iterations - start
-    run.write_meta(status="training")
-    if remaining <= 0:
-        run.write_meta(status="done", iterations_done=start)
-        return run
-
-    bar = tqdm(total=cfg.iterations, initial=start, desc=f"train {spec.name}", unit="it", disable=not progress)
-    t_last = time.perf_counter()
-
-    def after_iteration(it: int) -> None:
-        nonlocal t_last
-        logger = runner.logger
-        now = time.perf_counter()
-        rec: dict[str, Any] = {
-            "iteration": it,
-            "wall_s": round(now - t_last, 3),
-            "env_steps": cfg.ppo.num_steps_per_env * env.num_envs,
-            "mean_episode_return": float(np.mean(logger.rewbuffer)) if logger.rewbuffer else None,
-            "mean_episode_length_s": float(np.mean(logger.lenbuffer)) * env.dt if logger.lenbuffer else None,
-            "explosions": env.pop_explosions(),
-            "terms": env.pop_reward_stats(),
-        }
-        t_last = now
-        records.append(rec)
-        run.write_reward_stats(records)
-        runner.save("latest.pt")
-        run.write_meta(iterations_done=it + 1)
-        if rec["mean_episode_return"] is not None:
-            bar.set_postfix(ret=f"{rec['mean_episode_return']:.2f}", ep_s=f"{rec['mean_episode_length_s']:.1f}")
-        bar.update(1)
-        if on_iteration is not None:
-            on_iteration(it, rec)
-
-    runner.logger.on_iteration = after_iteration
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            runner.learn(num_learning_iterations=remaining)
-    finally:
-        bar.close()
-    run.write_meta(status="done")
+    files = WorkerFiles(run.path / "worker")
+    files.reset()
+    call_s, hard_s = reward_call_limits(run, cfg)
+    TrainRequest(
+        run_dir=str(run.path.resolve()),
+        config=to_dict(cfg),
+        resume=resume,
+        warm_start=str(Path(warm_start).resolve()) if warm_start is not None else None,
+        call_timeout_s=call_s,
+        hard_timeout_s=hard_s,
+        memory_mb=cfg.sandbox.memory_mb,
+        progress_file=str(files.progress.resolve()),
+        result_file=str(files.result.resolve()),
+        cancel_file=str(files.cancel.resolve()),
+        sandbox_report=str(files.sandbox_report.resolve()),
+    ).write(files.request)
+    policy = isolation.SandboxPolicy.for_paths(
+        [run.path],
+        [p for p in (warm_start,) if p is not None],
+        cpu_time_s=600 + cfg.iterations * cfg.sandbox.cpu_time_s_per_iteration,
+        report_file=files.sandbox_report,
+    )
+    cmd, env = isolation.sandboxed_command(
+        "lm_reward_learning.training.worker",
+        ["--request", str(files.request.resolve())],
+        policy,
+        pythonpath=[source_root()],
+        tmp_dir=files.dir / "tmp",
+    )
+    start = int(meta.get("iterations_done", 0)) if resume else 0
+    run_worker(
+        cmd, env, files, run, total=cfg.iterations, start=start, desc=f"train {meta['robot']}", progress=progress,
+        on_iteration=on_iteration, cancel=cancel, stall_timeout_s=max(900.0, 10 * hard_s),
+        errors=WorkerErrors(label="MuJoCo training"), hard_timeout_s=hard_s,
+    )  # fmt: skip
     return run
+
+
+def reward_call_limits(run: RunDir, cfg: TrainConfig) -> tuple[float, float]:
+    """The per-call and hard time limits of the run's reward program at train time, s.
+
+    From the dry run's median call time and batch size in ``reward/validation.json``
+    (:func:`~lm_reward_learning.reward.runtime.call_timeout_s`); the hard limit is
+    ``max(cfg.sandbox.hard_timeout_s, 10 x the per-call limit)``.
+    """
+    from lm_reward_learning.reward.runtime import call_timeout_s
+
+    path = run.reward_dir / "validation.json"
+    validation = json.loads(path.read_text()) if path.is_file() else {}
+    per_call = call_timeout_s(
+        float(validation.get("wall_s") or 0.0),
+        int(validation.get("num_envs") or 1),
+        cfg.env.num_envs,
+        factor=cfg.sandbox.call_timeout_factor,
+        min_s=cfg.sandbox.min_call_timeout_s,
+    )
+    return per_call, max(cfg.sandbox.hard_timeout_s, 10 * per_call)
+
+
+def source_root() -> Path:
+    """The directory holding the ``lm_reward_learning`` package (a checkout's ``src``), for workers' ``PYTHONPATH``."""
+    import lm_reward_learning
+
+    return Path(lm_reward_learning.__file__).resolve().parent.parent
