@@ -6,6 +6,7 @@ Unknown keys are errors; CLI flags override the preset file. Presets: ``default`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,9 +168,28 @@ class LearnConfig:
         for key in ("iterations", "candidates", "initial_train_iterations", "num_envs", "num_frames"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be at least 1, got {getattr(self, key)}.")
-        if self.train_iterations < 1 or self.rollout_s <= 0 or (self.video_speed is not None and self.video_speed <= 0):
-            raise ConfigError("train_iterations must be ≥ 1, and rollout_s and video_speed must be positive.")
+        if self.train_iterations < 1:
+            raise ConfigError(f"train_iterations must be at least 1, got {self.train_iterations}.")
+        if not (math.isfinite(self.rollout_s) and self.rollout_s > 0):
+            raise ConfigError(f"rollout_s (seconds of each rollout video) must be positive, got {self.rollout_s}.")
+        self._check_video_window()
         return self
+
+    def _check_video_window(self) -> None:
+        speed, start, end = self.video_speed, self.video_start_s, self.video_end_s
+        if speed is not None and not (math.isfinite(speed) and speed > 0):
+            raise ConfigError(
+                f"--video-speed (video_speed) must be a positive number, got {speed}: it is the slow-motion "
+                "factor, real time = video time / speed (4 for a clip slowed down 4x, 1 for real time)."
+            )
+        if start is not None and not (math.isfinite(start) and start >= 0):
+            raise ConfigError(f"--start (video_start_s) must be a time >= 0 s on the video's timeline, got {start}.")
+        if end is not None and not (math.isfinite(end) and end > (start or 0.0)):
+            raise ConfigError(
+                f"the trim window is empty: --end (video_end_s) {end} s must be later than --start "
+                f"(video_start_s) {start or 0.0} s; give an --end after --start, or leave --end out for the "
+                "rest of the clip."
+            )
 
     @property
     def effective_video_speed(self) -> float:

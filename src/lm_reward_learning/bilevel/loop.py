@@ -60,6 +60,7 @@ def learn(
     *,
     policies_root: Path = Path("policies"),
     progress: bool = True,
+    expert_video: steps.ExpertVideo | None = None,
 ) -> LearnResult:
     """Run (or resume) the loop described in the module docstring.
 
@@ -70,12 +71,14 @@ def learn(
         synthesis: Lower-level backend.
         policies_root: Where the best policy is exported.
         progress: Progress bars on the terminal.
+        expert_video: The expert video already loaded by :func:`~.steps.load_expert` (the CLI checks
+            it before making the run directory); None loads it here.
 
     Raises:
         lm_reward_learning.errors.LmrlError: when a step cannot go on (unreadable video, an endpoint
             that refuses or times out, ...); everything completed so far stays in ``store``.
     """
-    expert = steps.prepare_expert(cfg, store) if cfg.mode == "bilevel" else None
+    expert = steps.prepare_expert(cfg, store, expert_video) if cfg.mode == "bilevel" else None
     initial = steps.initial_program(cfg).source
     current = best = steps.train_candidate(cfg, store, 0, 0, initial, None, expert, progress=progress)
     store.update_status(status="running", best=[0, 0], best_score=best.score)
