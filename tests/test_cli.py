@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +148,33 @@ def test_learn_video_speed_error_names_the_flag(capsys, tmp_path, speed) -> None
     assert code == 2
     assert f"--video-speed (video_speed) must be a positive number, got {float(speed)}" in out
     assert not (tmp_path / "r").exists()
+
+
+def test_learn_with_an_unreachable_ray_cluster_exits_2_within_30_s_before_anything_runs(tmp_path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import lm_reward_learning
+
+    pytest.importorskip("ray")
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # "auto" resolves RAY_ADDRESS first: a dead head there is what makes plain ray.init retry for minutes.
+    src = str(Path(lm_reward_learning.__file__).parents[1])
+    env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{port}", "PYTHONPATH": src}
+    runs = tmp_path / "runs"
+    argv = ["learn", "--parallel", "ray", "--candidates", "2", "--ray-address", "auto", "--runs-dir", str(runs)]
+    t0 = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "lm_reward_learning.cli", *argv, "--no-progress"],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert time.monotonic() - t0 < 30.0
+    assert "cannot connect to the Ray cluster at --ray-address auto (nothing answered within" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not runs.exists()  # failed before the run directory, so before iteration 0 trained

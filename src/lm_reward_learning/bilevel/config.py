@@ -107,6 +107,12 @@ class LearnConfig:
         ray_address: Ray cluster address (``auto``, ``ray://head:10001``); None starts a local instance.
         candidate_cpus: CPUs per candidate training (Ray scheduling; local pool size = CPUs / this).
         candidate_gpus: GPUs per candidate training (Ray only).
+        candidate_timeout_s: Wall-clock limit of one candidate's training, rollout and scoring in
+            iterations 1..K, s, counted from when its worker starts it; a candidate past it is stopped and
+            recorded as failed (``failed.json``: ``failure: timeout``, the limit, the worker) and the
+            iteration goes on with the others. None: no limit. With ``parallel: none`` a limit makes the
+            candidates train one at a time in a worker process (a process can be stopped, this one
+            cannot). The initial program (iteration 0) trains in this process without a limit.
     """
 
     video: str | None = None
@@ -142,6 +148,7 @@ class LearnConfig:
     ray_address: str | None = None
     candidate_cpus: float = 1.0
     candidate_gpus: float = 0.0
+    candidate_timeout_s: float | None = None
 
     def check(self) -> LearnConfig:
         """Validate choices and ranges; return self.
@@ -173,6 +180,11 @@ class LearnConfig:
         if not (math.isfinite(self.rollout_s) and self.rollout_s > 0):
             raise ConfigError(f"rollout_s (seconds of each rollout video) must be positive, got {self.rollout_s}.")
         self._check_video_window()
+        limit = self.candidate_timeout_s
+        if limit is not None and not (math.isfinite(limit) and limit > 0):
+            raise ConfigError(
+                f"candidate_timeout_s must be a positive number of seconds (or null for no limit), got {limit}."
+            )
         return self
 
     def _check_video_window(self) -> None:

@@ -211,9 +211,13 @@ def train_candidate(
     run_path = d / "train"
     resume = False
     if run_path.exists():
-        status = RunDir.open(run_path).meta().get("status") if (run_path / "run.yaml").is_file() else None
-        if status in ("training", "done") and (run_path / "checkpoints" / "latest.pt").is_file():
-            resume = True
+        meta = RunDir.open(run_path).meta() if (run_path / "run.yaml").is_file() else {}
+        stopped = meta.get("status") == "failed" and (meta.get("failure") or {}).get("kind") in ("died", "timeout")
+        resumable = meta.get("status") in ("training", "done") or stopped
+        if resumable and (run_path / "checkpoints" / "latest.pt").is_file():
+            resume = True  # interrupted, or its worker died or was stopped: go on from the last checkpoint
+            if stopped:
+                RunDir(run_path).write_meta(failure=None)
         else:
             shutil.rmtree(run_path)  # interrupted before training started: nothing to keep
     if not resume:
