@@ -93,3 +93,9 @@ def test_unreachable_ray_address_fails_within_the_limit(monkeypatch):
         probe_ray_cluster("auto", timeout_s=4.0)
     assert time.monotonic() - t0 < 10.0
     assert "ray start --head" in str(info.value)
+
+
+def test_probe_of_a_running_cluster_succeeds(ray_executor):
+    import ray
+
+    assert probe_ray_cluster(ray.get_runtime_context().gcs_address, timeout_s=60.0) == 2.0  # the session's instance

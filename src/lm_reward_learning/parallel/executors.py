@@ -418,11 +418,14 @@ def _ray_call(fn: Callable[[Any], Any], arg: Any, index: int, start_log: Any) ->
     return (*_call(fn, arg), where)
 
 
-def probe_ray_cluster(address: str, timeout_s: float) -> None:
+def probe_ray_cluster(address: str, timeout_s: float) -> float:
     """Check that the Ray cluster at ``address`` answers, in a child process limited to ``timeout_s``.
 
     ``ray.init(address=...)`` in this process would retry an address nobody answers on for minutes,
     and Ray's core may end the process when it gives up; a child can simply be killed.
+
+    Returns:
+        The cluster's CPU count.
 
     Raises:
         RayClusterError: nothing answered within ``timeout_s``, or Ray refused (no cluster for
@@ -443,7 +446,12 @@ def probe_ray_cluster(address: str, timeout_s: float) -> None:
     if done.returncode != 0:
         lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip()]
         raise RayClusterError(_cluster_message(address, lines[-1] if lines else f"exit code {done.returncode}"))
-    log.info("ray: the cluster at %s answered (%s CPUs)", address, done.stdout.strip() or "?")
+    try:
+        cpus = float(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise RayClusterError(_cluster_message(address, f"unexpected answer {done.stdout.strip()!r}")) from None
+    log.info("ray: the cluster at %s answered (%g CPUs)", address, cpus)
+    return cpus
 
 
 def _cluster_message(address: str | None, said: str) -> str:
