@@ -312,6 +312,15 @@ class RayExecutor:
         ray = self._init()
         start_log = ray.remote(num_cpus=0)(_StartLog).remote()
         try:
+            # Wait until the actor is up: reports sent to an actor still starting wait in the sender, and
+            # are lost if the sender dies meanwhile (the very case they are for).
+            try:
+                ray.get(start_log.snapshot.remote(), timeout=_START_LOG_TIMEOUT_S)
+            except ray.exceptions.GetTimeoutError as exc:
+                raise RayClusterError(
+                    f"the Ray cluster did not start a small bookkeeping actor within {_START_LOG_TIMEOUT_S:g} s; "
+                    "check `ray status` (nodes alive, memory) and retry"
+                ) from exc
             return self._run(ray, start_log, fn, args)
         finally:
             ray.kill(start_log)
