@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +93,88 @@ def test_learn_parallel_choices_are_checked(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["learn", "--parallel", "cluster9000"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def _bad_video(kind: str, tmp_path) -> list[str]:
+    """``lmrl learn`` arguments naming a bad expert video of the given kind."""
+    import numpy as np
+
+    from lm_reward_learning.video import write_video
+
+    if kind == "trim_empty":
+        return ["--start", "5", "--end", "5"]  # the bundled clip
+    if kind == "trim_past_the_end":
+        return ["--start", "500"]  # the bundled clip is 6 s long
+    path = tmp_path / {"empty": "zero.mp4", "truncated": "cut.mp4", "text": "notes.txt", "text_as_mp4": "fake.mp4",
+                       "image": "still.png"}[kind]  # fmt: skip
+    if kind == "empty":
+        path.touch()
+    elif kind == "truncated":  # an mp4 cut in half loses its index (the moov atom is at the end)
+        full = write_video(tmp_path / "full.mp4", np.full((20, 48, 64, 3), 128, np.uint8), 10.0)
+        path.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    elif kind in ("text", "text_as_mp4"):
+        path.write_text("a horse gallops across the field\n" * 50)
+    else:
+        import cv2
+
+        cv2.imwrite(str(path), np.zeros((48, 64, 3), np.uint8))
+    return ["--video", str(path)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("empty", "is empty (0 bytes)"),
+        ("truncated", "truncated or corrupt"),
+        ("text", "notes.txt is a text file, not a video"),
+        ("text_as_mp4", "truncated or corrupt"),
+        ("image", "is a single image, not a video"),
+        ("trim_empty", "--end (video_end_s) 5.0 s must be later than --start (video_start_s) 5.0 s"),
+        ("trim_past_the_end", "holds no frames"),
+    ],
+)
+def test_learn_with_a_bad_video_fails_before_the_run_directory_is_made(capsys, tmp_path, kind, says) -> None:
+    runs = tmp_path / "runs"
+    code, out = run_cli(capsys, "learn", *_bad_video(kind, tmp_path), "--runs-dir", str(runs), "--no-progress")
+    assert code == 2, out
+    assert says in out
+    assert not runs.exists()  # nothing to resume: no partial run directory
+    assert "--resume" not in out
+
+
+@pytest.mark.parametrize("speed", ["0", "-2", "nan"])
+def test_learn_video_speed_error_names_the_flag(capsys, tmp_path, speed) -> None:
+    code, out = run_cli(capsys, "learn", "--video-speed", speed, "--runs-dir", str(tmp_path / "r"))
+    assert code == 2
+    assert f"--video-speed (video_speed) must be a positive number, got {float(speed)}" in out
+    assert not (tmp_path / "r").exists()
+
+
+def test_learn_with_an_unreachable_ray_cluster_exits_2_within_30_s_before_anything_runs(tmp_path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import lm_reward_learning
+
+    pytest.importorskip("ray")
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # "auto" resolves RAY_ADDRESS first: a dead head there is what makes plain ray.init retry for minutes.
+    src = str(Path(lm_reward_learning.__file__).parents[1])
+    env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{port}", "PYTHONPATH": src}
+    runs = tmp_path / "runs"
+    argv = ["learn", "--parallel", "ray", "--candidates", "2", "--ray-address", "auto", "--runs-dir", str(runs)]
+    t0 = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "lm_reward_learning.cli", *argv, "--no-progress"],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert time.monotonic() - t0 < 30.0
+    assert "cannot connect to the Ray cluster at --ray-address auto (nothing answered within" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not runs.exists()  # failed before the run directory, so before iteration 0 trained

@@ -311,13 +311,14 @@ def cmd_learn(args: argparse.Namespace) -> int:
 
     from lm_reward_learning.bilevel.backends import make_feedback, make_synthesis
     from lm_reward_learning.bilevel.config import load_learn_config
-    from lm_reward_learning.bilevel.loop import learn
+    from lm_reward_learning.bilevel.loop import candidate_executor, learn
+    from lm_reward_learning.bilevel.steps import load_expert
     from lm_reward_learning.bilevel.store import LearnStore
 
+    expert_video = None
     if args.resume is not None:
         store = LearnStore.open(args.resume)
         cfg = store.config()
-        store.update_status(status="running")
     else:
         overrides = {
             k: getattr(args, k)
@@ -358,25 +359,34 @@ def cmd_learn(args: argparse.Namespace) -> int:
         get_robot(cfg.robot)
         if cfg.video and not Path(cfg.video).exists():
             raise LmrlError(f"Expert video {cfg.video} does not exist. Pass an existing file or folder to --video.")
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-        store = LearnStore.create(args.runs_dir / (args.name or f"learn_{stamp}_{cfg.robot}"), cfg)
-    print(f"learn run: {store.path}", flush=True)
-    try:
-        result = learn(
-            cfg,
-            store,
-            make_feedback(cfg),
-            make_synthesis(cfg),
-            policies_root=args.policies_dir,
-            progress=not args.no_progress,
-        )
-    except (LmrlError, KeyboardInterrupt) as exc:
-        store.update_status(status="failed", error=str(exc) or type(exc).__name__)
-        print(
-            f"lmrl learn: everything completed so far is in {store.path}; continue with --resume {store.path}",
-            file=sys.stderr,
-        )
-        raise
+        if cfg.mode == "bilevel":  # a bad video fails here, before the run directory exists
+            expert_video = load_expert(cfg)
+    feedback, synthesis = make_feedback(cfg), make_synthesis(cfg)  # no API key, no terminal: fail here
+    with candidate_executor(cfg) as executor:  # an unreachable Ray cluster fails here (bounded wait)
+        if args.resume is None:
+            stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+            store = LearnStore.create(args.runs_dir / (args.name or f"learn_{stamp}_{cfg.robot}"), cfg)
+        else:
+            store.update_status(status="running")
+        print(f"learn run: {store.path}", flush=True)
+        try:
+            result = learn(
+                cfg,
+                store,
+                feedback,
+                synthesis,
+                policies_root=args.policies_dir,
+                progress=not args.no_progress,
+                expert_video=expert_video,
+                executor=executor,
+            )
+        except (LmrlError, KeyboardInterrupt) as exc:
+            store.update_status(status="failed", error=str(exc) or type(exc).__name__)
+            print(
+                f"lmrl learn: everything completed so far is in {store.path}; continue with --resume {store.path}",
+                file=sys.stderr,
+            )
+            raise
     best = result.best
     print(f"best: iteration {best.iteration} candidate {best.index}, score {best.value:.3f} ({best.score['kind']})")
     print(f"policy: {result.onnx_path}\nreport: {result.report_path}")

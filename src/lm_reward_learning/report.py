@@ -86,9 +86,8 @@ def _feedback_html(fb: dict[str, Any]) -> str:
         for x in xs:
             if isinstance(x, dict):
                 params = f" <code>{html.escape(json.dumps(x.get('params', {})))}</code>" if x.get("params") else ""
-                rows.append(
-                    f"<li><b>{html.escape(x['name'])}</b>: {html.escape(x.get('instruction', ''))}{params}</li>"
-                )
+                name = f"<b>{html.escape(x['name'])}</b>: " if x.get("name") else ""  # "": a free-text item
+                rows.append(f"<li>{name}{html.escape(x.get('instruction', ''))}{params}</li>")
             else:
                 rows.append(f"<li>{html.escape(str(x))}</li>")
         return "<ul>" + "".join(rows) + "</ul>"

@@ -13,6 +13,18 @@ SECRET_KEY = "sk-test-9f3c1e7a-SECRET"
 #: The environment variable it is read from.
 KEY_ENV = "LMRL_TEST_API_KEY"
 
+#: LearnConfig keys of a learn run small enough for tests (1 PPO iteration of 16 envs, 2 s rollouts).
+TINY_LEARN = {
+    "robot": "go2",
+    "iterations": 1,
+    "candidates": 1,
+    "initial_train_iterations": 1,
+    "train_iterations": 1,
+    "num_envs": 16,
+    "rollout_s": 2.0,
+    "num_frames": 2,
+}
+
 PROGRAM = """PARAMS = {"lin_vel_z_l2": {"weight": -2.0}}
 
 

@@ -28,12 +28,14 @@ class Reply:
         body: JSON-ready body (dict) or raw text.
         delay_s: Seconds to wait before answering (cut short when the server stops).
         headers: Extra response headers (e.g. ``retry-after-ms``).
+        content_type: The ``content-type`` header (a failing proxy answers ``text/html``).
     """
 
     status: int = 200
     body: dict[str, Any] | str = ""
     delay_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,7 @@ class FakeOpenAIServer:
                 payload = data.encode("utf-8")
                 try:
                     self.send_response(reply.status)
-                    self.send_header("content-type", "application/json")
+                    self.send_header("content-type", reply.content_type)
                     self.send_header("content-length", str(len(payload)))
                     for key, value in reply.headers.items():
                         self.send_header(key, value)

@@ -13,9 +13,11 @@ from lm_reward_learning.bilevel.extract import (
     extract_code,
     extract_json_object,
     fenced_blocks,
+    parse_change_item,
     parse_change_line,
     parse_feedback,
 )
+from lm_reward_learning.bilevel.protocols import Feedback
 
 HELPER = "def helper(state):\n    return state.base_height\n"
 
@@ -123,3 +125,47 @@ class TestParseFeedback:
     def test_change_line_errors(self, line: str) -> None:
         with pytest.raises(FeedbackFormatError):
             parse_change_line(line)
+
+    def test_plain_sentences_are_free_text_items_and_structured_ones_stay_structured(self) -> None:
+        data = {
+            "problems": ["too slow"],
+            "rewrite": [
+                "make the strides longer",
+                "feet_air_time: longer swings | threshold_s=0.3",
+                {"instruction": "punish the trunk's roll less"},
+            ],
+            "add": ["reward forward speed", {"name": "gait_frequency_exp", "instruction": "match 2 Hz"}],
+        }
+        fb = parse_feedback(data, backend="b", raw="r")
+        got = [(c.name, c.instruction, c.params) for c in (*fb.rewrite, *fb.add)]
+        assert got == [
+            ("", "make the strides longer", {}),
+            ("feet_air_time", "longer swings", {"threshold_s": 0.3}),
+            ("", "punish the trunk's roll less", {}),
+            ("", "reward forward speed", {}),
+            ("gait_frequency_exp", "match 2 Hz", {}),
+        ]
+        assert Feedback.from_dict(json.loads(json.dumps(fb.to_dict()))) == fb  # as --resume reads feedback.json
+
+    def test_a_single_sentence_instead_of_a_list(self) -> None:
+        fb = parse_feedback({"problems": [], "add": "reward forward speed"}, backend="b", raw="")
+        assert [(c.name, c.instruction) for c in fb.add] == [("", "reward forward speed")]
+
+    @pytest.mark.parametrize(
+        ("text", "name", "instruction"),
+        [
+            ("reward forward speed", "", "reward forward speed"),
+            ("feet air time: longer swings", "", "feet air time: longer swings"),  # not a term name: a sentence
+            ("Note that the horse gallops.", "", "Note that the horse gallops."),
+            ("feet_air_time: longer swings", "feet_air_time", "longer swings"),
+        ],
+    )
+    def test_change_item(self, text: str, name: str, instruction: str) -> None:
+        change = parse_change_item(text)
+        assert (change.name, change.instruction) == (name, instruction)
+
+    def test_structured_item_with_a_bad_param_is_still_an_error(self) -> None:
+        with pytest.raises(FeedbackFormatError, match="key=number"):
+            parse_change_item("feet_air_time: longer | threshold_s=long")
+        with pytest.raises(FeedbackFormatError, match="add\\[0\\]: missing 'instruction'"):
+            parse_feedback({"problems": [], "add": [{"params": {"w": 1}}]}, backend="b", raw="")

@@ -59,6 +59,21 @@ def test_folder_of_per_iteration_files(tmp_path: Path) -> None:
         backend.feedback(request.__class__(**{**vars(request), "iteration": 3}))
 
 
+def test_file_with_sentences_as_changes_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "fb.yaml"
+    path.write_text(
+        "problems: [the robot is too slow]\n"
+        "rewrite: [make the strides longer]\n"
+        "add:\n  - reward forward speed\n  - 'gait_frequency_exp: match 2 Hz | target_hz=2'\n"
+    )
+    fb = HumanFeedback(path).feedback(feedback_request(tmp_path))
+    assert [(c.name, c.instruction) for c in fb.rewrite] == [("", "make the strides longer")]
+    assert [(c.name, c.instruction, c.params) for c in fb.add] == [
+        ("", "reward forward speed", {}),
+        ("gait_frequency_exp", "match 2 Hz", {"target_hz": 2.0}),
+    ]
+
+
 def test_malformed_file_names_the_file_and_the_problem(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("problems: [x]\nrewrite:\n  - {name: lin_vel_z_l2}\n")

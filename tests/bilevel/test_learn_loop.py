@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from bilevel_data import KEY_ENV
+from bilevel_data import KEY_ENV, TINY_LEARN
 from fake_openai_server import chat_reply
 
 from lm_reward_learning.bilevel.backends import make_feedback, make_synthesis
@@ -18,16 +18,7 @@ from lm_reward_learning.cli import main
 from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.reward.program import default_program
 
-TINY = {
-    "robot": "go2",
-    "iterations": 1,
-    "candidates": 1,
-    "initial_train_iterations": 1,
-    "train_iterations": 1,
-    "num_envs": 16,
-    "rollout_s": 2.0,
-    "num_frames": 2,
-}
+TINY = TINY_LEARN
 
 
 @pytest.fixture

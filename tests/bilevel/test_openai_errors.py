@@ -7,7 +7,7 @@ import time
 
 import pytest
 from bilevel_data import KEY_ENV, PROGRAM, SECRET_KEY, sample_feedback, synthesis_request
-from fake_openai_server import FakeOpenAIServer, chat_reply, error_reply
+from fake_openai_server import FakeOpenAIServer, Reply, chat_reply, error_reply
 
 from lm_reward_learning.bilevel.openai_backend import (
     EndpointAuthError,
@@ -16,6 +16,7 @@ from lm_reward_learning.bilevel.openai_backend import (
     EndpointError,
     EndpointRateLimitError,
     EndpointRequestError,
+    EndpointResponseError,
     EndpointServerError,
     EndpointTimeoutError,
     OpenAISynthesis,
@@ -118,3 +119,40 @@ def test_config_from_dict_rejects_unknown_keys_and_bad_values() -> None:
         EndpointConfig(base_url="h/v1", model="m")
     with pytest.raises(ConfigError, match="max_retries"):
         EndpointConfig(base_url="http://h/v1", model="m", max_retries=-1)
+
+
+# Answers with HTTP 200 that are not chat completions: a truncated JSON body, a proxy's HTML page, JSON
+# of another shape. The SDK neither retries these nor raises one of its errors for them.
+MALFORMED = {
+    "truncated_json": Reply(200, '{"id": "chatcmpl-1", "choices": [{"index": 0, "message": {"role": "assis'),
+    "html_page": Reply(200, "<html><body>502 Bad Gateway</body></html>", content_type="text/html"),
+    "json_list": Reply(200, "[1, 2, 3]"),
+    "no_choices": Reply(200, '{"id": "chatcmpl-1", "object": "chat.completion"}'),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED))
+def test_malformed_answer_is_retried_then_an_endpoint_error(server, api_key, kind) -> None:
+    server.script(*[MALFORMED[kind]] * 3)
+    start = time.monotonic()
+    with pytest.raises(EndpointResponseError) as info:
+        synth(server, max_retries=2).synthesize(synthesis_request(sample_feedback()))
+    assert len(server.requests) == 3  # retried max_retries times
+    assert time.monotonic() - start >= 1.5 - 0.1  # backoff 0.5 s, then 1 s
+    message = str(info.value)
+    assert f"{server.base_url} (model fake-llm) did not answer with a chat completion in 3 attempts" in message
+    assert "check base_url" in message
+    assert isinstance(info.value, EndpointError) and isinstance(info.value, LmrlError)
+
+
+def test_malformed_json_names_the_problem_and_quotes_the_body(server, api_key) -> None:
+    server.script(MALFORMED["truncated_json"])
+    with pytest.raises(EndpointResponseError, match=r"not valid JSON .*it begins: .*chatcmpl-1"):
+        synth(server, max_retries=0).synthesize(synthesis_request(sample_feedback()))
+
+
+def test_malformed_answer_then_a_good_one_recovers(server, api_key) -> None:
+    server.script(MALFORMED["truncated_json"], MALFORMED["html_page"], chat_reply(ANSWER))
+    result = synth(server, max_retries=2).synthesize(synthesis_request(sample_feedback()))
+    assert result.source == PROGRAM
+    assert len(server.requests) == 3

@@ -121,6 +121,15 @@ def test_answer_without_json_raises_with_an_excerpt(server, api_key, tmp_path) -
     assert isinstance(info.value, LmrlError)
 
 
+def test_changes_written_as_sentences_are_accepted_without_asking_again(server, api_key, tmp_path) -> None:
+    answer = {**GOOD, "rewrite": ["make the strides longer"], "add": ["reward forward speed", *GOOD["add"]]}
+    server.script(chat_reply(json.dumps(answer)))
+    feedback = OpenAIFeedback(endpoint(server), format_retries=1).feedback(feedback_request(tmp_path))
+    assert len(server.requests) == 1  # no format retry
+    assert [(c.name, c.instruction) for c in feedback.rewrite] == [("", "make the strides longer")]
+    assert [(c.name, c.params) for c in feedback.add] == [("", {}), ("gait_frequency_exp", {"target_hz": 2.1})]
+
+
 def test_malformed_structure_names_what_is_wrong(server, api_key, tmp_path) -> None:
     bad = {"problems": ["x"], "rewrite": [{"name": "lin vel!", "instruction": "..."}], "add": [{"name": "a_b"}]}
     server.script(chat_reply(json.dumps(bad)))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from bilevel_data import KEY_ENV, PROGRAM, sample_feedback, synthesis_request
 from fake_openai_server import FakeOpenAIServer, chat_reply
 
 from lm_reward_learning.bilevel.extract import BackendResponseError
 from lm_reward_learning.bilevel.openai_backend import EndpointConfig, OpenAISynthesis
-from lm_reward_learning.bilevel.protocols import SynthesisBackend
+from lm_reward_learning.bilevel.protocols import ComponentChange, SynthesisBackend
 from lm_reward_learning.reward.static_checks import STATE_ATTRS, check_source
 
 ANSWER = f"I lower the vertical-velocity penalty.\n\n```python\n{PROGRAM}```\n"
@@ -50,6 +52,15 @@ def test_feedback_mode_sends_the_four_parts_and_returns_the_program(server, api_
     ):
         assert part in user
     assert "REJECTED" not in user
+
+
+def test_free_text_items_reach_the_prompt_as_written(server, api_key) -> None:
+    server.script(chat_reply(ANSWER))
+    feedback = dataclasses.replace(sample_feedback(), add=(ComponentChange("", "reward forward speed"),))
+    backend(server).synthesize(synthesis_request(feedback))
+    user = server.requests[0].body["messages"][1]["content"]
+    assert "Components to add:\n- reward forward speed\n" in user + "\n"
+    assert ": reward forward speed" not in user  # no empty name in front of it
 
 
 def test_eureka_mode_has_no_feedback_section_and_states_the_task(server, api_key) -> None:

@@ -91,6 +91,13 @@ def test_unknown_term_without_scale_is_left_out_and_said() -> None:
     assert any("left out 'galloping_magic'" in x for x in log)
 
 
+def test_free_text_item_is_left_out_and_said() -> None:
+    fb = Feedback(problems=(), add=(ComponentChange("", "reward forward speed"),))
+    src, log = apply_feedback(default_program("go2").source, fb)
+    assert log == ["left out free-text item 'reward forward speed': the rules editor edits named terms only"]
+    assert src == apply_feedback(default_program("go2").source, Feedback(problems=()))[0]  # nothing changed
+
+
 def test_rules_backend_needs_feedback_and_a_compute_reward() -> None:
     req = SynthesisRequest(1, 0, "go2", "walk", default_program("go2").source, "env")
     with pytest.raises(RulesEditError, match="--synthesis openai"):

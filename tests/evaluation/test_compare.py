@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -113,3 +114,15 @@ def test_eureka_runs_offline_with_the_reflection_tuner() -> None:
     c = cell_learn_config(load_compare_config("smoke"), "eureka", 1)
     assert c.mode == "eureka" and c.synthesis == "reflection"
     assert make_feedback(c) is None and isinstance(make_synthesis(c), ReflectionSynthesis)
+
+
+def test_a_cell_made_before_a_new_learn_config_key_still_matches(tmp_path) -> None:
+    from lm_reward_learning.config import to_dict
+    from lm_reward_learning.evaluation.compare import check_same_learn_config
+
+    learn_cfg = cell_learn_config(load_compare_config("smoke"), "ours", 1)
+    stored = {k: v for k, v in to_dict(learn_cfg).items() if k != "candidate_timeout_s"}  # an older learn.yaml
+    (tmp_path / "learn.yaml").write_text(yaml.safe_dump(stored))
+    check_same_learn_config(tmp_path, dataclasses.replace(learn_cfg, candidate_timeout_s=None))
+    with pytest.raises(CompareError, match=r"differs in \['candidate_timeout_s'\]"):
+        check_same_learn_config(tmp_path, dataclasses.replace(learn_cfg, candidate_timeout_s=60.0))

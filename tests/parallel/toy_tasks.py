@@ -26,7 +26,8 @@ def fail(x: int) -> int:
 
 
 def die(x: int) -> int:
-    """Kills its own process (as the OOM killer would)."""
+    """Kills its own process (as the OOM killer would), after 0.5 s of work."""
+    time.sleep(0.5)
     os.kill(os.getpid(), signal.SIGKILL)
     return x
 

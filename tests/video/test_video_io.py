@@ -200,6 +200,22 @@ def test_unsupported_inputs(tmp_path: Path) -> None:
         load_video(image)
 
 
+def test_text_file_is_not_a_video(tmp_path: Path) -> None:
+    # ffmpeg's tty demuxer would "decode" a .txt into frames of rendered characters.
+    notes = tmp_path / "notes.txt"
+    notes.write_text("a horse gallops across the field\n" * 50)
+    with pytest.raises(UnsupportedVideoError, match=r"notes\.txt is a text file, not a video"):
+        load_video(notes)
+
+
+def test_mp4_cut_before_its_index_is_truncated_not_streamless(tmp_path: Path) -> None:
+    full = write_video(tmp_path / "full.mp4", np.full((20, 48, 64, 3), 128, np.uint8), 10.0)  # index at the end
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with pytest.raises(VideoReadError, match="no streams at all: it is truncated or corrupt"):
+        load_video(cut)
+
+
 def test_audio_only_file(tmp_path: Path) -> None:
     with pytest.raises(NoVideoStreamError, match=r"no video stream \(it holds: audio\)"):
         load_video(write_audio_only(tmp_path / "sound.m4a"))

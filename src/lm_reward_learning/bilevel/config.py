@@ -6,6 +6,7 @@ Unknown keys are errors; CLI flags override the preset file. Presets: ``default`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,12 @@ class LearnConfig:
         ray_address: Ray cluster address (``auto``, ``ray://head:10001``); None starts a local instance.
         candidate_cpus: CPUs per candidate training (Ray scheduling; local pool size = CPUs / this).
         candidate_gpus: GPUs per candidate training (Ray only).
+        candidate_timeout_s: Wall-clock limit of one candidate's training, rollout and scoring in
+            iterations 1..K, s, counted from when its worker starts it; a candidate past it is stopped and
+            recorded as failed (``failed.json``: ``failure: timeout``, the limit, the worker) and the
+            iteration goes on with the others. None: no limit. With ``parallel: none`` a limit makes the
+            candidates train one at a time in a worker process (a process can be stopped, this one
+            cannot). The initial program (iteration 0) trains in this process without a limit.
     """
 
     video: str | None = None
@@ -141,6 +148,7 @@ class LearnConfig:
     ray_address: str | None = None
     candidate_cpus: float = 1.0
     candidate_gpus: float = 0.0
+    candidate_timeout_s: float | None = None
 
     def check(self) -> LearnConfig:
         """Validate choices and ranges; return self.
@@ -167,9 +175,33 @@ class LearnConfig:
         for key in ("iterations", "candidates", "initial_train_iterations", "num_envs", "num_frames"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be at least 1, got {getattr(self, key)}.")
-        if self.train_iterations < 1 or self.rollout_s <= 0 or (self.video_speed is not None and self.video_speed <= 0):
-            raise ConfigError("train_iterations must be ≥ 1, and rollout_s and video_speed must be positive.")
+        if self.train_iterations < 1:
+            raise ConfigError(f"train_iterations must be at least 1, got {self.train_iterations}.")
+        if not (math.isfinite(self.rollout_s) and self.rollout_s > 0):
+            raise ConfigError(f"rollout_s (seconds of each rollout video) must be positive, got {self.rollout_s}.")
+        self._check_video_window()
+        limit = self.candidate_timeout_s
+        if limit is not None and not (math.isfinite(limit) and limit > 0):
+            raise ConfigError(
+                f"candidate_timeout_s must be a positive number of seconds (or null for no limit), got {limit}."
+            )
         return self
+
+    def _check_video_window(self) -> None:
+        speed, start, end = self.video_speed, self.video_start_s, self.video_end_s
+        if speed is not None and not (math.isfinite(speed) and speed > 0):
+            raise ConfigError(
+                f"--video-speed (video_speed) must be a positive number, got {speed}: it is the slow-motion "
+                "factor, real time = video time / speed (4 for a clip slowed down 4x, 1 for real time)."
+            )
+        if start is not None and not (math.isfinite(start) and start >= 0):
+            raise ConfigError(f"--start (video_start_s) must be a time >= 0 s on the video's timeline, got {start}.")
+        if end is not None and not (math.isfinite(end) and end > (start or 0.0)):
+            raise ConfigError(
+                f"the trim window is empty: --end (video_end_s) {end} s must be later than --start "
+                f"(video_start_s) {start or 0.0} s; give an --end after --start, or leave --end out for the "
+                "rest of the clip."
+            )
 
     @property
     def effective_video_speed(self) -> float:

@@ -221,7 +221,9 @@ def parse_feedback(data: Mapping[str, Any], *, backend: str, raw: str) -> Feedba
          "add":     [{"name": "...", "instruction": "...", "params": {}}],
          "text": "..."}
 
-    A change may also be written ``"name: instruction"``; a removal ``{"name": ...}``; param values
+    A change may also be written ``"name: instruction"``, or be a plain sentence (``"reward forward
+    speed"``, or an object with an ``instruction`` and no ``name``): a free-text item, kept with
+    ``name=""`` for the synthesis backend to act on. A removal may be ``{"name": ...}``; param values
     may be numbers or numeric strings.
 
     Args:
@@ -261,6 +263,22 @@ def parse_feedback(data: Mapping[str, Any], *, backend: str, raw: str) -> Feedba
         backend=backend,
         raw=raw,
     )
+
+
+def parse_change_item(text: str) -> ComponentChange:
+    """Parse one change written as text: structured when it starts with ``<component name>:``
+    (see :func:`parse_change_line`), otherwise a free-text item (``name=""``, the whole text as the
+    instruction), e.g. ``"reward forward speed"``.
+
+    Raises:
+        FeedbackFormatError: when the text is empty, or a structured change has a malformed param.
+    """
+    head, sep, rest = text.partition(":")
+    if sep and rest.strip() and COMPONENT_NAME.match(head.strip()):
+        return parse_change_line(text)
+    if not text.strip():
+        raise FeedbackFormatError("empty change; write 'name: instruction' or a sentence")
+    return ComponentChange(name="", instruction=text.strip())
 
 
 def parse_change_line(line: str) -> ComponentChange:
@@ -315,6 +333,8 @@ def _strings(value: Any, where: str, issues: list[str]) -> list[str]:
 def _changes(value: Any, where: str, issues: list[str]) -> list[ComponentChange]:
     if value is None:
         return []
+    if isinstance(value, str):
+        value = [value]  # one item written without the list
     if not isinstance(value, list):
         issues.append(f"{where}: expected a list of {{name, instruction, params}} objects, got {type(value).__name__}")
         return []
@@ -322,17 +342,21 @@ def _changes(value: Any, where: str, issues: list[str]) -> list[ComponentChange]
     for i, item in enumerate(value):
         here = f"{where}[{i}]"
         if isinstance(item, str):
-            try:
-                out.append(parse_change_line(item))
-            except FeedbackFormatError as exc:
-                issues.append(f"{here}: {exc}")
+            if item.strip():
+                try:
+                    out.append(parse_change_item(item))
+                except FeedbackFormatError as exc:
+                    issues.append(f"{here}: {exc}")
             continue
         if not isinstance(item, Mapping):
             issues.append(f"{here}: expected an object {{name, instruction, params}}, got {type(item).__name__}")
             continue
         n_before = len(issues)
         name = item.get("name")
-        _check_name(name, f"{here}.name", issues)
+        if name is None or (isinstance(name, str) and not name.strip()):
+            name = ""  # a free-text item: the instruction says what to do
+        else:
+            _check_name(name, f"{here}.name", issues)
         instruction = item.get("instruction")
         if not isinstance(instruction, str) or not instruction.strip():
             issues.append(f"{here}: missing 'instruction' (what to change, in words)")

@@ -18,7 +18,11 @@ Two ways to give it:
       remove: [ang_vel_xy_l2]
       add:
         - "gait_frequency_exp: match the horse's 2.1 Hz stride | target_hz=2.1, weight=0.5"
+        - reward forward speed
       text: gallop, do not trot
+
+  A rewrite/add item that does not start with a term name and a colon is a free-text item (the
+  synthesis backend decides which term it means).
 """
 
 from __future__ import annotations
@@ -206,8 +210,8 @@ def read_feedback_file(path: Path) -> Feedback:
     except FeedbackFormatError as exc:
         raise HumanFeedbackError(
             f"feedback file {path} is not in the four-part format: {exc}. Expected keys: problems (list of "
-            "strings), rewrite and add (lists of {name, instruction, params} or 'name: instruction'), remove "
-            "(list of names), text."
+            "strings), rewrite and add (lists of {name, instruction, params}, 'name: instruction' or sentences), "
+            "remove (list of names), text."
         ) from exc
 
 

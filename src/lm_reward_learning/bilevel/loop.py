@@ -60,6 +60,8 @@ def learn(
     *,
     policies_root: Path = Path("policies"),
     progress: bool = True,
+    expert_video: steps.ExpertVideo | None = None,
+    executor: Executor | None = None,
 ) -> LearnResult:
     """Run (or resume) the loop described in the module docstring.
 
@@ -70,17 +72,23 @@ def learn(
         synthesis: Lower-level backend.
         policies_root: Where the best policy is exported.
         progress: Progress bars on the terminal.
+        expert_video: The expert video already loaded by :func:`~.steps.load_expert` (the CLI checks
+            it before making the run directory); None loads it here.
+        executor: Where iterations 1..K train their candidates, from :func:`candidate_executor` (the CLI
+            opens it before making the run directory, so an unreachable Ray cluster fails first); None
+            opens ``candidate_executor(cfg)`` here, before iteration 0 trains.
 
     Raises:
         lm_reward_learning.errors.LmrlError: when a step cannot go on (unreadable video, an endpoint
             that refuses or times out, ...); everything completed so far stays in ``store``.
     """
-    expert = steps.prepare_expert(cfg, store) if cfg.mode == "bilevel" else None
-    initial = steps.initial_program(cfg).source
-    current = best = steps.train_candidate(cfg, store, 0, 0, initial, None, expert, progress=progress)
-    store.update_status(status="running", best=[0, 0], best_score=best.score)
-
-    with candidate_executor(cfg) as executor:
+    with contextlib.ExitStack() as stack:
+        if executor is None:  # connect (Ray) now: a bad cluster address fails before any training
+            executor = stack.enter_context(candidate_executor(cfg))
+        expert = steps.prepare_expert(cfg, store, expert_video) if cfg.mode == "bilevel" else None
+        initial = steps.initial_program(cfg).source
+        current = best = steps.train_candidate(cfg, store, 0, 0, initial, None, expert, progress=progress)
+        store.update_status(status="running", best=[0, 0], best_score=best.score)
         for k in range(1, cfg.iterations + 1):
             t0 = time.perf_counter()
             log.info("iteration %d/%d: current policy scores %.3f", k, cfg.iterations, current.value)
@@ -103,16 +111,31 @@ def learn(
 
 @contextlib.contextmanager
 def candidate_executor(cfg: LearnConfig) -> Iterator[Executor | None]:
-    """The executor of ``cfg.parallel`` (None: candidates train one after the other here), closed at the end."""
-    if cfg.parallel == "none" or cfg.candidates == 1:
+    """The started executor of ``cfg.parallel``, closed at the end; None: candidates train one after the
+    other in this process (``parallel: none``, or one candidate, and no ``candidate_timeout_s``).
+
+    With ``candidate_timeout_s`` and ``parallel: none`` the candidates train one at a time in a worker
+    process, which the limit can stop. A Ray executor connects here (bounded by
+    :data:`~lm_reward_learning.parallel.executors.RAY_CONNECT_TIMEOUT_S`).
+
+    Raises:
+        lm_reward_learning.parallel.executors.RayClusterError: ``ray_address`` names a cluster that does
+            not answer.
+    """
+    if cfg.candidate_timeout_s is None and (cfg.parallel == "none" or cfg.candidates == 1):
         yield None
         return
     from lm_reward_learning.parallel import Resources, make_executor
 
     executor = make_executor(
-        cfg.parallel, address=cfg.ray_address, resources=Resources(cfg.candidate_cpus, cfg.candidate_gpus)
+        "local" if cfg.parallel == "none" else cfg.parallel,
+        address=cfg.ray_address,
+        max_workers=1 if cfg.parallel == "none" else None,
+        resources=Resources(cfg.candidate_cpus, cfg.candidate_gpus),
+        timeout_s=cfg.candidate_timeout_s,
     )
     try:
+        executor.start()
         yield executor
     finally:
         executor.close()

@@ -14,6 +14,7 @@ never part of a repr, and never written into a returned record.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -51,6 +52,7 @@ __all__ = [
     "EndpointError",
     "EndpointRateLimitError",
     "EndpointRequestError",
+    "EndpointResponseError",
     "EndpointServerError",
     "EndpointTimeoutError",
     "ImageOptions",
@@ -62,6 +64,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _SERVER_TEXT_CHARS = 300
+#: First wait before repeating a request whose answer was not a chat completion, s (doubles each time).
+MALFORMED_RETRY_DELAY_S = 0.5
+_MALFORMED_RETRY_DELAY_MAX_S = 8.0
 
 
 class EndpointError(LmrlError):
@@ -90,6 +95,11 @@ class EndpointServerError(EndpointError):
 
 class EndpointRequestError(EndpointError):
     """The endpoint rejected the request itself (HTTP 400/404/422: model name, parameters, images)."""
+
+
+class EndpointResponseError(EndpointError):
+    """The endpoint kept answering with something that is not a chat completion (malformed JSON, an
+    HTML error page, JSON of another shape) through all retries."""
 
 
 @dataclass(frozen=True)
@@ -223,11 +233,10 @@ class OpenAIChat:
             json_mode: Ask for ``response_format={"type": "json_object"}`` (only if the config allows it).
 
         Raises:
-            EndpointError: (a subclass) when the request fails after the SDK's retries.
+            EndpointError: (a subclass) when the request fails after the SDK's retries, or the answers
+                were not chat completions (:class:`EndpointResponseError`).
             BackendResponseError: when the answer has no message content.
         """
-        import openai
-
         cfg = self.config
         kwargs: dict[str, Any] = {"model": cfg.model, "messages": messages}
         if cfg.temperature is not None:
@@ -237,15 +246,12 @@ class OpenAIChat:
         if json_mode and cfg.json_mode:
             kwargs["response_format"] = {"type": "json_object"}
         start = time.monotonic()
-        try:
-            response = self._client.chat.completions.create(**kwargs)
-        except openai.OpenAIError as exc:
-            mapped = self._map_error(exc)
-            raise mapped from (None if self._key in str(exc) else exc)
+        response = self._create(kwargs)
         seconds = time.monotonic() - start
-        choice = response.choices[0] if response.choices else None
-        text = choice.message.content if choice is not None and choice.message is not None else None
-        finish = str(choice.finish_reason) if choice is not None else "none"
+        choice = response.choices[0]
+        message = getattr(choice, "message", None)
+        text = getattr(message, "content", None)
+        finish = str(getattr(choice, "finish_reason", None))
         if not text:
             raise BackendResponseError(
                 f"{cfg.base_url} (model {cfg.model}) answered with no message content (finish_reason={finish})."
@@ -259,6 +265,54 @@ class OpenAIChat:
             cfg.model, seconds, usage["prompt_tokens"], usage["completion_tokens"], finish,
         )  # fmt: skip
         return ChatAnswer(text=text, usage=usage, finish_reason=finish, seconds=seconds)
+
+    def _create(self, kwargs: dict[str, Any]) -> Any:
+        """``chat.completions.create`` with the SDK's retries, plus retries of answers that are not a
+        chat completion (the SDK raises ``JSONDecodeError`` on a malformed JSON body and returns the text
+        of a non-JSON one; neither is retried by it).
+
+        Raises:
+            EndpointError: (a subclass) when the request fails; :class:`EndpointResponseError` when
+                every one of ``max_retries + 1`` answers was malformed.
+        """
+        import openai
+        from openai.types.chat import ChatCompletion
+        from openai.types.chat.chat_completion import Choice
+
+        cfg = self.config
+        problem = ""
+        for attempt in range(cfg.max_retries + 1):
+            if attempt:
+                delay = min(MALFORMED_RETRY_DELAY_S * 2 ** (attempt - 1), _MALFORMED_RETRY_DELAY_MAX_S)
+                log.warning("%s; asking again in %.1f s (retry %d of %d)", problem, delay, attempt, cfg.max_retries)
+                time.sleep(delay)
+            try:
+                response = self._client.chat.completions.create(**kwargs)
+            except openai.OpenAIError as exc:
+                mapped = self._map_error(exc)
+                raise mapped from (None if self._key in str(exc) else exc)
+            except json.JSONDecodeError as exc:  # the body is not JSON (the SDK does not wrap this)
+                body = excerpt(self._redact(exc.doc), _SERVER_TEXT_CHARS)
+                problem = f"the answer is not valid JSON ({exc}); it begins: {body}"
+                continue
+            if not isinstance(response, ChatCompletion):
+                what = excerpt(self._redact(str(response)), _SERVER_TEXT_CHARS)
+                problem = f"the answer is {type(response).__name__} {what}, not a chat-completion object"
+                continue
+            if not isinstance(response.choices, list) or not response.choices:
+                problem = "the answer is JSON without a 'choices' list (not a chat completion)"
+                continue
+            if not isinstance(response.choices[0], Choice):
+                problem = f"the answer's choices[0] is not a choice object: {excerpt(str(response.choices[0]))}"
+                continue
+            return response
+        where = f"{cfg.base_url} (model {cfg.model})"
+        tries = f"{cfg.max_retries + 1} attempt{'s' if cfg.max_retries else ''}"
+        raise EndpointResponseError(
+            f"{where} did not answer with a chat completion in {tries}: {problem}. The server (or a proxy in "
+            "front of it) is failing or is not an OpenAI-compatible chat-completions endpoint: check base_url "
+            "(usually ending in /v1) and the server's logs, retry later, or raise max_retries."
+        )
 
     def _map_error(self, exc: openai.OpenAIError) -> EndpointError:
         import openai

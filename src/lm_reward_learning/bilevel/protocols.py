@@ -22,7 +22,8 @@ class ComponentChange:
     """One reward component the feedback wants rewritten or added.
 
     Attributes:
-        name: Term name, ``<quantity>_<kernel>`` (``track_lin_vel_xy_exp``, ``gait_frequency_exp``).
+        name: Term name, ``<quantity>_<kernel>`` (``track_lin_vel_xy_exp``, ``gait_frequency_exp``), or
+            ``""`` for a free-text item (``"reward forward speed"``): the synthesis backend picks the term.
         instruction: What to change, in words.
         params: Suggested numeric values (e.g. ``{"target_hz": 2.1, "weight": 0.5}``); may be empty.
     """

@@ -186,7 +186,9 @@ def apply_feedback(source: str, feedback) -> tuple[str, list[str]]:
             log.append(f"removed base term {name}")
     for change in (*feedback.rewrite, *feedback.add):
         params = {k: float(v) for k, v in change.params.items()}
-        if change.name in lib:
+        if not change.name:
+            log.append(f"left out free-text item {change.instruction!r}: the rules editor edits named terms only")
+        elif change.name in lib:
             term = lib[change.name]
             merged = {**term.params, **section.params.get(change.name, {})}
             unknown = sorted(set(params) - set(term.params))

@@ -13,7 +13,7 @@ import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from lm_reward_learning.io import atomic_write_bytes, atomic_write_json, atomic_
 from lm_reward_learning.reward.program import RewardProgram, default_program
 from lm_reward_learning.robots import get_robot
 from lm_reward_learning.training.run_dir import RunDir
+
+if TYPE_CHECKING:
+    from lm_reward_learning.video.clip import VideoClip
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +82,33 @@ class Candidate:
 
 
 # --------------------------------------------------------------------------------------------- expert
-def prepare_expert(cfg: LearnConfig, store: LearnStore) -> Expert:
-    """Load, trim and speed-correct the expert video; sample frames; measure its gait.
+@dataclass(frozen=True)
+class ExpertVideo:
+    """The expert video decoded and measured, before anything is written (see :func:`load_expert`).
+
+    Attributes:
+        clip: The trimmed, speed-corrected clip (max side 320 px).
+        features: Gait features measured from it, or None when not measured.
+    """
+
+    clip: VideoClip
+    features: dict[str, Any] | None
+
+
+def load_expert(cfg: LearnConfig, *, measure: bool = True) -> ExpertVideo:
+    """Load, trim and speed-correct the expert video and (``measure``) measure its gait; write nothing.
+
+    ``lmrl learn`` calls this before it makes the run directory, so a bad video leaves nothing behind.
 
     Raises:
-        lm_reward_learning.video.errors.VideoError: unreadable, empty, audio-only, unsupported video,
-            or a clip too short / without periodic motion.
+        lm_reward_learning.video.errors.VideoError: unreadable, empty, truncated, audio-only or
+            unsupported video (a single image, a text file), an empty trim window, or a clip too short /
+            without periodic motion.
     """
     from lm_reward_learning.video import bundled_expert_video
     from lm_reward_learning.video import io as vio
     from lm_reward_learning.video import motion as vmotion
 
-    d = store.expert_dir
     source = Path(cfg.video) if cfg.video else bundled_expert_video()
     clip = vio.load_video(
         source,
@@ -99,11 +117,32 @@ def prepare_expert(cfg: LearnConfig, store: LearnStore) -> Expert:
         speed=cfg.effective_video_speed,
         max_side=320,
     )
+    features = vmotion.analyse_expert_video(clip).to_gait_features() if measure else None
+    return ExpertVideo(clip, features)
+
+
+def prepare_expert(cfg: LearnConfig, store: LearnStore, loaded: ExpertVideo | None = None) -> Expert:
+    """Load, trim and speed-correct the expert video; sample frames; measure its gait (or reuse
+    ``loaded``, from :func:`load_expert`); save the clip and the measurements in the store.
+
+    Raises:
+        lm_reward_learning.video.errors.VideoError: see :func:`load_expert`.
+    """
+    from lm_reward_learning.video import io as vio
+
+    d = store.expert_dir
+    features = read_json(d / "motion.json")  # measured by an earlier run of this store: keep it
+    if loaded is None:
+        loaded = load_expert(cfg, measure=features is None)
+    clip = loaded.clip
     if not (d / "clip.mp4").is_file():
         vio.write_video(d / "clip.mp4", clip.frames, clip.fps)
-    features = read_json(d / "motion.json")
     if features is None:
-        features = vmotion.analyse_expert_video(clip).to_gait_features()
+        features = loaded.features
+        if features is None:
+            from lm_reward_learning.video import motion as vmotion
+
+            features = vmotion.analyse_expert_video(clip).to_gait_features()
         atomic_write_json(d / "motion.json", features)
     return Expert(d / "clip.mp4", frames_for_feedback(cfg, clip, "expert"), clip.frames, float(clip.fps), features)
 
@@ -172,9 +211,13 @@ def train_candidate(
     run_path = d / "train"
     resume = False
     if run_path.exists():
-        status = RunDir.open(run_path).meta().get("status") if (run_path / "run.yaml").is_file() else None
-        if status in ("training", "done") and (run_path / "checkpoints" / "latest.pt").is_file():
-            resume = True
+        meta = RunDir.open(run_path).meta() if (run_path / "run.yaml").is_file() else {}
+        stopped = meta.get("status") == "failed" and (meta.get("failure") or {}).get("kind") in ("died", "timeout")
+        resumable = meta.get("status") in ("training", "done") or stopped
+        if resumable and (run_path / "checkpoints" / "latest.pt").is_file():
+            resume = True  # interrupted, or its worker died or was stopped: go on from the last checkpoint
+            if stopped:
+                RunDir(run_path).write_meta(failure=None)
         else:
             shutil.rmtree(run_path)  # interrupted before training started: nothing to keep
     if not resume:

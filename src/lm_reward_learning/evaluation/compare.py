@@ -108,15 +108,7 @@ def run_cell(cfg: CompareConfig, method: str, seed: int, cell: Path, *, progress
     learn_cfg = cell_learn_config(cfg, method, seed)
     t0 = time.perf_counter()
     if (cell / "learn.yaml").is_file():
-        stored = yaml.safe_load((cell / "learn.yaml").read_text())
-        if stored != to_dict(learn_cfg):
-            changed = sorted(
-                k for k in set(stored) | set(to_dict(learn_cfg)) if stored.get(k) != to_dict(learn_cfg).get(k)
-            )
-            raise CompareError(
-                f"{cell} holds a learn run made with another configuration (differs in {changed}); pass another "
-                f"--out, or delete {cell} to rerun that cell."
-            )
+        check_same_learn_config(cell, learn_cfg)
         store = LearnStore.open(cell)
     else:
         store = LearnStore.create(cell, learn_cfg)
@@ -146,6 +138,23 @@ def run_cell(cfg: CompareConfig, method: str, seed: int, cell: Path, *, progress
     atomic_write_json(cell / CELL_FILE, record)
     log.info("compare: %s seed %d scores %.3f (%.0f s)", method, seed, ev.score, record["wall_s"])
     return {**record, "resumed": False}
+
+
+def check_same_learn_config(cell: Path, learn_cfg) -> None:
+    """Check that ``cell/learn.yaml`` holds ``learn_cfg``; a key it lacks counts as None (a key added to
+    LearnConfig since, with a None default, does not make an old cell different).
+
+    Raises:
+        CompareError: naming the keys that differ.
+    """
+    stored = yaml.safe_load((cell / "learn.yaml").read_text()) or {}
+    wanted = to_dict(learn_cfg)
+    changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+    if changed:
+        raise CompareError(
+            f"{cell} holds a learn run made with another configuration (differs in {changed}); pass another "
+            f"--out, or delete {cell} to rerun that cell."
+        )
 
 
 def _train_initial(learn_cfg, store, *, progress: bool) -> None:

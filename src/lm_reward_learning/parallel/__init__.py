@@ -19,13 +19,16 @@ _EXPORTS = {
     "FailedCandidate": "candidates",
     "candidate_jobs": "candidates",
     "make_executor": "candidates",
+    "mark_run_failed": "candidates",
     "run_candidate": "candidates",
     "train_candidates": "candidates",
     "Executor": "executors",
     "LocalProcessExecutor": "executors",
+    "RayClusterError": "executors",
     "RayExecutor": "executors",
     "Resources": "executors",
     "TaskResult": "executors",
+    "probe_ray_cluster": "executors",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -6,7 +6,9 @@ worker, and returns one typed result per task, in order: a
 :class:`~lm_reward_learning.bilevel.steps.Candidate` (trained, rolled out, scored, written to the learn
 store exactly as in the sequential loop) or a :class:`FailedCandidate` (the task raised, or its worker
 died or timed out). A failure never sinks the iteration: it is logged, written to
-``iter_KK/cand_M/failed.json`` and returned for the loop to skip.
+``iter_KK/cand_M/failed.json`` (with the worker it ran on and, for a timeout, the limit) and returned for
+the loop to skip; the candidate's training run, if it got that far, is marked ``status: failed`` in its
+``run.yaml`` with the reason (a killed worker cannot do that itself).
 
 Every worker writes ``iter_KK/cand_M/worker.json`` (pid, host, start time) when it starts, so a person
 (or a test) can see where each candidate trains.
@@ -15,6 +17,7 @@ Every worker writes ``iter_KK/cand_M/worker.json`` (pid, host, start time) when 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import socket
@@ -31,6 +34,9 @@ from lm_reward_learning.io import atomic_write_json
 from lm_reward_learning.parallel.executors import Executor, LocalProcessExecutor, RayExecutor, Resources, TaskResult
 
 log = logging.getLogger(__name__)
+
+#: ``run.yaml`` statuses :func:`mark_run_failed` leaves alone.
+TERMINAL_RUN_STATUSES = ("done", "invalid_reward", "failed")
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,9 @@ class FailedCandidate:
         message: What went wrong.
         traceback: The worker's traceback, when there is one.
         run: Its (partial) training run directory.
-        worker: Where it ran.
+        worker: Where it ran (``pid 123 on host``, ``ray node … worker … pid 123 on host``).
         wall_s: Seconds until the failure.
+        time_limit_s: The per-candidate limit that stopped it (``timeout`` only), s.
     """
 
     iteration: int
@@ -85,6 +92,7 @@ class FailedCandidate:
     run: Path
     worker: str
     wall_s: float
+    time_limit_s: float | None = None
 
     @property
     def value(self) -> float:
@@ -193,13 +201,13 @@ def train_candidates(
         One :class:`Candidate` or :class:`FailedCandidate` per job, in job order.
     """
     jobs = candidate_jobs(cfg, store, k, sources, warm, expert, seeds)
-    ex = executor or make_executor("local")
+    ex = executor or make_executor("local", timeout_s=cfg.candidate_timeout_s)
     log.info("iteration %d: training %d candidates on the %s executor", k, len(jobs), ex.name)
     results = ex.map(run_candidate, jobs)
-    return [_outcome(job, res) for job, res in zip(jobs, results, strict=True)]
+    return [_outcome(job, res, ex.timeout_s) for job, res in zip(jobs, results, strict=True)]
 
 
-def _outcome(job: CandidateJob, res: TaskResult) -> Any:
+def _outcome(job: CandidateJob, res: TaskResult, time_limit_s: float | None) -> Any:
     d = job.store.cand_dir(job.iteration, job.index)
     if res.ok:
         (d / "failed.json").unlink(missing_ok=True)
@@ -214,14 +222,55 @@ def _outcome(job: CandidateJob, res: TaskResult) -> Any:
         message=res.message,
         traceback=res.traceback,
         run=d / "train",
-        worker=res.worker,
+        worker=res.worker or _worker_from_file(d),
         wall_s=round(res.wall_s, 2),
+        time_limit_s=time_limit_s if res.failure == "timeout" else None,
     )
     record = {k: v for k, v in dataclasses.asdict(failed).items() if k != "source"}
     record["run"] = str(failed.run)
     atomic_write_json(d / "failed.json", record)
+    mark_run_failed(failed)
     log.warning(
-        "iteration %d candidate %d failed (%s, %s): %s",
-        *(job.iteration, job.index, res.failure, res.error_kind, res.message),
+        "iteration %d candidate %d failed (%s, %s) on %s: %s",
+        *(job.iteration, job.index, res.failure, res.error_kind, failed.worker, res.message),
     )
     return failed
+
+
+def _worker_from_file(d: Path) -> str:
+    """The worker named by ``worker.json`` (written by the worker as it started), or why there is none."""
+    try:
+        w = json.loads((d / "worker.json").read_text())
+        return f"pid {w['pid']} on {w['host']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unknown (the worker never started the candidate: no worker.json)"
+
+
+def mark_run_failed(failed: FailedCandidate) -> None:
+    """Give the candidate's training run a terminal ``run.yaml`` status after its worker failed.
+
+    A worker that died or was stopped leaves ``status: training`` (or ``validated``) behind; this
+    writes ``status: failed`` and a ``failure`` record (kind, error, message, worker, time limit). A run
+    that finished (``done``) or whose program was rejected (``invalid_reward``) keeps its status.
+    """
+    from lm_reward_learning.errors import RunDirError
+    from lm_reward_learning.training.run_dir import RunDir
+
+    if not (failed.run / "run.yaml").is_file():
+        return  # it failed before its run directory was made
+    try:
+        run = RunDir.open(failed.run)
+        if run.meta().get("status") in TERMINAL_RUN_STATUSES:
+            return
+        run.write_meta(
+            status="failed",
+            failure={
+                "kind": failed.failure,
+                "error_kind": failed.error_kind,
+                "message": failed.message,
+                "worker": failed.worker,
+                "time_limit_s": failed.time_limit_s,
+            },
+        )
+    except RunDirError as exc:  # a damaged run.yaml: failed.json still says what happened
+        log.warning("cannot mark %s as failed: %s", failed.run, exc)

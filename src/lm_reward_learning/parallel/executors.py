@@ -13,7 +13,14 @@ Two implementations of one contract, :class:`Executor`:
 
 Both return one :class:`TaskResult` per task, in task order: ``ok`` with the value, or a failure with
 its kind (``error``: the task raised; ``died``: its process ended without an answer; ``timeout``), the
-exception's class name, message and traceback.
+exception's class name, message, traceback and the worker it ran on (also for a task that died or was
+stopped: a Ray task reports its node, worker id and pid to a small actor when it starts). A time limit
+counts from the moment the task starts running, not from its submission, so a task queued behind
+others is not charged for the wait.
+
+Connecting to an existing Ray cluster is bounded: :meth:`RayExecutor.start` first probes the address
+in a child process with a :data:`RAY_CONNECT_TIMEOUT_S` limit (``ray.init`` itself retries a dead
+address for minutes) and raises :class:`RayClusterError` when nothing answers.
 
 Sources: Ray 2.x ``ray.remote(...).options``, ``ray.wait``, ``ray.exceptions`` (``RayTaskError``,
 ``WorkerCrashedError``); Python ``multiprocessing`` spawn context and ``connection.wait``.
@@ -26,6 +33,9 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -33,9 +43,19 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
 
+from lm_reward_learning.errors import LmrlError
+
 log = logging.getLogger(__name__)
 
 FAILURE_KINDS = ("error", "died", "timeout")
+#: Seconds to wait for an existing Ray cluster to answer before giving up (``ray.init`` alone retries
+#: an address nobody answers on for minutes).
+RAY_CONNECT_TIMEOUT_S = 15.0
+_START_LOG_TIMEOUT_S = 30.0
+
+
+class RayClusterError(LmrlError):
+    """The Ray cluster named by an address cannot be reached (nothing answers, or Ray refuses it)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +102,11 @@ class Executor(Protocol):
     """Runs ``fn(arg)`` for every ``arg``, in parallel; one :class:`TaskResult` per arg, in order."""
 
     name: str
+    timeout_s: float | None
+
+    def start(self) -> None:
+        """Acquire what the executor needs now (connect to a cluster), so a bad setup fails early."""
+        ...
 
     def map(self, fn: Callable[[Any], Any], args: Sequence[Any]) -> list[TaskResult]:
         """Run the tasks; never raises for a task's failure."""
@@ -171,8 +196,8 @@ class LocalProcessExecutor:
                         _stop(proc)
                         results[i] = TaskResult(
                             i, False, failure="timeout", error_kind="Timeout",
-                            message=f"task ran past its {self.timeout_s:.0f} s limit and was stopped",
-                            wall_s=time.monotonic() - t0, worker=f"pid {proc.pid}",
+                            message=f"task ran past its {self.timeout_s:g} s limit and was stopped",
+                            wall_s=time.monotonic() - t0, worker=_local_worker(proc.pid),
                         )  # fmt: skip
                         conn.close()
                         del running[i]
@@ -195,7 +220,7 @@ class LocalProcessExecutor:
                 msg = conn.recv()
         conn.close()
         proc.join(timeout=30)
-        wall, worker = time.monotonic() - t0, f"pid {proc.pid}"
+        wall, worker = time.monotonic() - t0, _local_worker(proc.pid)
         if msg is None:
             return TaskResult(
                 i, False, failure="died", error_kind="WorkerDied",
@@ -207,8 +232,15 @@ class LocalProcessExecutor:
             return TaskResult(i, True, value=value, wall_s=wall, worker=worker)
         return TaskResult(i, False, None, "error", kind, message, tb, wall, worker)
 
+    def start(self) -> None:
+        """Nothing to acquire: processes start with their tasks."""
+
     def close(self) -> None:
         """Nothing to release: every task's process has ended when :meth:`map` returns."""
+
+
+def _local_worker(pid: int | None) -> str:
+    return f"pid {pid} on {socket.gethostname()}"
 
 
 def _stop(proc: Any) -> None:
@@ -228,8 +260,11 @@ class RayExecutor:
         num_cpus: CPUs of a local instance (None: all).
         num_gpus: GPUs of a local instance (None: Ray detects them).
         resources: Per-task needs.
-        timeout_s: Per-task limit, s (None: none); a task past it is cancelled (force-killed).
+        timeout_s: Per-task limit from the task's start, s (None: none); a task past it is cancelled
+            (force-killed). A task still waiting for a slot after ``timeout_s`` × the number of tasks
+            (every task before it ran to its limit) is cancelled too.
         env: Environment variables for the workers (Ray ``runtime_env``).
+        connect_timeout_s: Limit of the probe of an existing cluster, s (None: :data:`RAY_CONNECT_TIMEOUT_S`).
     """
 
     address: str | None = None
@@ -238,13 +273,25 @@ class RayExecutor:
     resources: Resources = field(default_factory=Resources)
     timeout_s: float | None = None
     env: dict[str, str] = field(default_factory=dict)
+    connect_timeout_s: float | None = None
     name: str = "ray"
     _started: bool = False
+
+    def start(self) -> None:
+        """Connect to the cluster (or start the local instance) now.
+
+        Raises:
+            RayClusterError: ``address`` names a cluster that does not answer within
+                ``connect_timeout_s``, or that Ray refuses.
+        """
+        self._init()
 
     def _init(self) -> Any:
         import ray
 
         if not ray.is_initialized():
+            if self.address is not None:
+                probe_ray_cluster(self.address, self.connect_timeout_s or RAY_CONNECT_TIMEOUT_S)
             kwargs: dict[str, Any] = {
                 "include_dashboard": False,
                 "log_to_driver": False,
@@ -252,7 +299,10 @@ class RayExecutor:
             }
             if self.address is None:
                 kwargs.update(num_cpus=self.num_cpus, num_gpus=self.num_gpus)
-            ray.init(address=self.address, **kwargs)
+            try:
+                ray.init(address=self.address, **kwargs)
+            except ConnectionError as exc:  # the cluster went away between the probe and here
+                raise RayClusterError(_cluster_message(self.address, str(exc))) from exc
             self._started = True
             log.info("ray: %s", "local instance started" if self.address is None else f"connected to {self.address}")
         return ray
@@ -260,43 +310,84 @@ class RayExecutor:
     def map(self, fn: Callable[[Any], Any], args: Sequence[Any]) -> list[TaskResult]:
         """Run ``fn(arg)`` for each arg as Ray tasks; see the class docstring."""
         ray = self._init()
+        start_log = ray.remote(num_cpus=0)(_StartLog).remote()
+        try:
+            # Wait until the actor is up: reports sent to an actor still starting wait in the sender, and
+            # are lost if the sender dies meanwhile (the very case they are for).
+            try:
+                ray.get(start_log.snapshot.remote(), timeout=_START_LOG_TIMEOUT_S)
+            except ray.exceptions.GetTimeoutError as exc:
+                raise RayClusterError(
+                    f"the Ray cluster did not start a small bookkeeping actor within {_START_LOG_TIMEOUT_S:g} s; "
+                    "check `ray status` (nodes alive, memory) and retry"
+                ) from exc
+            return self._run(ray, start_log, fn, args)
+        finally:
+            ray.kill(start_log)
+
+    def _run(self, ray: Any, start_log: Any, fn: Callable[[Any], Any], args: Sequence[Any]) -> list[TaskResult]:
         remote = ray.remote(_ray_call).options(
             num_cpus=self.resources.num_cpus, num_gpus=self.resources.num_gpus, max_retries=0
         )
         t0 = time.monotonic()
-        refs = {remote.remote(fn, a): i for i, a in enumerate(args)}
+        refs = {remote.remote(fn, a, i, start_log): i for i, a in enumerate(args)}
         results: dict[int, TaskResult] = {}
+        started: dict[int, float] = {}  # when this driver first saw each task's start report
+        workers: dict[int, str] = {}
         pending = list(refs)
         while pending:
             done, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+            now = time.monotonic()
+            for i, worker in ray.get(start_log.snapshot.remote(), timeout=_START_LOG_TIMEOUT_S).items():
+                workers[i] = worker
+                started.setdefault(i, now)
             for ref in done:
                 i = refs[ref]
-                results[i] = self._collect(ray, ref, i, time.monotonic() - t0)
-            if self.timeout_s is not None and time.monotonic() - t0 > self.timeout_s:
+                results[i] = self._collect(ray, ref, i, now - started.get(i, t0), workers.get(i, ""))
+            if self.timeout_s is not None:
+                still = []
                 for ref in pending:
-                    ray.cancel(ref, force=True)
                     i = refs[ref]
+                    message = self._late(i, started, now - t0, len(args))
+                    if message is None:
+                        still.append(ref)
+                        continue
+                    ray.cancel(ref, force=True)
                     results[i] = TaskResult(
-                        i, False, failure="timeout", error_kind="Timeout",
-                        message=f"task ran past its {self.timeout_s:.0f} s limit and was cancelled",
-                        wall_s=time.monotonic() - t0,
+                        i, False, failure="timeout", error_kind="Timeout", message=message,
+                        wall_s=now - started.get(i, t0), worker=workers.get(i, "not started (no worker took it)"),
                     )  # fmt: skip
-                pending = []
+                pending = still
         return [results[i] for i in range(len(args))]
 
+    def _late(self, i: int, started: dict[int, float], elapsed_s: float, n_tasks: int) -> str | None:
+        """Why task ``i`` must be cancelled now, or None (``elapsed_s``: since the tasks were submitted)."""
+        assert self.timeout_s is not None
+        now = time.monotonic()
+        if i in started and now - started[i] > self.timeout_s:
+            return f"task ran past its {self.timeout_s:g} s limit and was cancelled"
+        if i not in started and elapsed_s > self.timeout_s * n_tasks:
+            return (
+                f"task did not start within {self.timeout_s * n_tasks:g} s ({n_tasks} tasks x the "
+                f"{self.timeout_s:g} s limit): no node has a free slot with the CPUs/GPUs it needs; lower "
+                "candidate_cpus/candidate_gpus or add nodes"
+            )
+        return None
+
     @staticmethod
-    def _collect(ray: Any, ref: Any, i: int, wall: float) -> TaskResult:
+    def _collect(ray: Any, ref: Any, i: int, wall: float, worker: str) -> TaskResult:
         try:
-            ok, value, kind, message, tb, worker = ray.get(ref)
+            ok, value, kind, message, tb, where = ray.get(ref)
         except ray.exceptions.RayError as exc:  # the worker died (WorkerCrashedError), node lost, ...
+            first = str(exc).splitlines()[0] if str(exc) else repr(exc)
             return TaskResult(
                 i, False, failure="died", error_kind=type(exc).__name__,
-                message=f"Ray worker died without a result: {str(exc).splitlines()[0] if str(exc) else exc!r}",
-                wall_s=wall,
+                message=f"Ray worker {worker or '(never reported its start)'} died without a result: {first}",
+                wall_s=wall, worker=worker or "unknown (the task never reported its start)",
             )  # fmt: skip
         if ok:
-            return TaskResult(i, True, value=value, wall_s=wall, worker=worker)
-        return TaskResult(i, False, None, "error", kind, message, tb, wall, worker)
+            return TaskResult(i, True, value=value, wall_s=wall, worker=where)
+        return TaskResult(i, False, None, "error", kind, message, tb, wall, where)
 
     def close(self) -> None:
         """Shut down the Ray instance if this executor started it."""
@@ -307,9 +398,75 @@ class RayExecutor:
             self._started = False
 
 
-def _ray_call(fn: Callable[[Any], Any], arg: Any) -> tuple[bool, Any, str, str, str, str]:
-    """The Ray task: :func:`_call` plus where it ran."""
+class _StartLog:
+    """A Ray actor each task tells where it runs as it starts (see :class:`RayExecutor`)."""
+
+    def __init__(self) -> None:
+        self._workers: dict[int, str] = {}
+
+    def started(self, index: int, worker: str) -> None:
+        """Record that task ``index`` started on ``worker``."""
+        self._workers[index] = worker
+
+    def snapshot(self) -> dict[int, str]:
+        """Every start recorded so far: task index → worker."""
+        return dict(self._workers)
+
+
+def _ray_call(fn: Callable[[Any], Any], arg: Any, index: int, start_log: Any) -> tuple[bool, Any, str, str, str, str]:
+    """The Ray task: report where it runs, then :func:`_call` plus that place."""
     import ray
 
-    where = f"ray node {ray.get_runtime_context().get_node_id()[:8]} pid {os.getpid()}"
+    ctx = ray.get_runtime_context()
+    where = (
+        f"ray node {ctx.get_node_id()[:8]} worker {ctx.get_worker_id()[:8]} pid {os.getpid()} on {socket.gethostname()}"
+    )
+    # Not waited for: a task blocked in ray.get/ray.wait lends its CPUs to queued tasks, which would then
+    # run more candidates at once than there are slots. The report is on its way before the task's work.
+    start_log.started.remote(index, where)
     return (*_call(fn, arg), where)
+
+
+def probe_ray_cluster(address: str, timeout_s: float) -> float:
+    """Check that the Ray cluster at ``address`` answers, in a child process limited to ``timeout_s``.
+
+    ``ray.init(address=...)`` in this process would retry an address nobody answers on for minutes,
+    and Ray's core may end the process when it gives up; a child can simply be killed.
+
+    Returns:
+        The cluster's CPU count.
+
+    Raises:
+        RayClusterError: nothing answered within ``timeout_s``, or Ray refused (no cluster for
+            ``auto``, a version mismatch, ...).
+    """
+    code = (
+        "import sys, ray\n"
+        "ray.init(address=sys.argv[1], include_dashboard=False, log_to_driver=False, logging_level='error')\n"
+        "print(ray.cluster_resources().get('CPU', 0))\n"
+        "ray.shutdown()\n"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code, address], capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise RayClusterError(_cluster_message(address, f"nothing answered within {timeout_s:g} s")) from None
+    if done.returncode != 0:
+        lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip()]
+        raise RayClusterError(_cluster_message(address, lines[-1] if lines else f"exit code {done.returncode}"))
+    try:
+        cpus = float(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise RayClusterError(_cluster_message(address, f"unexpected answer {done.stdout.strip()!r}")) from None
+    log.info("ray: the cluster at %s answered (%g CPUs)", address, cpus)
+    return cpus
+
+
+def _cluster_message(address: str | None, said: str) -> str:
+    return (
+        f"cannot connect to the Ray cluster at --ray-address {address} ({said}). Start the cluster first "
+        "(`ray start --head` on the head node, then `ray status` to check it), give the head's address "
+        "(host:6379, or ray://host:10001 for Ray Client), or leave --ray-address / ray_address out to start a "
+        "local Ray instance."
+    )

@@ -270,7 +270,7 @@ def feedback_section(feedback: Feedback, version: str = PROMPT_VERSION) -> str:
 
 
 def _change_text(change: ComponentChange) -> str:
-    text = f"{change.name}: {change.instruction}"
+    text = f"{change.name}: {change.instruction}" if change.name else change.instruction  # "": free text
     if change.params:
         text += " (suggested: " + ", ".join(f"{k}={v:g}" for k, v in change.params.items()) + ")"
     return text

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 #: File types known to be videos (others are still tried with ffmpeg).
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif", ".mpg", ".mpeg", ".ogv", ".flv"})
+#: ffmpeg demuxers that render text files as video (``tty``: .txt, .nfo, .asc, ...); not videos.
+TEXT_FORMATS = frozenset({"tty"})
 #: Image types read from a folder of frames.
 FRAME_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
 #: Trim starts later than this (s) seek to the keyframe before them instead of decoding from 0.
@@ -201,8 +203,18 @@ def _decode_file(
             f"use a video file (e.g. {', '.join(sorted(VIDEO_EXTENSIONS))}) or a folder of frames"
         ) from e
     with container:
+        if container.format.name in TEXT_FORMATS:
+            raise UnsupportedVideoError(
+                f"{p} is a text file, not a video (ffmpeg would draw its characters as frames); give a video "
+                f"file (e.g. {', '.join(sorted(VIDEO_EXTENSIONS))}) or a folder of frames"
+            )
+        if not container.streams:
+            raise VideoReadError(
+                f"{p} holds no streams at all: it is truncated or corrupt (an MP4 cut short loses its index); "
+                "re-download or re-encode it"
+            )
         if not container.streams.video:
-            kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+            kinds = sorted({s.type for s in container.streams})
             raise NoVideoStreamError(f"{p} has no video stream (it holds: {', '.join(kinds)}); give a video file")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
