@@ -47,6 +47,10 @@ class SimulationError(LmrlError, RuntimeError):
     """The simulator failed in a way that is not a per-episode blow-up (those only end the episode)."""
 
 
+#: ``cause`` of a ``failure`` record written for a reward program (:class:`RewardRuntimeError`).
+REWARD_PROGRAM = "reward_program"
+
+
 class RewardRuntimeError(LmrlError, RuntimeError):
     """A validated reward program failed while training (it may behave in the dry run and fail later).
 
@@ -63,8 +67,14 @@ class RewardRuntimeError(LmrlError, RuntimeError):
         self.kind, self.line, self.call = kind, line, call
 
     def to_failure(self) -> dict[str, object]:
-        """``{"kind", "line", "call", "message"}`` for ``run.yaml``, ``failed.json`` and worker results."""
-        return {"kind": self.kind, "line": self.line, "call": self.call, "message": str(self)}
+        """``{"cause": "reward_program", "kind", "line", "call", "message"}`` for ``run.yaml``,
+        ``failed.json`` and worker results (``cause`` tells it from a worker that died or was stopped)."""
+        return {"cause": REWARD_PROGRAM, "kind": self.kind, "line": self.line, "call": self.call, "message": str(self)}
+
+    @staticmethod
+    def is_failure(failure: object) -> bool:
+        """Whether a ``run.yaml`` ``failure`` record is a reward program's (not a worker's)."""
+        return isinstance(failure, dict) and failure.get("cause") == REWARD_PROGRAM
 
     @classmethod
     def from_failure(cls, failure: dict[str, object]) -> RewardRuntimeError:

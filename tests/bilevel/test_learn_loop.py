@@ -206,3 +206,44 @@ def test_frames_for_the_feedback_backend(sampling, tmp_path) -> None:
     else:
         assert out.shape == (4, 48, 64, 3)
         assert all(any((f == g).all() for g in frames) for f in out)  # real frames of the clip
+
+
+class BombSynthesis:
+    """Writes a program that passes the dry run (192 recorded states) and raises in training (16 envs)."""
+
+    name = "bomb"
+    SOURCE = (
+        "def compute_reward(state):\n"
+        "    if state.num_envs < 100:\n"
+        "        x = [1][5]\n"
+        "    r = torch.zeros(state.num_envs)\n"
+        "    return r, {'zero_l1': r}\n"
+    )
+
+    def synthesize(self, request):
+        from lm_reward_learning.bilevel.protocols import SynthesisResult
+
+        return SynthesisResult(source=self.SOURCE, backend="bomb (test)")
+
+
+@pytest.mark.parametrize("where", [{"parallel": "none"}, {"candidate_timeout_s": 600}], ids=["here", "worker"])
+def test_a_reward_that_fails_in_training_keeps_the_previous_program(tmp_path, where) -> None:
+    f = tmp_path / "bomb.yaml"
+    f.write_text(yaml.safe_dump({**TINY, **where}))
+    cfg = load_learn_config(path=f)
+    store = LearnStore.create(tmp_path / "run", cfg)
+    result = learn(cfg, store, make_feedback(cfg), BombSynthesis(), policies_root=tmp_path / "pol", progress=False)
+    cand = store.path / "iter_01" / "cand_0"
+    assert json.loads((cand / "synthesis.json").read_text())["kept"] == "new"  # it passed validation
+    failed = json.loads((cand / "failed.json").read_text())
+    assert failed["error_kind"] == "RewardRuntimeError" and failed["worker"]
+    assert failed["reward_failure"]["kind"] == "exception" and failed["reward_failure"]["line"] == 3
+    assert "IndexError" in failed["message"]
+    summary = json.loads((store.path / "iter_01" / "summary.json").read_text())
+    assert summary["kept_previous"] and summary["failed"] == [0] and summary["scores"] == []
+    assert (result.best.iteration, result.best.index) == (0, 0)  # the previous program's policy
+    assert store.status()["status"] == "done" and result.onnx_path.is_file()
+    # resuming does not train the failed program again
+    mtime = (cand / "train" / "run.yaml").stat().st_mtime
+    learn(cfg, store, make_feedback(cfg), BombSynthesis(), policies_root=tmp_path / "pol", progress=False)
+    assert (cand / "train" / "run.yaml").stat().st_mtime == mtime

@@ -26,7 +26,7 @@ from lm_reward_learning.bilevel import steps
 from lm_reward_learning.bilevel.config import LearnConfig
 from lm_reward_learning.bilevel.protocols import FeedbackBackend, SynthesisBackend
 from lm_reward_learning.bilevel.store import LearnStore
-from lm_reward_learning.errors import LmrlError
+from lm_reward_learning.errors import LmrlError, RewardRuntimeError
 from lm_reward_learning.io import atomic_write_text
 
 if TYPE_CHECKING:
@@ -96,9 +96,12 @@ def learn(
             if cfg.mode == "bilevel":
                 fb = steps.visual_feedback(cfg, store, k, feedback, current, expert)  # upper level
             sources = [steps.update_reward(cfg, store, k, m, synthesis, fb, current) for m in range(cfg.candidates)]
-            candidates = train_all(cfg, store, k, sources, current, expert, executor, progress)  # RL
-            current = max(candidates, key=lambda c: c.value)  # keep the best candidate
-            steps.write_summary(store, k, current, candidates, time.perf_counter() - t0)
+            candidates, failed = train_all(cfg, store, k, sources, current, expert, executor, progress)  # RL
+            if candidates:
+                current = max(candidates, key=lambda c: c.value)  # keep the best candidate
+            else:  # every reward program failed in training: go on with the previous one, as after validation
+                log.warning("iteration %d: every candidate's reward program failed; keeping the previous one", k)
+            steps.write_summary(store, k, current, candidates, time.perf_counter() - t0, failed)
             if current.value >= best.value:
                 best = current
             store.update_status(iterations_done=k, best=[best.iteration, best.index], best_score=best.score)
@@ -150,25 +153,41 @@ def train_all(
     expert: steps.Expert | None,
     executor: Executor | None,
     progress: bool,
-) -> list[steps.Candidate]:
-    """Train iteration ``k``'s candidates here or on ``executor``; return the ones that trained.
+) -> tuple[list[steps.Candidate], list[int]]:
+    """Train iteration ``k``'s candidates here or on ``executor``.
+
+    A candidate whose reward program fails during training
+    (:class:`~lm_reward_learning.errors.RewardRuntimeError`: time, memory, sandbox, output, exception)
+    is recorded in ``iter_KK/cand_M/failed.json`` and skipped, like one that fails validation.
+
+    Returns:
+        ``(trained candidates, indices of the failed ones)``; the list of trained ones is empty only
+        when every failure was the reward program's.
 
     Raises:
-        LmrlError: if every candidate failed (each failure is in ``iter_KK/cand_M/failed.json``).
+        LmrlError: if every candidate failed and at least one failure was not its reward program's (a
+            worker died, timed out, ...: resume with ``--resume``).
     """
-    if executor is None:
-        return [
-            steps.train_candidate(cfg, store, k, m, src, warm, expert, progress=progress)
-            for m, src in enumerate(sources)
-        ]
     from lm_reward_learning.parallel import train_candidates
+    from lm_reward_learning.parallel.candidates import FailedCandidate, candidate_jobs, record_failure
 
-    results = train_candidates(cfg, store, k, sources, warm, expert, executor)
+    if executor is None:
+        results: list[steps.Candidate | FailedCandidate] = []
+        for job in candidate_jobs(cfg, store, k, sources, warm, expert):
+            try:
+                results.append(
+                    steps.train_candidate(cfg, store, k, job.index, job.source, warm, expert, progress=progress)
+                )
+            except RewardRuntimeError as exc:
+                results.append(record_failure(job, exc))
+    else:
+        results = train_candidates(cfg, store, k, sources, warm, expert, executor)
     trained = [c for c in results if isinstance(c, steps.Candidate)]
-    if not trained:
-        reasons = "; ".join(f"candidate {c.index}: {c.failure} ({c.message})" for c in results)
+    failed = [c for c in results if not isinstance(c, steps.Candidate)]
+    if not trained and any(c.error_kind != "RewardRuntimeError" for c in failed):
+        reasons = "; ".join(f"candidate {c.index}: {c.failure} ({c.message})" for c in failed)
         raise LmrlError(f"iteration {k}: every candidate failed to train: {reasons}. Resume with --resume.")
-    return trained
+    return trained, [c.index for c in failed]
 
 
 def export_best(store: LearnStore, best: steps.Candidate, policies_root: Path) -> Path:

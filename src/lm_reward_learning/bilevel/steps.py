@@ -22,7 +22,7 @@ from lm_reward_learning.bilevel.protocols import Feedback, FeedbackBackend, Feed
 from lm_reward_learning.bilevel.rules import unified_diff
 from lm_reward_learning.bilevel.store import LearnStore, read_json
 from lm_reward_learning.config import load_train_config
-from lm_reward_learning.errors import LmrlError
+from lm_reward_learning.errors import LmrlError, RewardRuntimeError
 from lm_reward_learning.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from lm_reward_learning.reward.program import RewardProgram, default_program
 from lm_reward_learning.robots import get_robot
@@ -202,7 +202,12 @@ def train_candidate(
     *,
     progress: bool = True,
 ) -> Candidate:
-    """Train candidate ``m`` of iteration ``k`` (resuming an interrupted training), roll it out, score it."""
+    """Train candidate ``m`` of iteration ``k`` (resuming an interrupted training), roll it out, score it.
+
+    Raises:
+        RewardRuntimeError: the candidate's reward program failed during training (now, or in the run
+            being resumed: it is not trained again).
+    """
     from lm_reward_learning.training.trainer import prepare_run, train
 
     d = store.cand_dir(k, m)
@@ -212,7 +217,10 @@ def train_candidate(
     resume = False
     if run_path.exists():
         meta = RunDir.open(run_path).meta() if (run_path / "run.yaml").is_file() else {}
-        stopped = meta.get("status") == "failed" and (meta.get("failure") or {}).get("kind") in ("died", "timeout")
+        if meta.get("status") == "failed" and RewardRuntimeError.is_failure(meta.get("failure")):
+            raise RewardRuntimeError.from_failure(meta["failure"])  # it would fail the same way again
+        failure = meta.get("failure") or {}
+        stopped = meta.get("status") == "failed" and failure.get("kind") in ("died", "timeout")
         resumable = meta.get("status") in ("training", "done") or stopped
         if resumable and (run_path / "checkpoints" / "latest.pt").is_file():
             resume = True  # interrupted, or its worker died or was stopped: go on from the last checkpoint
@@ -483,14 +491,22 @@ def load_candidate(store: LearnStore, k: int, m: int) -> Candidate | None:
     return Candidate(k, m, (d / "program.py").read_text(), d / "train", score, d / "rollout.mp4", d / "rollout.npz")
 
 
-def write_summary(store: LearnStore, k: int, chosen: Candidate, cands: list[Candidate], wall_s: float) -> None:
-    """``iter_KK/summary.json``: the chosen candidate, every candidate's score, wall time."""
+def write_summary(
+    store: LearnStore, k: int, chosen: Candidate, cands: list[Candidate], wall_s: float, failed: list[int] = ()
+) -> None:
+    """``iter_KK/summary.json``: the chosen candidate, every candidate's score, the failed ones, wall time.
+
+    When every candidate of iteration ``k`` failed, ``chosen`` is the previous iteration's candidate
+    and ``kept_previous`` is true.
+    """
     atomic_write_json(
         store.iter_dir(k) / "summary.json",
         {
             "iteration": k,
             "chosen": chosen.index,
+            "kept_previous": chosen.iteration != k,
             "scores": [c.score for c in cands],
+            "failed": list(failed),
             "wall_s": round(wall_s, 1),
         },
     )

@@ -30,8 +30,16 @@ from typing import Any
 from lm_reward_learning.bilevel.config import LearnConfig
 from lm_reward_learning.bilevel.steps import Candidate, Expert
 from lm_reward_learning.bilevel.store import LearnStore
+from lm_reward_learning.errors import RewardRuntimeError
 from lm_reward_learning.io import atomic_write_json
-from lm_reward_learning.parallel.executors import Executor, LocalProcessExecutor, RayExecutor, Resources, TaskResult
+from lm_reward_learning.parallel.executors import (
+    Executor,
+    LocalProcessExecutor,
+    RayExecutor,
+    Resources,
+    TaskResult,
+    local_worker_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +215,15 @@ def train_candidates(
     return [_outcome(job, res, ex.timeout_s) for job, res in zip(jobs, results, strict=True)]
 
 
+def record_failure(job: CandidateJob, exc: RewardRuntimeError) -> FailedCandidate:
+    """A candidate trained in this process whose reward program failed: ``failed.json`` like a worker's."""
+    res = TaskResult(
+        job.index, False, failure="error", error_kind=type(exc).__name__, message=str(exc),
+        worker=local_worker_name(os.getpid()),
+    )  # fmt: skip
+    return _outcome(job, res, None)
+
+
 def _outcome(job: CandidateJob, res: TaskResult, time_limit_s: float | None) -> Any:
     d = job.store.cand_dir(job.iteration, job.index)
     if res.ok:
@@ -228,6 +245,9 @@ def _outcome(job: CandidateJob, res: TaskResult, time_limit_s: float | None) -> 
     )
     record = {k: v for k, v in dataclasses.asdict(failed).items() if k != "source"}
     record["run"] = str(failed.run)
+    reward_failure = _reward_failure(failed.run)
+    if reward_failure:  # the reward program failed in training: its kind, line and call, from run.yaml
+        record["reward_failure"] = reward_failure
     atomic_write_json(d / "failed.json", record)
     mark_run_failed(failed)
     log.warning(
@@ -235,6 +255,17 @@ def _outcome(job: CandidateJob, res: TaskResult, time_limit_s: float | None) -> 
         *(job.iteration, job.index, res.failure, res.error_kind, failed.worker, res.message),
     )
     return failed
+
+
+def _reward_failure(run: Path) -> dict[str, Any] | None:
+    from lm_reward_learning.errors import RunDirError
+    from lm_reward_learning.training.run_dir import RunDir
+
+    try:
+        failure = RunDir.open(run).meta().get("failure") if (run / "run.yaml").is_file() else None
+    except RunDirError:
+        return None
+    return failure if RewardRuntimeError.is_failure(failure) else None
 
 
 def _worker_from_file(d: Path) -> str:

@@ -197,7 +197,7 @@ class LocalProcessExecutor:
                         results[i] = TaskResult(
                             i, False, failure="timeout", error_kind="Timeout",
                             message=f"task ran past its {self.timeout_s:g} s limit and was stopped",
-                            wall_s=time.monotonic() - t0, worker=_local_worker(proc.pid),
+                            wall_s=time.monotonic() - t0, worker=local_worker_name(proc.pid),
                         )  # fmt: skip
                         conn.close()
                         del running[i]
@@ -220,7 +220,7 @@ class LocalProcessExecutor:
                 msg = conn.recv()
         conn.close()
         proc.join(timeout=30)
-        wall, worker = time.monotonic() - t0, _local_worker(proc.pid)
+        wall, worker = time.monotonic() - t0, local_worker_name(proc.pid)
         if msg is None:
             return TaskResult(
                 i, False, failure="died", error_kind="WorkerDied",
@@ -239,7 +239,7 @@ class LocalProcessExecutor:
         """Nothing to release: every task's process has ended when :meth:`map` returns."""
 
 
-def _local_worker(pid: int | None) -> str:
+def local_worker_name(pid: int | None) -> str:
     return f"pid {pid} on {socket.gethostname()}"
 
 
