@@ -123,11 +123,17 @@ def trainer_argv(runs: Path, *extra: str) -> list[str]:
 
 
 def ros_environment() -> dict[str, str]:
-    """Environment for ROS processes: this environment plus ``.ros-install/env.sh``, fixed domain."""
+    """Environment for ROS processes: this environment plus ``.ros-install/env.sh``, this checkout's ``src/``
+    first on ``PYTHONPATH``, fixed domain."""
     out = subprocess.run(
         ["bash", "-c", f"source {PREFIX / 'env.sh'} && env -0"], capture_output=True, check=True, timeout=30
     ).stdout
     env = dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+    # Node processes import this checkout's core: .venv-ros installs the package editable from the checkout
+    # that ran setup_ros.sh, which a second git worktree shares (its .venv-ros is a link to the first's).
+    src = str(REPO / "src")
+    rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != src]
+    env["PYTHONPATH"] = os.pathsep.join([src, *rest])
     env.update(ROS_DOMAIN_ID=DOMAIN_ID, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", PYTHONUNBUFFERED="1")
     env.setdefault("MUJOCO_GL", "egl")
     env.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)
