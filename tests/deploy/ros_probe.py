@@ -7,6 +7,8 @@ this script as their counterpart, then read the JSON it writes to ``--out``:
   client. It configures the controller with a policy of the wrong observation size, then with wrong
   joint names (both must fail), then properly; activates it and feeds one fault at a time (stale IMU,
   NaN joint state, tilted base), recording the safety states and joint commands it sees.
+* ``startup``: reads both nodes' parameters through their parameter services, then configures,
+  activates (until the policy runs) and deactivates the controller.
 * ``walk``: a lifecycle client and a ``cmd_vel`` publisher for ``mujoco_sim_node`` + ``policy_controller``:
   configures and activates the controller, waits for the policy to run, then records the simulator's
   odometry over ``--duration`` seconds of simulated time.
@@ -259,7 +261,7 @@ def cmd_walk(args: argparse.Namespace) -> dict[str, Any]:
     cmd_pub = probe.node.create_publisher(Twist, "cmd_vel", 10)
     twist = Twist()
     twist.linear.x = args.speed
-    probe.node.create_timer(0.05, lambda: cmd_pub.publish(twist))
+    probe.node.create_timer(args.cmd_period, lambda: cmd_pub.publish(twist))
     out: dict[str, Any] = {}
     try:
         wall0 = time.monotonic()
@@ -307,18 +309,54 @@ def cmd_walk(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def get_parameters(probe: Probe, node: str, names: list[str]) -> dict[str, Any]:
+    """The values of ``names`` on ``node`` (relative to the probe's namespace), read with its parameter service."""
+    from rclpy.parameter import parameter_value_to_python
+
+    client = AsyncParameterClient(probe.node, node)
+    if not client.wait_for_services(timeout_sec=30.0):
+        raise SystemExit(f"parameter services of {node} did not appear")
+    fut = client.get_parameters(names)
+    probe.wait(fut.done, 30.0, f"get_parameters of {node}")
+    return {n: parameter_value_to_python(v) for n, v in zip(names, fut.result().values, strict=True)}
+
+
+def cmd_startup(args: argparse.Namespace) -> dict[str, Any]:
+    """Read both nodes' parameters, then configure, activate (until ``running``) and deactivate the controller."""
+    probe = Probe(args.namespace, args.controller)
+    out: dict[str, Any] = {}
+    try:
+        out["controller_params"] = get_parameters(probe, args.controller, args.controller_params.split(","))
+        out["sim_params"] = get_parameters(probe, "mujoco_sim_node", args.sim_params.split(","))
+        out["configure"] = probe.transition(Transition.TRANSITION_CONFIGURE, timeout=args.timeout)
+        t = probe.now()
+        out["activate"] = probe.transition(Transition.TRANSITION_ACTIVATE, timeout=args.timeout)
+        probe.wait(lambda: probe.state_since(t, "running") is not None, args.timeout, "running")
+        out["deactivate"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
+        out["states"] = [s for _, s in probe.states]
+    finally:
+        probe.close()
+    return out
+
+
+COMMANDS = {"faults": cmd_faults, "walk": cmd_walk, "startup": cmd_startup}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("command", choices=["faults", "walk"])
+    ap.add_argument("command", choices=sorted(COMMANDS))
     ap.add_argument("--out", required=True)
     ap.add_argument("--namespace", required=True)
     ap.add_argument("--controller", default="policy_controller")
     ap.add_argument("--good-policy", default="")
     ap.add_argument("--speed", type=float, default=0.8)
     ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--cmd-period", type=float, default=0.05, help="s between cmd_vel messages")
     ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--controller-params", default="", help="startup: comma-separated parameter names to read")
+    ap.add_argument("--sim-params", default="", help="startup: comma-separated parameter names to read")
     args = ap.parse_args()
-    result = cmd_faults(args) if args.command == "faults" else cmd_walk(args)
+    result = COMMANDS[args.command](args)
     Path(args.out).write_text(json.dumps(result, indent=1, default=lambda o: np.asarray(o).tolist()))
 
 

@@ -1,11 +1,17 @@
 """Parameter tables of the deployment nodes (``policy_controller``, ``mujoco_sim_node``), ROS-free.
 
-``config/ros/<node>.yaml`` holds the same values under ``<node>: ros__parameters:`` (a test checks
-that they agree). The records are :class:`~lm_reward_learning.ros.node_params.Param` (name, default,
+``config/ros/<node>.yaml`` holds the same values under ``/**/<node>: ros__parameters:`` (the node in
+any namespace; a test checks that they agree and that the nodes load the files as the launch files pass
+them). The records are :class:`~lm_reward_learning.ros.node_params.Param` (name, default,
 meaning with unit, check). :func:`declare_parameters` declares a table on a node; unlike
 :func:`lm_reward_learning.ros.params.declare_parameters` it accepts empty-list defaults (``[]``,
-"not set"), which rclpy would otherwise type as byte arrays, and it can re-read the values later
-(``policy_controller`` reads them at each configure).
+"not set"), which rclpy would otherwise type as byte arrays, refuses a value of the wrong type or a
+key that is not a parameter (a typo), logs which parameters were given at start-up (and warns when a
+parameter file matched nothing), and it can re-read the values later (``policy_controller`` reads
+them at each configure).
+
+The files hold no empty lists: rcl's YAML parser reads ``[]`` as "not set" (the node then takes the
+parameter's empty default), so "empty" parameters are left out of the files, with a comment.
 """
 
 from __future__ import annotations
@@ -85,14 +91,19 @@ POLICY_CONTROLLER: tuple[Param, ...] = tuple(
         ),
         Param(
             "executor",
-            "events",
-            "rclpy executor: events (EventsExecutor) or single_threaded",
+            "single_threaded",
+            "rclpy executor: events (EventsExecutor, experimental in Jazzy) or single_threaded",
             one_of("events", "single_threaded"),
         ),
     )
 )
 """Parameters of ``policy_controller`` (``config/ros/policy_controller.yaml``); read at each configure, so all
 but ``executor`` can be changed between configures (``ros2 param set``)."""
+
+FILE_CHOICES: dict[str, dict[str, Any]] = {"policy_controller": {"executor": "events"}}
+"""Values of the shipped ``config/ros/<node>.yaml`` that differ from the code's defaults on purpose: the
+shipped controller uses rclpy's EventsExecutor (lower loop jitter, ``benchmarks/bench_controller.py``),
+while a node started without the file falls back to the stable single-threaded executor."""
 
 MUJOCO_SIM_NODE: tuple[Param, ...] = (
     Param("robot", "go2", "robot to simulate", one_of(*ROBOTS)),
@@ -125,22 +136,66 @@ MUJOCO_SIM_NODE: tuple[Param, ...] = (
 """Parameters of ``mujoco_sim_node`` (``config/ros/mujoco_sim_node.yaml``)."""
 
 
-def declare_parameters(node: Any, params: Sequence[Param]) -> dict[str, Any]:
-    """Declare ``params`` on ``node`` (an rclpy node) and return their checked values.
+def declare_parameters(node: Any, params: Sequence[Param], source: str = "") -> dict[str, Any]:
+    """Declare ``params`` on ``node`` (an rclpy node), log which were given at start-up, return the checked values.
+
+    Values come from the node's parameter overrides (``--params-file`` files and ``-p`` arguments, as
+    a launch file passes them) or the defaults. rcl's YAML parser turns an empty list (``[]``) into
+    "not set"; a list parameter whose value is not set takes its (empty) default.
+
+    Args:
+        node: The rclpy node.
+        params: Its parameter table.
+        source: Where the node's parameters normally come from, for messages
+            (``config/ros/policy_controller.yaml``).
 
     Raises:
-        ParameterError: listing every invalid value, what it must be, and the parameter's meaning.
+        ParameterError: one paragraph listing every invalid value (wrong type, failed check) and every
+            override that is not a parameter of the node (a misspelled key), and where to fix them.
     """
     from rcl_interfaces.msg import ParameterDescriptor
+    from rclpy.exceptions import InvalidParameterTypeException
 
+    bad = []
+    overrides = start_up_overrides(node)
     for p in params:
         empty_list = isinstance(p.default, list) and not p.default
-        node.declare_parameter(
-            p.name,
-            p.default,
-            ParameterDescriptor(description=p.description, read_only=p.read_only, dynamic_typing=empty_list),
+        descriptor = ParameterDescriptor(description=p.description, read_only=p.read_only, dynamic_typing=empty_list)
+        try:
+            node.declare_parameter(p.name, p.default, descriptor)
+        except InvalidParameterTypeException:
+            kind = type(p.default).__name__
+            bad.append(f"{p.name}={overrides[p.name]!r} must be a {kind} like {p.default!r} ({p.description})")
+            node.declare_parameter(p.name, p.default, descriptor, ignore_override=True)
+    unknown = sorted(n for n in overrides if not node.has_parameter(n))
+    bad += [f"{n!r} is not a parameter of {node.get_name()} (misspelled?)" for n in unknown]
+    log = node.get_logger()
+    given = sorted(n for n in overrides if n in {p.name for p in params})
+    if given:
+        log.info(f"{len(given)} of {len(params)} parameters set at start-up: {', '.join(given)}")
+    else:
+        log.warning(
+            f"no parameter file or -p argument set any parameter of {node.get_fully_qualified_name()}: all "
+            "defaults. A parameter file's top-level key must match the node: '/**/"
+            f"{node.get_name()}:' matches it in any namespace."
         )
-    return read_parameters(node, params)
+    values = {p.name: _plain(node.get_parameter(p.name).value, p.default) for p in params}
+    bad += problems(params, values)
+    if bad:
+        where = f" (normally {source})" if source else ""
+        raise ParameterError(
+            f"invalid parameters of node {node.get_fully_qualified_name()!r}: {'; '.join(bad)}. They come from the "
+            f"--params-file files{where} and -p arguments given to the node; fix them there."
+        )
+    return values
+
+
+def start_up_overrides(node: Any) -> dict[str, Any]:
+    """The parameters given to ``node`` at start-up (``--params-file``, ``-p``) that apply to it: ``{name: value}``.
+
+    rclpy has no public accessor; its ``Node`` keeps them in ``_parameter_overrides`` (Foxy to Jazzy).
+    """
+    return {name: p.value for name, p in getattr(node, "_parameter_overrides", {}).items()}
 
 
 def read_parameters(node: Any, params: Sequence[Param]) -> dict[str, Any]:
@@ -149,15 +204,20 @@ def read_parameters(node: Any, params: Sequence[Param]) -> dict[str, Any]:
     Raises:
         ParameterError: listing every invalid value.
     """
-    values = {p.name: _plain(node.get_parameter(p.name).value) for p in params}
+    values = {p.name: _plain(node.get_parameter(p.name).value, p.default) for p in params}
     bad = problems(params, values)
     if bad:
         raise ParameterError(f"invalid parameters of node {node.get_name()!r}: " + "; ".join(bad))
     return values
 
 
-def _plain(v: Any) -> Any:
-    """rclpy returns arrays as array.array or lists (byte arrays for an unset empty list): plain lists."""
-    if isinstance(v, (bytes, bytearray)) or (isinstance(v, list) and v and isinstance(v[0], bytes)):
+def _plain(v: Any, default: Any) -> Any:
+    """rclpy values as plain Python: arrays as lists; an unset or byte-typed empty list as ``[]``.
+
+    rcl reads ``[]`` (YAML or ``-p``) as "not set" (None), and rclpy types an empty default as a byte
+    array; for a parameter whose default is a list both mean the empty list.
+    """
+    byte_array = isinstance(v, (bytes, bytearray)) or (isinstance(v, list) and v and isinstance(v[0], bytes))
+    if isinstance(default, list) and (v is None or byte_array):
         return []
     return list(v) if hasattr(v, "tolist") or isinstance(v, (list, tuple)) else v

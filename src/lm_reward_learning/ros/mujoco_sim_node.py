@@ -80,7 +80,7 @@ class MujocoSimNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("mujoco_sim_node", **kwargs)
-        self.params = p = declare_parameters(self, MUJOCO_SIM_NODE)
+        self.params = p = declare_parameters(self, MUJOCO_SIM_NODE, "config/ros/mujoco_sim_node.yaml")
         reject_invalid_updates(self, MUJOCO_SIM_NODE)
         spec = get_robot(p["robot"])
         init = p["initial_joint_pos"] or None

@@ -103,7 +103,7 @@ class PolicyController(LifecycleNode):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("policy_controller", **kwargs)
-        self.params = declare_parameters(self, POLICY_CONTROLLER)
+        self.params = declare_parameters(self, POLICY_CONTROLLER, "config/ros/policy_controller.yaml")
         reject_invalid_updates(self, POLICY_CONTROLLER)
         self.core: ControllerCore | None = None
         self._state_pub = self.create_publisher(String, "~/safety_state", LATCHED_QOS)
@@ -431,6 +431,7 @@ def main(args: list[str] | None = None) -> None:
             executor = EventsExecutor()
         else:
             executor = SingleThreadedExecutor()
+        node.get_logger().info(f"executor: {node.params['executor']}")
         executor.add_node(node)
         while rclpy.ok() and not stop.is_set():
             executor.spin_once(timeout_sec=0.1)
