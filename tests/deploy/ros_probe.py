@@ -7,6 +7,8 @@ this script as their counterpart, then read the JSON it writes to ``--out``:
   client. It configures the controller with a policy of the wrong observation size, then with wrong
   joint names (both must fail), then properly; activates it and feeds one fault at a time (stale IMU,
   NaN joint state, tilted base), recording the safety states and joint commands it sees.
+* ``watchdog``: a fake robot that stops publishing (joint states and IMU) ``--trials`` times while
+  the policy runs; records the time from its last message to the first damping command.
 * ``startup``: reads both nodes' parameters through their parameter services, then configures,
   activates (until the policy runs) and deactivates the controller.
 * ``walk``: a lifecycle client and a ``cmd_vel`` publisher for ``mujoco_sim_node`` + ``policy_controller``:
@@ -142,11 +144,17 @@ class FakeRobot:
         self.position = list(CROUCH)
         self.quat_xyzw = [0.0, 0.0, 0.0, 1.0]
         self.imu_on = True
+        self.on = True
+        self.last_publish = 0.0
+        """When the last joint state and IMU message went out, s (probe clock)."""
+        self._probe = probe
         self.joint_pub = self.node.create_publisher(JointState, "joint_states", 10)
         self.imu_pub = self.node.create_publisher(Imu, "imu/data", 10)
         self.node.create_timer(0.005, self._publish)
 
     def _publish(self) -> None:
+        if not self.on:
+            return
         stamp = self.node.get_clock().now().to_msg()
         js = JointState(name=self.names, position=[float(x) for x in self.position], velocity=[0.0] * len(self.names))
         js.header.stamp = stamp
@@ -158,6 +166,7 @@ class FakeRobot:
             o.x, o.y, o.z, o.w = self.quat_xyzw
             imu.linear_acceleration.z = 9.81
             self.imu_pub.publish(imu)
+        self.last_publish = self._probe.now()
 
 
 def _split(cmd: list[float]) -> dict[str, list[float]]:
@@ -309,6 +318,43 @@ def cmd_walk(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def cmd_watchdog(args: argparse.Namespace) -> dict[str, Any]:
+    """``--trials`` times: activate, let the policy run, stop the fake robot (both topics) at a random phase
+    of the control tick, and time the first damping command (kp 0) after the last message went out."""
+    probe = Probe(args.namespace, args.controller)
+    robot = FakeRobot(probe)
+    rng = np.random.default_rng(0)
+    latencies = []
+    try:
+        if not probe.transition(Transition.TRANSITION_CONFIGURE, timeout=args.timeout):
+            raise SystemExit("configure failed")
+        for _ in range(args.trials):
+            t = probe.now()
+            if not probe.transition(Transition.TRANSITION_ACTIVATE):
+                raise SystemExit("activate failed")
+            probe.wait(lambda t=t: probe.state_since(t, "running") is not None, 30.0, "running")
+            time.sleep(rng.uniform(0.1, 0.2))
+            robot.on = False
+            time.sleep(0.02)  # the publishing timer has seen the switch
+            t_last = robot.last_publish
+
+            def damping(t_last: float = t_last) -> bool:
+                return any(ts > t_last and not any(_split(c)["kp"]) for ts, c in probe.commands)
+
+            probe.wait(damping, 10.0, "a damping command after the robot stopped")
+            with probe.lock:
+                t_damp = next(ts for ts, c in probe.commands if ts > t_last and not any(_split(c)["kp"]))
+            latencies.append(t_damp - t_last)
+            robot.on = True
+            time.sleep(0.05)
+            if not probe.transition(Transition.TRANSITION_DEACTIVATE):
+                raise SystemExit("deactivate failed")
+        states = [s for _, s in probe.states]
+    finally:
+        probe.close()
+    return {"latencies_s": latencies, "states": states}
+
+
 def get_parameters(probe: Probe, node: str, names: list[str]) -> dict[str, Any]:
     """The values of ``names`` on ``node`` (relative to the probe's namespace), read with its parameter service."""
     from rclpy.parameter import parameter_value_to_python
@@ -339,7 +385,7 @@ def cmd_startup(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-COMMANDS = {"faults": cmd_faults, "walk": cmd_walk, "startup": cmd_startup}
+COMMANDS = {"faults": cmd_faults, "walk": cmd_walk, "startup": cmd_startup, "watchdog": cmd_watchdog}
 
 
 def main() -> None:
@@ -353,6 +399,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--cmd-period", type=float, default=0.05, help="s between cmd_vel messages")
     ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--trials", type=int, default=20, help="watchdog: stops of the robot")
     ap.add_argument("--controller-params", default="", help="startup: comma-separated parameter names to read")
     ap.add_argument("--sim-params", default="", help="startup: comma-separated parameter names to read")
     args = ap.parse_args()

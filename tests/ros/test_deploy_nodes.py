@@ -146,3 +146,25 @@ def test_diagnostics_report_timing_and_safety(faults):
     assert float(d["control_period_ms"]) == pytest.approx(20.0)
     assert d["mode"] in ("running", "damping", "soft_start", "hold", "idle")
     assert float(d["faults"]) == 2 and float(d["holds"]) == 1  # stale IMU and tilt; the NaN joint state
+
+
+def test_the_watchdog_damps_within_its_timeout_of_the_last_message(ros_env, tmp_path):
+    """20 stops of the robot: damping 100 ms (sensor_timeout_s) + at most a few ms after its last message.
+
+    The control tick runs at 10 Hz here, so a watchdog checked only on control ticks would show up as
+    100-200 ms; the watchdog's own 5 ms timer (``watchdog_period_s``) does not depend on the tick.
+    """
+    argv = controller_argv("-p", f"policy:={SHIPPED}", "-p", "soft_start_s:=0.0", "-p", "control_rate_hz:=10.0")
+    node = start_node(ros_env, tmp_path, argv, "policy_controller")
+    try:
+        node.wait_for("ready (unconfigured)", timeout=90)
+        out = run_probe(ros_env, tmp_path, "watchdog", "--trials", "20", timeout=240)
+    finally:
+        code = node.stop()
+    assert code == 0, node.log_text()[-3000:]
+    ms = np.sort(np.asarray(out["latencies_s"]) * 1e3)
+    print(f"watchdog latency (ms) over {ms.size} stops: min {ms[0]:.1f} p50 {np.median(ms):.1f} "
+          f"p90 {np.percentile(ms, 90):.1f} max {ms[-1]:.1f}")  # fmt: skip
+    assert ms.size == 20 and ms[0] >= 99.0, ms  # never before the timeout
+    assert np.median(ms) <= 110.0 and np.percentile(ms, 90) <= 120.0, ms
+    assert sum("stale: last message" in s for s in out["states"]) == 20

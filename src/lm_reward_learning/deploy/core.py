@@ -170,6 +170,11 @@ class ControllerCore:
         self.stats.compute(time.perf_counter() - t0)
         return cmd
 
+    def watchdog(self, now: float) -> JointCommand | None:
+        """The input watchdog between ticks (:meth:`SafetySupervisor.watchdog`): the damping command to
+        send at once when an input just went stale, else None."""
+        return self.supervisor.watchdog(now, self.sensors)
+
     def _run_policy(self) -> tuple[np.ndarray, np.ndarray]:
         s = self.sensors
         assert s.joint_pos is not None and s.joint_vel is not None

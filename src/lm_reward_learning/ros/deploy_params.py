@@ -74,6 +74,12 @@ POLICY_CONTROLLER: tuple[Param, ...] = tuple(
         Param("joint_limit_margin_rad", 0.02, "targets stay this far inside the joint ranges, rad", non_negative),
         Param("joint_states_timeout_s", 5.0, "configure waits this long for a joint_states message, s", positive),
         Param("sensor_timeout_s", 0.1, "joint_states or IMU older than this: damping, s", positive),
+        Param(
+            "watchdog_period_s",
+            0.005,
+            "period of the input watchdog's own timer (damping within sensor_timeout_s + this), s",
+            positive,
+        ),
         Param("cmd_vel_timeout_s", 0.5, "a cmd_vel older than this is replaced by zero, s; 0: never", non_negative),
         Param("soft_start_s", 2.0, "ramp from the measured to the default pose before the policy, s", non_negative),
         Param("max_roll_rad", 0.7, "|roll| above this: damping, rad", positive),

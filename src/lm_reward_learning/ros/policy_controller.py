@@ -10,9 +10,11 @@ configure
     the transition with an error log that names it; the node stays unconfigured.
 activate
     Starts the control timer (``control_rate_hz``; by default the policy's 50 Hz): a soft start to the
-    default pose, then the policy (:class:`~lm_reward_learning.deploy.ControllerCore`).
+    default pose, then the policy (:class:`~lm_reward_learning.deploy.ControllerCore`); and the input
+    watchdog's own timer (``watchdog_period_s``), which sends damping as soon as ``joint_states`` or
+    ``imu/data`` is older than ``sensor_timeout_s``, without waiting for the next control tick.
 deactivate
-    Stops the timer and sends a damping command (kp 0, kd ``damping_kd``).
+    Stops the timers and sends a damping command (kp 0, kd ``damping_kd``).
 
 Subscribed: ``joint_states`` (``sensor_msgs/JointState``, by name), ``imu/data`` (``sensor_msgs/Imu``:
 orientation of the base in the world, angular velocity in the base frame, REP 145), ``cmd_vel``
@@ -32,7 +34,7 @@ on every change) and ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray`` every
 ``diagnostics_period_s``: loop period and jitter percentiles, inference time, safety mode and counters).
 
 Safety rules (:mod:`lm_reward_learning.deploy.safety`): soft start, action and joint-limit clamps,
-target rate limit, a watchdog on joint states and IMU (``sensor_timeout_s``) → damping, roll/pitch
+target rate limit, a watchdog on joint states and IMU (``sensor_timeout_s``, on its own timer) → damping, roll/pitch
 limits → damping, non-finite inputs, observations or actions → hold and report, deactivate → damping.
 
 Parameters: :data:`lm_reward_learning.ros.deploy_params.POLICY_CONTROLLER` and
@@ -111,6 +113,7 @@ class PolicyController(LifecycleNode):
         self._subs: list[Any] = []
         self._pubs: dict[str, Any] = {}
         self._timer: Any = None
+        self._watchdog_timer: Any = None
         self._diag_timer: Any = None
         self._order = np.zeros(0, dtype=np.int64)
         self._published_state = ""
@@ -142,6 +145,7 @@ class PolicyController(LifecycleNode):
         _set_scheduler(self.params["realtime_priority"], self.get_logger())
         self.core.activate(time.monotonic())
         self._timer = self.create_timer(self.core.stats.period_s, self._tick)
+        self._watchdog_timer = self.create_timer(self.params["watchdog_period_s"], self._watchdog)
         self._publish_state(self.core.mode.value, self.core.supervisor.reason)
         self.get_logger().info(f"active: control loop at {1.0 / self.core.stats.period_s:.1f} Hz")
         return ret
@@ -266,10 +270,10 @@ class PolicyController(LifecycleNode):
         for pub in self._pubs.values():
             self.destroy_lifecycle_publisher(pub)
         self._pubs = {}
-        for timer in (self._timer, self._diag_timer):
+        for timer in (self._timer, self._watchdog_timer, self._diag_timer):
             if timer is not None:
                 self.destroy_timer(timer)
-        self._timer = self._diag_timer = None
+        self._timer = self._watchdog_timer = self._diag_timer = None
         self.core = None
 
     # ------------------------------------------------------------------ inputs
@@ -300,6 +304,15 @@ class PolicyController(LifecycleNode):
         if core.mode.value != self._published_state:
             self._publish_state(core.mode.value, core.supervisor.reason)
 
+    def _watchdog(self) -> None:
+        core = self.core
+        if core is None:
+            return
+        cmd = core.watchdog(time.monotonic())
+        if cmd is not None:
+            self._publish_command(cmd)
+            self._publish_state(core.mode.value, core.supervisor.reason)
+
     def _publish_command(self, cmd: JointCommand) -> None:
         pub = self._pubs.get("forward")
         if pub is not None:
@@ -313,10 +326,11 @@ class PolicyController(LifecycleNode):
             pub.publish(self._trajectory)
 
     def _stop_commanding(self) -> None:
-        """Stop the timer; if commanding, send damping (publishers must still be enabled)."""
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-            self._timer = None
+        """Stop the control and watchdog timers; if commanding, send damping (publishers must still be enabled)."""
+        for timer in (self._timer, self._watchdog_timer):
+            if timer is not None:
+                self.destroy_timer(timer)
+        self._timer = self._watchdog_timer = None
         if self.core is not None and self.core.mode is not Mode.IDLE:
             self._publish_command(self.core.deactivate(time.monotonic()))
             self._publish_state("inactive", "deactivated: damping command sent")
