@@ -270,6 +270,8 @@ def cmd_walk(args: argparse.Namespace) -> dict[str, Any]:
     cmd_pub = probe.node.create_publisher(Twist, "cmd_vel", 10)
     twist = Twist()
     twist.linear.x = args.speed
+    if args.cmd:
+        twist.linear.x, twist.linear.y, twist.angular.z = (float(x) for x in args.cmd.split(","))
     probe.node.create_timer(args.cmd_period, lambda: cmd_pub.publish(twist))
     out: dict[str, Any] = {}
     try:
@@ -283,6 +285,7 @@ def cmd_walk(args: argparse.Namespace) -> dict[str, Any]:
         )
         if probe.state_since(0.0, "running") is None:
             raise SystemExit(f"the controller went to damping before running: {probe.states}")
+        probe.wait(lambda: bool(odom), args.timeout, "odometry")
         with probe.lock:
             start = odom[-1]
         deadline = time.monotonic() + args.timeout
@@ -396,6 +399,7 @@ def main() -> None:
     ap.add_argument("--controller", default="policy_controller")
     ap.add_argument("--good-policy", default="")
     ap.add_argument("--speed", type=float, default=0.8)
+    ap.add_argument("--cmd", default="", help="walk: cmd_vel as 'v_x,v_y,yaw_rate' (instead of --speed)")
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--cmd-period", type=float, default=0.05, help="s between cmd_vel messages")
     ap.add_argument("--timeout", type=float, default=120.0)

@@ -52,6 +52,12 @@ def numbers(v: Any) -> str | None:
     return None if ok else "must be a list of finite numbers"
 
 
+def non_negative_3(v: Any) -> str | None:
+    """Check: a list of 3 finite numbers >= 0."""
+    ok = isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) and 0 <= x < math.inf for x in v)
+    return None if ok else "must be a list of 3 finite numbers >= 0"
+
+
 POLICY_CONTROLLER: tuple[Param, ...] = tuple(
     dataclasses.replace(p, read_only=p.name == "executor")
     for p in (
@@ -81,6 +87,17 @@ POLICY_CONTROLLER: tuple[Param, ...] = tuple(
             positive,
         ),
         Param("cmd_vel_timeout_s", 0.5, "a cmd_vel older than this is replaced by zero, s; 0: never", non_negative),
+        Param(
+            "cmd_vel_clamp",
+            True,
+            "clamp cmd_vel to the policy's trained command ranges (deploy.yaml command_ranges, widened to include 0)",
+        ),
+        Param(
+            "cmd_vel_max_accel",
+            [1.0, 1.0, 2.0],
+            "acceleration limit of the command [v_x m/s², v_y m/s², yaw rate rad/s²]; 0: no limit on that axis",
+            non_negative_3,
+        ),
         Param("soft_start_s", 2.0, "ramp from the measured to the default pose before the policy, s", non_negative),
         Param("max_roll_rad", 0.7, "|roll| above this: damping, rad", positive),
         Param("max_pitch_rad", 0.7, "|pitch| above this: damping, rad", positive),

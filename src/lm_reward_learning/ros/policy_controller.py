@@ -18,7 +18,10 @@ deactivate
 
 Subscribed: ``joint_states`` (``sensor_msgs/JointState``, by name), ``imu/data`` (``sensor_msgs/Imu``:
 orientation of the base in the world, angular velocity in the base frame, REP 145), ``cmd_vel``
-(``geometry_msgs/Twist``: linear.x, linear.y m/s, angular.z rad/s, base frame).
+(``geometry_msgs/Twist``: linear.x, linear.y m/s, angular.z rad/s, base frame; clamped to the policy's
+trained ``command_ranges`` widened to include 0 (``cmd_vel_clamp``), acceleration-limited
+(``cmd_vel_max_accel``), zero when older than ``cmd_vel_timeout_s``:
+:class:`~lm_reward_learning.deploy.velocity.VelocityCommand`).
 
 Published, per control tick while active (``outputs``):
 
@@ -199,7 +202,13 @@ class PolicyController(LifecycleNode):
         if abs(period - facts.control_dt) > 1e-9:
             log.warning(f"control period {period:.4f} s differs from the policy's control_dt {facts.control_dt} s")
         core = ControllerCore(
-            policy, safety, cmd_timeout_s=p["cmd_vel_timeout_s"], stats_window=int(p["stats_window"]), period_s=period
+            policy,
+            safety,
+            cmd_timeout_s=p["cmd_vel_timeout_s"],
+            stats_window=int(p["stats_window"]),
+            period_s=period,
+            cmd_clamp=p["cmd_vel_clamp"],
+            cmd_max_accel=p["cmd_vel_max_accel"],
         )
         self._order = command_order(facts.joint_names, p["command_joints"])
         # Subscribe first, so the subscriptions are matched and fed by the time the node is activated.
