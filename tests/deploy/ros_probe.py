@@ -252,6 +252,18 @@ def cmd_faults(args: argparse.Namespace) -> dict[str, Any]:
         out["deactivate"] = {"commands_after": len(after), "last": _split(after[-1]) if after else None}
         out["states"] = [s for _, s in probe.states]
         out["diagnostics"] = probe.diagnostics
+
+        # 8. a subscriber that joins now still gets the recent transitions (latched with history)
+        late: list[str] = []
+        latched = QoSProfile(
+            depth=50, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+        )
+        probe.node.create_subscription(
+            String, f"{args.controller}/safety_state", lambda m: late.append(m.data), latched
+        )
+        probe.wait(lambda: len(late) >= min(20, len(out["states"])), 10.0, "the latched safety states")
+        time.sleep(0.3)
+        out["late_states"] = list(late)
     finally:
         probe.close()
     return out

@@ -139,6 +139,15 @@ def test_deactivate_sends_damping(faults):
     assert out["states"][-1] == "inactive: deactivated: damping command sent"
 
 
+def test_a_late_subscriber_gets_the_recent_safety_transitions(faults):
+    """``~/safety_state`` is transient local with a history of 20: a subscriber that joins after the whole
+    fault sequence receives its last 20 transitions in order, the current state last."""
+    out = faults[0]
+    n = min(20, len(out["states"]))
+    assert n >= 15 and out["late_states"] == out["states"][-n:]  # not only the current state
+    assert out["late_states"][-1] == "inactive: deactivated: damping command sent"
+
+
 def test_diagnostics_report_timing_and_safety(faults):
     d = faults[0]["diagnostics"]
     for key in ("jitter_p50_ms", "jitter_p99_ms", "inference_p50_us", "inference_p99_us", "period_p99_ms"):

@@ -32,8 +32,10 @@ Published, per control tick while active (``outputs``):
   targets (rad), zero velocities and ``time_from_start`` one control period (gains are the driver's;
   in damping the point holds the measured pose).
 
-Always published: ``~/safety_state`` (``std_msgs/String``, transient local: the safety mode and why,
-on every change) and ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray`` every
+Always published: ``~/safety_state`` (``std_msgs/String``, ``"<mode>: <reason>"`` on every change;
+transient local with a history of 20, so a subscriber that joins later, e.g. ``ros2 topic echo
+--qos-durability transient_local --qos-depth 20``, still gets the recent transitions, the current state
+last) and ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray`` every
 ``diagnostics_period_s``: loop period and jitter percentiles, inference time, safety mode and counters).
 
 Safety rules (:mod:`lm_reward_learning.deploy.safety`): soft start, action and joint-limit clamps,
@@ -83,13 +85,17 @@ COMMAND_QOS = QoSProfile(
     durability=DurabilityPolicy.VOLATILE,
 )
 """Joint commands: reliable, keep only the newest (a late command is worthless)."""
+SAFETY_STATE_HISTORY = 20
+"""Transitions of ``~/safety_state`` kept for subscribers that join later."""
 LATCHED_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
-    depth=1,
+    depth=SAFETY_STATE_HISTORY,
     reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.TRANSIENT_LOCAL,
 )
-"""``~/safety_state``: late subscribers get the current state."""
+"""``~/safety_state``: latched with history, so a late subscriber (transient local) gets the last
+:data:`SAFETY_STATE_HISTORY` transitions, the current state last (with a keep-last-1 subscription: the
+current state only)."""
 _LEVELS = {
     Mode.IDLE: DiagnosticStatus.OK,
     Mode.SOFT_START: DiagnosticStatus.OK,
