@@ -95,7 +95,7 @@ class ControllerCore:
         key = tuple(names)
         m = self._maps.get(key)
         if m is None:
-            m = JointMap(self.facts.joint_names, key)
+            m = JointMap(self.facts.joint_names, key, self.facts.robot)
             self._maps[key] = m
         return m
 
