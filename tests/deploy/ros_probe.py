@@ -9,6 +9,7 @@ this script as their counterpart, then read the JSON it writes to ``--out``:
   NaN joint state, tilted base), recording the safety states and joint commands it sees.
 * ``watchdog``: a fake robot that stops publishing (joint states and IMU) ``--trials`` times while
   the policy runs; records the time from its last message to the first damping command.
+* ``reset``: lets ``mujoco_sim_node``'s robot sink (zero-stiffness commands), then calls its ``~/reset``.
 * ``startup``: reads both nodes' parameters through their parameter services, then configures,
   activates (until the policy runs) and deactivates the controller.
 * ``walk``: a lifecycle client and a ``cmd_vel`` publisher for ``mujoco_sim_node`` + ``policy_controller``:
@@ -370,6 +371,55 @@ def cmd_watchdog(args: argparse.Namespace) -> dict[str, Any]:
     return {"latencies_s": latencies, "states": states}
 
 
+def cmd_reset(args: argparse.Namespace) -> dict[str, Any]:
+    """Let the simulated robot sink (1 s of zero-stiffness commands, lockstep), then call ``mujoco_sim_node/reset``."""
+    from std_srvs.srv import Trigger
+
+    probe = Probe(args.namespace, args.controller)
+    joints: list[tuple[float, list[str], list[float]]] = []
+    odom: list[tuple[float, float]] = []
+
+    def on_joints(m: JointState) -> None:
+        with probe.lock:
+            joints.append((m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, list(m.name), list(m.position)))
+
+    def on_odom(m: Odometry) -> None:
+        with probe.lock:
+            odom.append((m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, m.pose.pose.position.z))
+
+    probe.node.create_subscription(JointState, "joint_states", on_joints, 50)
+    probe.node.create_subscription(Odometry, "odom", on_odom, 50)
+    pub = probe.node.create_publisher(Float64MultiArray, "joint_commands", 10)
+    reset = probe.node.create_client(Trigger, "mujoco_sim_node/reset")
+    out: dict[str, Any] = {}
+    try:
+        probe.wait(lambda: bool(joints) and bool(odom) and pub.get_subscription_count() > 0, 30.0, "the simulator")
+        out["z_start"] = odom[-1][1]
+        # kp 0, kd 0.2: the joints only resist motion and the robot sinks (lockstep: 20 ms per command)
+        for _ in range(50):
+            pub.publish(Float64MultiArray(data=[0.0] * 12 + [0.0] * 12 + [0.2] * 12))
+            time.sleep(0.01)
+        probe.wait(lambda: joints[-1][0] >= 0.99, 30.0, "1 s of simulated time")
+        time.sleep(0.2)
+        with probe.lock:
+            out["t_before"], out["z_before"] = odom[-1]
+            n_joints = len(joints)
+        if not reset.wait_for_service(timeout_sec=30.0):
+            raise SystemExit("mujoco_sim_node/reset did not appear")
+        fut = reset.call_async(Trigger.Request())
+        probe.wait(fut.done, 30.0, "the reset")
+        out["success"], out["message"] = fut.result().success, fut.result().message
+        probe.wait(lambda: len(joints) > n_joints, 30.0, "joint states after the reset")
+        time.sleep(0.2)
+        with probe.lock:
+            _, names, pos = joints[-1]
+            out["t_after"], out["z_after"] = odom[-1]
+        out["joint_pos"] = dict(zip(names, pos, strict=True))
+    finally:
+        probe.close()
+    return out
+
+
 def get_parameters(probe: Probe, node: str, names: list[str]) -> dict[str, Any]:
     """The values of ``names`` on ``node`` (relative to the probe's namespace), read with its parameter service."""
     from rclpy.parameter import parameter_value_to_python
@@ -400,7 +450,13 @@ def cmd_startup(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-COMMANDS = {"faults": cmd_faults, "walk": cmd_walk, "startup": cmd_startup, "watchdog": cmd_watchdog}
+COMMANDS = {
+    "faults": cmd_faults,
+    "walk": cmd_walk,
+    "startup": cmd_startup,
+    "watchdog": cmd_watchdog,
+    "reset": cmd_reset,
+}
 
 
 def main() -> None:

@@ -42,7 +42,19 @@ def missing_ros() -> str | None:
         return f"no ROS venv ({VENV_PYTHON.parent.parent} missing): run `bash scripts/setup_ros.sh`"
     if not (PREFIX / "env.sh").is_file() or not list(PREFIX.glob(".built-lm_reward_learning_interfaces")):
         return f"interfaces not built ({PREFIX} incomplete): run `bash scripts/setup_ros.sh`"
+    env = ros_environment()
+    probe = subprocess.run(
+        [str(VENV_PYTHON), "-c", "import " + ", ".join(f"{m}.msg" for m in NEEDED_MSGS) + ", std_srvs.srv"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        return f"{VENV_PYTHON.parent.parent} lacks message packages the nodes use: re-run `bash scripts/setup_ros.sh`"
     return None
+
+
+NEEDED_MSGS = ("std_msgs", "sensor_msgs", "nav_msgs", "trajectory_msgs", "diagnostic_msgs", "rosgraph_msgs")
+"""Message packages of the nodes (with ``std_srvs``) that must import in ``.venv-ros``: a venv made
+before ``setup_ros.sh`` added one skips the ROS tests with the reason instead of failing them."""
 
 
 def run_rosside(env: dict[str, str], tmp: Path, *args: str, timeout: float = 300.0) -> dict[str, Any]:

@@ -177,3 +177,27 @@ def test_the_watchdog_damps_within_its_timeout_of_the_last_message(ros_env, tmp_
     assert ms.size == 20 and ms[0] >= 99.0, ms  # never before the timeout
     assert np.median(ms) <= 110.0 and np.percentile(ms, 90) <= 120.0, ms
     assert sum("stale: last message" in s for s in out["states"]) == 20
+
+
+def test_the_simulator_resets_to_its_initial_pose_with_its_clock_running_on(ros_env, tmp_path):
+    """``mujoco_sim_node``'s ``~/reset`` (std_srvs/Trigger): the sunk robot stands in the default pose again."""
+    from lm_reward_learning.robots import get_robot
+
+    argv = [
+        str(VENV_PYTHON), "-m", "lm_reward_learning.ros.mujoco_sim_node", "--ros-args", "-r", f"__ns:={NAMESPACE}",
+        "--params-file", str(REPO / "config" / "ros" / "mujoco_sim_node.yaml"), "-p", "mode:=lockstep",
+    ]  # fmt: skip
+    node = start_node(ros_env, tmp_path, argv, "mujoco_sim_node")
+    try:
+        node.wait_for("ready: go2 in MuJoCo (lockstep", timeout=90)
+        out = run_probe(ros_env, tmp_path, "reset", timeout=180)
+    finally:
+        code = node.stop()
+    assert code == 0, node.log_text()[-3000:]
+    spec = get_robot("go2")
+    assert out["z_before"] < out["z_start"] - 0.05, out  # the robot had sunk
+    assert out["success"] and out["message"].startswith("reset to the initial pose at simulated time"), out
+    assert out["z_after"] == pytest.approx(spec.init_base_height, abs=1e-6)
+    default = dict(zip(spec.joint_names, spec.per_joint(spec.default_joint_pos), strict=True))
+    assert out["joint_pos"] == pytest.approx(default, abs=1e-6)
+    assert out["t_after"] >= out["t_before"]  # /clock and the stamps do not jump back
