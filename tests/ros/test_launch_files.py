@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ros_harness import REPO, shipped_params
+from ros_harness import REPO, launch_node_argv, shipped_params
 
 LAUNCH = REPO / "launch"
 PKG = REPO / "ros2_ws" / "src" / "lm_reward_learning"
@@ -101,7 +101,22 @@ def test_every_config_file_and_argument_exists(launch_file):
 
 def test_learn_launch_declares_the_issue_arguments():
     declared = _declared_args(ast.parse((LAUNCH / "learn.launch.py").read_text()))
-    assert declared == {"video", "robot", "feedback", "synthesis", "iterations", "rviz"}
+    assert declared == {"video", "robot", "feedback", "synthesis", "iterations", "preset", "rviz"}
+
+
+def test_learn_launch_passes_the_preset_to_the_session_node(tmp_path):
+    argv = launch_node_argv(LAUNCH / "learn.launch.py", "session_node", "", tmp_path, {"preset": "smoke"})
+    files = [argv[i + 1] for i, a in enumerate(argv) if a == "--params-file"]
+    assert files[0] == str(REPO / "config" / "ros" / "session_node.yaml")
+    params = yaml.safe_load(Path(files[1]).read_text())["/**"]["ros__parameters"]
+    assert params["preset"] == "smoke" and params["autostart"] is True
+    from lm_reward_learning.ros.node_params import SESSION_NODE, problems
+
+    values = {p.name: p.default for p in SESSION_NODE}
+    assert problems(SESSION_NODE, values | {"preset": "smoke"}) == []
+    assert problems(SESSION_NODE, values | {"preset": "smok"})[0].startswith(
+        "preset='smok' must be a learn preset: one of ['default', 'smoke']"
+    )
 
 
 def test_parameter_yaml_matches_the_declared_parameters():
