@@ -10,6 +10,7 @@ this script as their counterpart, then read the JSON it writes to ``--out``:
 * ``watchdog``: a fake robot that stops publishing (joint states and IMU) ``--trials`` times while
   the policy runs; records the time from its last message to the first damping command.
 * ``reset``: lets ``mujoco_sim_node``'s robot sink (zero-stiffness commands), then calls its ``~/reset``.
+* ``params``: reads parameters of any nodes (``--read node:name,name``).
 * ``startup``: reads both nodes' parameters through their parameter services, then configures,
   activates (until the policy runs) and deactivates the controller.
 * ``walk``: a lifecycle client and a ``cmd_vel`` publisher for ``mujoco_sim_node`` + ``policy_controller``:
@@ -432,6 +433,19 @@ def get_parameters(probe: Probe, node: str, names: list[str]) -> dict[str, Any]:
     return {n: parameter_value_to_python(v) for n, v in zip(names, fut.result().values, strict=True)}
 
 
+def cmd_params(args: argparse.Namespace) -> dict[str, Any]:
+    """Read parameters of several nodes: ``--read node:name1,name2`` (repeatable)."""
+    probe = Probe(args.namespace, args.controller)
+    try:
+        out = {}
+        for item in args.read:
+            node, names = item.split(":", 1)
+            out[node] = get_parameters(probe, node, names.split(","))
+    finally:
+        probe.close()
+    return out
+
+
 def cmd_startup(args: argparse.Namespace) -> dict[str, Any]:
     """Read both nodes' parameters, then configure, activate (until ``running``) and deactivate the controller."""
     probe = Probe(args.namespace, args.controller)
@@ -456,6 +470,7 @@ COMMANDS = {
     "startup": cmd_startup,
     "watchdog": cmd_watchdog,
     "reset": cmd_reset,
+    "params": cmd_params,
 }
 
 
@@ -472,6 +487,7 @@ def main() -> None:
     ap.add_argument("--cmd-period", type=float, default=0.05, help="s between cmd_vel messages")
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--trials", type=int, default=20, help="watchdog: stops of the robot")
+    ap.add_argument("--read", action="append", default=[], help="params: node:name1,name2 (repeatable)")
     ap.add_argument("--controller-params", default="", help="startup: comma-separated parameter names to read")
     ap.add_argument("--sim-params", default="", help="startup: comma-separated parameter names to read")
     args = ap.parse_args()

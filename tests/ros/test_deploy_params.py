@@ -53,9 +53,11 @@ def test_shipped_parameter_files_start_the_nodes_and_take_effect(ros_env, tmp_pa
     sim = start_node(
         env, REPO, launch_node_argv(DEPLOY_LAUNCH, "mujoco_sim_node", namespace, tmp_path), "sim", tmp_path
     )
-    ctl = start_node(
-        env, REPO, launch_node_argv(DEPLOY_LAUNCH, "policy_controller", namespace, tmp_path), "ctl", tmp_path
-    )
+    # One addition after the launch file's arguments: a 0.5 s watchdog (tested with its 0.1 s default in
+    # test_deploy_nodes), so that a stall of the loaded test machine cannot turn the start into damping.
+    ctl_argv = launch_node_argv(DEPLOY_LAUNCH, "policy_controller", namespace, tmp_path)
+    ctl_argv += ["-p", "sensor_timeout_s:=0.5"]
+    ctl = start_node(env, REPO, ctl_argv, "ctl", tmp_path)
     ctl_file, sim_file = shipped_params("policy_controller"), shipped_params("mujoco_sim_node")
     try:
         sim.wait_for("ready: go2 in MuJoCo (realtime", timeout=90)
@@ -69,7 +71,7 @@ def test_shipped_parameter_files_start_the_nodes_and_take_effect(ros_env, tmp_pa
     logs = f"controller:\n{ctl.log_text()[-3000:]}\nsim:\n{sim.log_text()[-2000:]}"
     assert ctl_code == 0 and sim_code == 0, logs
     # Every value of the files reached the nodes; one of them differs from the code's default (the executor).
-    assert out["controller_params"] == ctl_file, logs
+    assert out["controller_params"] == {**ctl_file, "sensor_timeout_s": 0.5}, logs
     assert out["sim_params"] == sim_file, logs
     assert ctl_file["executor"] == "events" and "executor: events" in ctl.log_text()
     assert f"{len(ctl_file)} of {len(POLICY_CONTROLLER)} parameters set at start-up" in ctl.log_text(), logs

@@ -23,7 +23,16 @@ from typing import Any
 
 from lm_reward_learning.deploy.commands import FORWARD_LAYOUTS
 from lm_reward_learning.robots import ROBOTS
-from lm_reward_learning.ros.node_params import Param, ParameterError, non_negative, one_of, positive, problems
+from lm_reward_learning.ros.node_params import (
+    Param,
+    ParameterError,
+    non_negative,
+    one_of,
+    positive,
+    problems,
+    report_start_up_parameters,
+    start_up_overrides,
+)
 
 OUTPUTS = ("forward", "trajectory")
 """Joint command messages of ``policy_controller``: ``forward`` (``std_msgs/Float64MultiArray`` on
@@ -192,16 +201,7 @@ def declare_parameters(node: Any, params: Sequence[Param], source: str = "") -> 
             node.declare_parameter(p.name, p.default, descriptor, ignore_override=True)
     unknown = sorted(n for n in overrides if not node.has_parameter(n))
     bad += [f"{n!r} is not a parameter of {node.get_name()} (misspelled?)" for n in unknown]
-    log = node.get_logger()
-    given = sorted(n for n in overrides if n in {p.name for p in params})
-    if given:
-        log.info(f"{len(given)} of {len(params)} parameters set at start-up: {', '.join(given)}")
-    else:
-        log.warning(
-            f"no parameter file or -p argument set any parameter of {node.get_fully_qualified_name()}: all "
-            "defaults. A parameter file's top-level key must match the node: '/**/"
-            f"{node.get_name()}:' matches it in any namespace."
-        )
+    report_start_up_parameters(node, params, overrides)
     values = {p.name: _plain(node.get_parameter(p.name).value, p.default) for p in params}
     bad += problems(params, values)
     if bad:
@@ -211,14 +211,6 @@ def declare_parameters(node: Any, params: Sequence[Param], source: str = "") -> 
             f"--params-file files{where} and -p arguments given to the node; fix them there."
         )
     return values
-
-
-def start_up_overrides(node: Any) -> dict[str, Any]:
-    """The parameters given to ``node`` at start-up (``--params-file``, ``-p``) that apply to it: ``{name: value}``.
-
-    rclpy has no public accessor; its ``Node`` keeps them in ``_parameter_overrides`` (Foxy to Jazzy).
-    """
-    return {name: p.value for name, p in getattr(node, "_parameter_overrides", {}).items()}
 
 
 def read_parameters(node: Any, params: Sequence[Param]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
-from lm_reward_learning.ros.node_params import Param, ParameterError, problems
+from lm_reward_learning.ros.node_params import Param, ParameterError, problems, report_start_up_parameters
 
 
 def declare_parameters(node: Node, params: Sequence[Param]) -> dict[str, Any]:
@@ -37,6 +37,7 @@ def declare_parameters(node: Node, params: Sequence[Param]) -> dict[str, Any]:
     """
     for p in params:
         node.declare_parameter(p.name, p.default, ParameterDescriptor(description=p.description, read_only=p.read_only))
+    report_start_up_parameters(node, params)
     values = {p.name: _plain(node.get_parameter(p.name).value) for p in params}
     bad = problems(params, values)
     if bad:
