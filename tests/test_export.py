@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import onnx
@@ -39,6 +41,14 @@ def _td(x):
     from tensordict import TensorDict
 
     return TensorDict({"policy": x, "critic": torch.zeros(x.shape[0], 8)}, batch_size=[x.shape[0]])
+
+
+def test_exported_files_are_readable_by_others(exported) -> None:
+    """0666 minus the umask, as any written file (policies are deployed by other users and containers)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for path in (exported.onnx_path, exported.deploy_path):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
 
 
 def test_deploy_yaml_and_metadata_agree(exported) -> None:

@@ -7,6 +7,12 @@ this script as their counterpart, then read the JSON it writes to ``--out``:
   client. It configures the controller with a policy of the wrong observation size, then with wrong
   joint names (both must fail), then properly; activates it and feeds one fault at a time (stale IMU,
   NaN joint state, tilted base), recording the safety states and joint commands it sees.
+* ``watchdog``: a fake robot that stops publishing (joint states and IMU) ``--trials`` times while
+  the policy runs; records the time from its last message to the first damping command.
+* ``reset``: lets ``mujoco_sim_node``'s robot sink (zero-stiffness commands), then calls its ``~/reset``.
+* ``params``: reads parameters of any nodes (``--read node:name,name``).
+* ``startup``: reads both nodes' parameters through their parameter services, then configures,
+  activates (until the policy runs) and deactivates the controller.
 * ``walk``: a lifecycle client and a ``cmd_vel`` publisher for ``mujoco_sim_node`` + ``policy_controller``:
   configures and activates the controller, waits for the policy to run, then records the simulator's
   odometry over ``--duration`` seconds of simulated time.
@@ -140,11 +146,17 @@ class FakeRobot:
         self.position = list(CROUCH)
         self.quat_xyzw = [0.0, 0.0, 0.0, 1.0]
         self.imu_on = True
+        self.on = True
+        self.last_publish = 0.0
+        """When the last joint state and IMU message went out, s (probe clock)."""
+        self._probe = probe
         self.joint_pub = self.node.create_publisher(JointState, "joint_states", 10)
         self.imu_pub = self.node.create_publisher(Imu, "imu/data", 10)
         self.node.create_timer(0.005, self._publish)
 
     def _publish(self) -> None:
+        if not self.on:
+            return
         stamp = self.node.get_clock().now().to_msg()
         js = JointState(name=self.names, position=[float(x) for x in self.position], velocity=[0.0] * len(self.names))
         js.header.stamp = stamp
@@ -156,6 +168,7 @@ class FakeRobot:
             o.x, o.y, o.z, o.w = self.quat_xyzw
             imu.linear_acceleration.z = 9.81
             self.imu_pub.publish(imu)
+        self.last_publish = self._probe.now()
 
 
 def _split(cmd: list[float]) -> dict[str, list[float]]:
@@ -241,6 +254,18 @@ def cmd_faults(args: argparse.Namespace) -> dict[str, Any]:
         out["deactivate"] = {"commands_after": len(after), "last": _split(after[-1]) if after else None}
         out["states"] = [s for _, s in probe.states]
         out["diagnostics"] = probe.diagnostics
+
+        # 8. a subscriber that joins now still gets the recent transitions (latched with history)
+        late: list[str] = []
+        latched = QoSProfile(
+            depth=50, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+        )
+        probe.node.create_subscription(
+            String, f"{args.controller}/safety_state", lambda m: late.append(m.data), latched
+        )
+        probe.wait(lambda: len(late) >= min(20, len(out["states"])), 10.0, "the latched safety states")
+        time.sleep(0.3)
+        out["late_states"] = list(late)
     finally:
         probe.close()
     return out
@@ -259,7 +284,9 @@ def cmd_walk(args: argparse.Namespace) -> dict[str, Any]:
     cmd_pub = probe.node.create_publisher(Twist, "cmd_vel", 10)
     twist = Twist()
     twist.linear.x = args.speed
-    probe.node.create_timer(0.05, lambda: cmd_pub.publish(twist))
+    if args.cmd:
+        twist.linear.x, twist.linear.y, twist.angular.z = (float(x) for x in args.cmd.split(","))
+    probe.node.create_timer(args.cmd_period, lambda: cmd_pub.publish(twist))
     out: dict[str, Any] = {}
     try:
         wall0 = time.monotonic()
@@ -272,6 +299,7 @@ def cmd_walk(args: argparse.Namespace) -> dict[str, Any]:
         )
         if probe.state_since(0.0, "running") is None:
             raise SystemExit(f"the controller went to damping before running: {probe.states}")
+        probe.wait(lambda: bool(odom), args.timeout, "odometry")
         with probe.lock:
             start = odom[-1]
         deadline = time.monotonic() + args.timeout
@@ -307,18 +335,163 @@ def cmd_walk(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def cmd_watchdog(args: argparse.Namespace) -> dict[str, Any]:
+    """``--trials`` times: activate, let the policy run, stop the fake robot (both topics) at a random phase
+    of the control tick, and time the first damping command (kp 0) after the last message went out."""
+    probe = Probe(args.namespace, args.controller)
+    robot = FakeRobot(probe)
+    rng = np.random.default_rng(0)
+    latencies = []
+    try:
+        if not probe.transition(Transition.TRANSITION_CONFIGURE, timeout=args.timeout):
+            raise SystemExit("configure failed")
+        for _ in range(args.trials):
+            t = probe.now()
+            if not probe.transition(Transition.TRANSITION_ACTIVATE):
+                raise SystemExit("activate failed")
+            probe.wait(lambda t=t: probe.state_since(t, "running") is not None, 30.0, "running")
+            time.sleep(rng.uniform(0.1, 0.2))
+            robot.on = False
+            time.sleep(0.02)  # the publishing timer has seen the switch
+            t_last = robot.last_publish
+
+            def damping(t_last: float = t_last) -> bool:
+                return any(ts > t_last and not any(_split(c)["kp"]) for ts, c in probe.commands)
+
+            probe.wait(damping, 10.0, "a damping command after the robot stopped")
+            with probe.lock:
+                t_damp = next(ts for ts, c in probe.commands if ts > t_last and not any(_split(c)["kp"]))
+            latencies.append(t_damp - t_last)
+            robot.on = True
+            time.sleep(0.05)
+            if not probe.transition(Transition.TRANSITION_DEACTIVATE):
+                raise SystemExit("deactivate failed")
+        states = [s for _, s in probe.states]
+    finally:
+        probe.close()
+    return {"latencies_s": latencies, "states": states}
+
+
+def cmd_reset(args: argparse.Namespace) -> dict[str, Any]:
+    """Let the simulated robot sink (1 s of zero-stiffness commands, lockstep), then call ``mujoco_sim_node/reset``."""
+    from std_srvs.srv import Trigger
+
+    probe = Probe(args.namespace, args.controller)
+    joints: list[tuple[float, list[str], list[float]]] = []
+    odom: list[tuple[float, float]] = []
+
+    def on_joints(m: JointState) -> None:
+        with probe.lock:
+            joints.append((m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, list(m.name), list(m.position)))
+
+    def on_odom(m: Odometry) -> None:
+        with probe.lock:
+            odom.append((m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, m.pose.pose.position.z))
+
+    probe.node.create_subscription(JointState, "joint_states", on_joints, 50)
+    probe.node.create_subscription(Odometry, "odom", on_odom, 50)
+    pub = probe.node.create_publisher(Float64MultiArray, "joint_commands", 10)
+    reset = probe.node.create_client(Trigger, "mujoco_sim_node/reset")
+    out: dict[str, Any] = {}
+    try:
+        probe.wait(lambda: bool(joints) and bool(odom) and pub.get_subscription_count() > 0, 30.0, "the simulator")
+        out["z_start"] = odom[-1][1]
+        # kp 0, kd 0.2: the joints only resist motion and the robot sinks (lockstep: 20 ms per command)
+        for _ in range(50):
+            pub.publish(Float64MultiArray(data=[0.0] * 12 + [0.0] * 12 + [0.2] * 12))
+            time.sleep(0.01)
+        probe.wait(lambda: joints[-1][0] >= 0.99, 30.0, "1 s of simulated time")
+        time.sleep(0.2)
+        with probe.lock:
+            out["t_before"], out["z_before"] = odom[-1]
+            n_joints = len(joints)
+        if not reset.wait_for_service(timeout_sec=30.0):
+            raise SystemExit("mujoco_sim_node/reset did not appear")
+        fut = reset.call_async(Trigger.Request())
+        probe.wait(fut.done, 30.0, "the reset")
+        out["success"], out["message"] = fut.result().success, fut.result().message
+        probe.wait(lambda: len(joints) > n_joints, 30.0, "joint states after the reset")
+        time.sleep(0.2)
+        with probe.lock:
+            _, names, pos = joints[-1]
+            out["t_after"], out["z_after"] = odom[-1]
+        out["joint_pos"] = dict(zip(names, pos, strict=True))
+    finally:
+        probe.close()
+    return out
+
+
+def get_parameters(probe: Probe, node: str, names: list[str]) -> dict[str, Any]:
+    """The values of ``names`` on ``node`` (relative to the probe's namespace), read with its parameter service."""
+    from rclpy.parameter import parameter_value_to_python
+
+    client = AsyncParameterClient(probe.node, node)
+    if not client.wait_for_services(timeout_sec=30.0):
+        raise SystemExit(f"parameter services of {node} did not appear")
+    fut = client.get_parameters(names)
+    probe.wait(fut.done, 30.0, f"get_parameters of {node}")
+    return {n: parameter_value_to_python(v) for n, v in zip(names, fut.result().values, strict=True)}
+
+
+def cmd_params(args: argparse.Namespace) -> dict[str, Any]:
+    """Read parameters of several nodes: ``--read node:name1,name2`` (repeatable)."""
+    probe = Probe(args.namespace, args.controller)
+    try:
+        out = {}
+        for item in args.read:
+            node, names = item.split(":", 1)
+            out[node] = get_parameters(probe, node, names.split(","))
+    finally:
+        probe.close()
+    return out
+
+
+def cmd_startup(args: argparse.Namespace) -> dict[str, Any]:
+    """Read both nodes' parameters, then configure, activate (until ``running``) and deactivate the controller."""
+    probe = Probe(args.namespace, args.controller)
+    out: dict[str, Any] = {}
+    try:
+        out["controller_params"] = get_parameters(probe, args.controller, args.controller_params.split(","))
+        out["sim_params"] = get_parameters(probe, "mujoco_sim_node", args.sim_params.split(","))
+        out["configure"] = probe.transition(Transition.TRANSITION_CONFIGURE, timeout=args.timeout)
+        t = probe.now()
+        out["activate"] = probe.transition(Transition.TRANSITION_ACTIVATE, timeout=args.timeout)
+        probe.wait(lambda: probe.state_since(t, "running") is not None, args.timeout, "running")
+        out["deactivate"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
+        out["states"] = [s for _, s in probe.states]
+    finally:
+        probe.close()
+    return out
+
+
+COMMANDS = {
+    "faults": cmd_faults,
+    "walk": cmd_walk,
+    "startup": cmd_startup,
+    "watchdog": cmd_watchdog,
+    "reset": cmd_reset,
+    "params": cmd_params,
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("command", choices=["faults", "walk"])
+    ap.add_argument("command", choices=sorted(COMMANDS))
     ap.add_argument("--out", required=True)
     ap.add_argument("--namespace", required=True)
     ap.add_argument("--controller", default="policy_controller")
     ap.add_argument("--good-policy", default="")
     ap.add_argument("--speed", type=float, default=0.8)
+    ap.add_argument("--cmd", default="", help="walk: cmd_vel as 'v_x,v_y,yaw_rate' (instead of --speed)")
     ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--cmd-period", type=float, default=0.05, help="s between cmd_vel messages")
     ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--trials", type=int, default=20, help="watchdog: stops of the robot")
+    ap.add_argument("--read", action="append", default=[], help="params: node:name1,name2 (repeatable)")
+    ap.add_argument("--controller-params", default="", help="startup: comma-separated parameter names to read")
+    ap.add_argument("--sim-params", default="", help="startup: comma-separated parameter names to read")
     args = ap.parse_args()
-    result = cmd_faults(args) if args.command == "faults" else cmd_walk(args)
+    result = COMMANDS[args.command](args)
     Path(args.out).write_text(json.dumps(result, indent=1, default=lambda o: np.asarray(o).tolist()))
 
 

@@ -89,3 +89,24 @@ def test_joint_map_orders_by_name_and_names_what_is_missing():
         JointMap(["a", "b"], ["a", "B"])
     with pytest.raises(PolicyMismatchError, match=r"names joints \['a'\] more than once"):
         JointMap(["a"], ["a", "a"])
+
+
+def test_a_policy_for_another_robot_is_refused_in_a_short_message():
+    """The G1 policy (29 joints) against the Go2's joint_states (12): every joint named at most once."""
+    g1, go2 = get_robot("g1").joint_names, get_robot("go2").joint_names
+    with pytest.raises(PolicyMismatchError) as err:
+        JointMap(g1, go2, robot="g1")
+    msg = str(err.value)
+    assert msg.startswith("joint name mismatch: none of the 29 joints of the policy for g1 (['left_hip_pitch_joint'")
+    assert "... and 23 more]) is in joint_states, which has 12 other joints (['FL_hip_joint'" in msg
+    assert "deploy a policy for this robot" in msg
+    assert len(msg) < 450, len(msg)  # was 1.8 kB: every policy joint twice and every driver joint
+    assert all(msg.count(f"'{n}'") <= 1 for n in (*g1, *go2))
+    # One joint renamed: the missing joint and the driver's unused joints (the remap candidates), once each.
+    renamed = [n.replace("FL_calf", "FL_knee") for n in go2]
+    with pytest.raises(PolicyMismatchError) as err:
+        JointMap(go2, renamed)
+    assert str(err.value).startswith(
+        "joint name mismatch: the policy's joints ['FL_calf_joint'] are not in joint_states (its joints that the "
+        "policy does not use: ['FL_knee_joint'])"
+    )

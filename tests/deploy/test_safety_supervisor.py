@@ -119,6 +119,29 @@ def test_stale_sensors_switch_to_latched_damping(which):
     assert sup.step(t + 0.4, sensors(t + 0.4), policy).mode is Mode.SOFT_START
 
 
+def test_the_watchdog_latches_damping_between_control_ticks():
+    """Checked on a timer of its own: damping 1 ms after the timeout, not at the next 20 ms tick."""
+    sup, t = running(SafetyConfig(soft_start_s=0.0, sensor_timeout_s=0.1, damping_kd=1.5))
+    s = sensors(t)
+    sup.step(t, s, Policy())  # the last tick with fresh inputs
+    for dt in (0.005, 0.05, 0.1):  # not stale yet (the age must exceed the timeout)
+        assert sup.watchdog(t + dt, s) is None and sup.mode is Mode.RUNNING
+    cmd = sup.watchdog(t + 0.101, s)
+    assert cmd is not None and cmd.mode is Mode.DAMPING and sup.mode is Mode.DAMPING
+    assert "stale: last message 101 ms ago > sensor_timeout_s 100 ms" in sup.reason
+    np.testing.assert_allclose(cmd.kp, 0.0)
+    np.testing.assert_allclose(cmd.kd, 1.5)
+    np.testing.assert_allclose(cmd.positions, CROUCH)  # the last measured pose (unused at kp 0)
+    assert sup.watchdog(t + 0.2, s) is None  # already latched: nothing new to send
+    assert sup.counters["faults"] == 1
+    # Not commanding (idle), or just activated and still waiting for the first inputs: no fault.
+    idle = SafetySupervisor(FACTS, SafetyConfig(sensor_timeout_s=0.1))
+    assert idle.watchdog(5.0, Sensors()) is None and idle.mode is Mode.IDLE
+    idle.activate(5.0)
+    assert idle.watchdog(5.05, Sensors()) is None and idle.mode is Mode.SOFT_START
+    assert idle.watchdog(5.11, Sensors()) is not None and idle.reason == "no joint_states received"
+
+
 def test_no_sensor_data_after_activation_means_damping():
     sup = SafetySupervisor(FACTS, SafetyConfig(sensor_timeout_s=0.1))
     sup.activate(0.0)

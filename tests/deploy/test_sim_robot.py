@@ -76,3 +76,17 @@ def test_velocity_targets_and_initial_pose():
     sim.step(1)
     act_force = sim.data.actuator_force
     assert act_force.max() == pytest.approx(2.0 * 0.5, abs=0.2)
+
+
+def test_reset_returns_to_the_pose_and_can_keep_the_clock():
+    sim = SimRobot(SPEC)
+    sim.command(sim.joint_pos, np.zeros(12), np.full(12, 0.2))
+    sim.step(100)  # 0.5 s without stiffness: the robot sinks
+    assert sim.base_pos_w[2] < SPEC.init_base_height - 0.05
+    sim.reset(keep_time=True)
+    assert sim.time_s == pytest.approx(0.5)  # /clock does not jump back
+    np.testing.assert_allclose(sim.joint_pos, sim.default_joint_pos)
+    assert sim.base_pos_w[2] == pytest.approx(SPEC.init_base_height)
+    np.testing.assert_allclose(sim.data.qvel, 0.0)
+    sim.reset()
+    assert sim.time_s == 0.0

@@ -28,13 +28,33 @@ NAMESPACE = f"/lmrl_test_{os.getpid()}"
 action server (``/tf`` is absolute and shared; the tests only count it)."""
 
 
+def shipped_params(node: str) -> dict[str, Any]:
+    """The ``ros__parameters`` of ``config/ros/<node>.yaml`` (key ``/**/<node>``: the node in any namespace)."""
+    import yaml
+
+    data = yaml.safe_load((REPO / "config" / "ros" / f"{node}.yaml").read_text())
+    return data[f"/**/{node}"]["ros__parameters"]
+
+
 def missing_ros() -> str | None:
     """Why the ROS environment is unusable here, or None if it is ready."""
     if not VENV_PYTHON.is_file():
         return f"no ROS venv ({VENV_PYTHON.parent.parent} missing): run `bash scripts/setup_ros.sh`"
     if not (PREFIX / "env.sh").is_file() or not list(PREFIX.glob(".built-lm_reward_learning_interfaces")):
         return f"interfaces not built ({PREFIX} incomplete): run `bash scripts/setup_ros.sh`"
+    env = ros_environment()
+    probe = subprocess.run(
+        [str(VENV_PYTHON), "-c", "import " + ", ".join(f"{m}.msg" for m in NEEDED_MSGS) + ", std_srvs.srv"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        return f"{VENV_PYTHON.parent.parent} lacks message packages the nodes use: re-run `bash scripts/setup_ros.sh`"
     return None
+
+
+NEEDED_MSGS = ("std_msgs", "sensor_msgs", "nav_msgs", "trajectory_msgs", "diagnostic_msgs", "rosgraph_msgs")
+"""Message packages of the nodes (with ``std_srvs``) that must import in ``.venv-ros``: a venv made
+before ``setup_ros.sh`` added one skips the ROS tests with the reason instead of failing them."""
 
 
 def run_rosside(env: dict[str, str], tmp: Path, *args: str, timeout: float = 300.0) -> dict[str, Any]:
@@ -91,9 +111,9 @@ class NodeProcess:
         return self.proc.returncode
 
 
-def start_node(env: dict[str, str], cwd: Path, argv: list[str], name: str) -> NodeProcess:
-    """Start ``argv`` (a node's command line) in ``cwd`` with its output in ``cwd/<name>.log``."""
-    log = cwd / f"{name}.log"
+def start_node(env: dict[str, str], cwd: Path, argv: list[str], name: str, log_dir: Path | None = None) -> NodeProcess:
+    """Start ``argv`` (a node's command line) in ``cwd`` with its output in ``<log_dir or cwd>/<name>.log``."""
+    log = (log_dir or cwd) / f"{name}.log"
     with log.open("w") as f:
         proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
     return NodeProcess(proc, log, cwd)
@@ -123,11 +143,17 @@ def trainer_argv(runs: Path, *extra: str) -> list[str]:
 
 
 def ros_environment() -> dict[str, str]:
-    """Environment for ROS processes: this environment plus ``.ros-install/env.sh``, fixed domain."""
+    """Environment for ROS processes: this environment plus ``.ros-install/env.sh``, this checkout's ``src/``
+    first on ``PYTHONPATH``, fixed domain."""
     out = subprocess.run(
         ["bash", "-c", f"source {PREFIX / 'env.sh'} && env -0"], capture_output=True, check=True, timeout=30
     ).stdout
     env = dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+    # Node processes import this checkout's core: .venv-ros installs the package editable from the checkout
+    # that ran setup_ros.sh, which a second git worktree shares (its .venv-ros is a link to the first's).
+    src = str(REPO / "src")
+    rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != src]
+    env["PYTHONPATH"] = os.pathsep.join([src, *rest])
     env.update(ROS_DOMAIN_ID=DOMAIN_ID, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", PYTHONUNBUFFERED="1")
     env.setdefault("MUJOCO_GL", "egl")
     env.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)
@@ -169,3 +195,63 @@ def run_learn_client(
         raise AssertionError(f"learn client timed out after {timeout} s:\n{exc.stderr}") from exc
     assert proc.returncode == 0, f"learn client failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
     return json.loads(out.read_text())
+
+
+def launch_node_argv(
+    launch_file: Path, executable: str, namespace: str, tmp: Path, args: dict[str, str] | None = None
+) -> list[str]:
+    """The command line ``ros2 launch`` gives ``executable``'s node in ``launch_file`` (``launch`` has no wheel).
+
+    Read from the launch file's ``Node``/``LifecycleNode`` call: ``name`` → ``-r __node:=``, the namespace
+    (as a ``PushRosNamespace`` or ``ROS_NAMESPACE`` would set it; ``/`` for none) → ``-r __ns:=``, and each
+    ``parameters`` entry in order → ``--params-file``: ``_config(...)`` files as they are, and a dict as
+    launch_ros writes it, a temporary YAML file under ``/**: ros__parameters:`` with each
+    ``LaunchConfiguration`` replaced by ``args`` or its declared default (YAML-typed, as launch_ros types
+    substitution results; a ``ParameterValue(..., value_type=str)`` stays a string).
+    """
+    import ast
+
+    import yaml
+
+    tree = ast.parse(launch_file.read_text())
+    defaults = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "ARGUMENTS" for t in node.targets):
+            defaults.update({name: default for name, default, _doc in ast.literal_eval(node.value)})
+    values = {**defaults, **(args or {})}
+
+    def launch_config(expr: ast.expr) -> str:
+        assert isinstance(expr, ast.Call) and getattr(expr.func, "id", "") == "LaunchConfiguration", ast.unparse(expr)
+        return values[ast.literal_eval(expr.args[0])]
+
+    def value(expr: ast.expr) -> Any:
+        if isinstance(expr, ast.Constant):
+            return expr.value
+        if isinstance(expr, ast.Call) and getattr(expr.func, "id", "") == "ParameterValue":
+            kind = next(k.value for k in expr.keywords if k.arg == "value_type")
+            return {"str": str, "int": int, "float": float, "bool": bool}[ast.unparse(kind)](
+                launch_config(expr.args[0])
+            )
+        return yaml.safe_load(launch_config(expr))
+
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and getattr(n.func, "id", "") in ("Node", "LifecycleNode")
+        and any(k.arg == "executable" and ast.literal_eval(k.value) == executable for k in n.keywords)
+    ]
+    assert len(calls) == 1, f"{launch_file.name} starts {executable} {len(calls)} times"
+    kw = {k.arg: k.value for k in calls[0].keywords}
+    argv = [str(VENV_PYTHON), "-m", f"lm_reward_learning.ros.{executable}", "--ros-args"]
+    argv += ["-r", f"__node:={ast.literal_eval(kw['name'])}", "-r", f"__ns:={namespace or '/'}"]
+    for i, entry in enumerate(kw["parameters"].elts):
+        if isinstance(entry, ast.Dict):
+            params = {ast.literal_eval(k): value(v) for k, v in zip(entry.keys, entry.values, strict=True)}
+            path = tmp / f"launch_params_{executable}_{i}.yaml"
+            path.write_text(yaml.dump({"/**": {"ros__parameters": params}}, default_flow_style=False))
+        else:
+            assert getattr(entry.func, "id", "") == "_config", ast.unparse(entry)
+            path = REPO / "config" / Path(*(ast.literal_eval(a) for a in entry.args))
+        argv += ["--params-file", str(path)]
+    return argv

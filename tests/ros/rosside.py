@@ -8,6 +8,8 @@ in this directory start this script as a process and read the JSON it writes to 
   after N PPO iterations, and reads the rollout bag back with ``rosbags``.
 * ``image``: numpy ⇄ ``sensor_msgs/Image`` checks, and numpy vs cv_bridge where cv_bridge exists.
 * ``bag``: write and read a bag with every rollout topic, our TrainingReport included.
+* ``feedback``: a ``get_visual_feedback`` client that leaves a goal running, asks to cancel it, and
+  sends a second goal.
 """
 
 from __future__ import annotations
@@ -362,6 +364,40 @@ def _learn_goal(node: Any, client: Any, fields: dict[str, Any], deadline: float)
     return out
 
 
+def cmd_feedback(args: argparse.Namespace) -> dict[str, Any]:
+    """A ``get_visual_feedback`` client: goal 1 (left running), a cancel request for it, then goal 2 to its end."""
+    import rclpy
+    from lm_reward_learning_interfaces.action import GetVisualFeedback
+    from rclpy.action import ActionClient
+
+    rclpy.init()
+    node = rclpy.create_node("lmrl_test_feedback_client", namespace=args.namespace)
+    client = ActionClient(node, GetVisualFeedback, "get_visual_feedback")
+    if not client.wait_for_server(timeout_sec=60.0):
+        raise SystemExit("get_visual_feedback server did not appear within 60 s")
+    goal = GetVisualFeedback.Goal(run_dir=args.run_dir, iteration=1, current_iteration=0, current_candidate=0)
+
+    def wait(fut: Any, what: str) -> Any:
+        rclpy.spin_until_future_complete(node, fut, timeout_sec=60.0)
+        if not fut.done():
+            raise SystemExit(f"no answer to {what} within 60 s")
+        return fut.result()
+
+    first = wait(client.send_goal_async(goal), "goal 1")
+    cancel = wait(first.cancel_goal_async(), "the cancel request")
+    second = wait(client.send_goal_async(goal), "goal 2")
+    result = wait(second.get_result_async(), "goal 2's result")
+    out = {
+        "first_accepted": first.accepted,
+        "cancel_rejected": not cancel.goals_canceling,  # rclpy answers a refused cancel with no goals canceling
+        "second_accepted": second.accepted,
+        "second_message": result.result.message,
+    }
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return out
+
+
 def learn_main() -> None:
     """Entry point of the ``learn_reward`` client (``python -c 'import rosside; rosside.learn_main()' ...``)."""
     parser = argparse.ArgumentParser(description="learn_reward action client of the ROS tests")
@@ -394,8 +430,10 @@ def main() -> None:
     sub.add_parser("image")
     b = sub.add_parser("bag")
     b.add_argument("path")
+    f = sub.add_parser("feedback")
+    f.add_argument("--run-dir", required=True)
     args = parser.parse_args()
-    out = {"train": cmd_train, "image": cmd_image, "bag": cmd_bag}[args.cmd](args)
+    out = {"train": cmd_train, "image": cmd_image, "bag": cmd_bag, "feedback": cmd_feedback}[args.cmd](args)
     args.out.write_text(json.dumps(out, indent=1, default=str))
 
 

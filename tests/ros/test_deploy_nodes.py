@@ -139,6 +139,15 @@ def test_deactivate_sends_damping(faults):
     assert out["states"][-1] == "inactive: deactivated: damping command sent"
 
 
+def test_a_late_subscriber_gets_the_recent_safety_transitions(faults):
+    """``~/safety_state`` is transient local with a history of 20: a subscriber that joins after the whole
+    fault sequence receives its last 20 transitions in order, the current state last."""
+    out = faults[0]
+    n = min(20, len(out["states"]))
+    assert n >= 15 and out["late_states"] == out["states"][-n:]  # not only the current state
+    assert out["late_states"][-1] == "inactive: deactivated: damping command sent"
+
+
 def test_diagnostics_report_timing_and_safety(faults):
     d = faults[0]["diagnostics"]
     for key in ("jitter_p50_ms", "jitter_p99_ms", "inference_p50_us", "inference_p99_us", "period_p99_ms"):
@@ -146,3 +155,49 @@ def test_diagnostics_report_timing_and_safety(faults):
     assert float(d["control_period_ms"]) == pytest.approx(20.0)
     assert d["mode"] in ("running", "damping", "soft_start", "hold", "idle")
     assert float(d["faults"]) == 2 and float(d["holds"]) == 1  # stale IMU and tilt; the NaN joint state
+
+
+def test_the_watchdog_damps_within_its_timeout_of_the_last_message(ros_env, tmp_path):
+    """20 stops of the robot: damping 100 ms (sensor_timeout_s) + at most a few ms after its last message.
+
+    The control tick runs at 10 Hz here, so a watchdog checked only on control ticks would show up as
+    100-200 ms; the watchdog's own 5 ms timer (``watchdog_period_s``) does not depend on the tick.
+    """
+    argv = controller_argv("-p", f"policy:={SHIPPED}", "-p", "soft_start_s:=0.0", "-p", "control_rate_hz:=10.0")
+    node = start_node(ros_env, tmp_path, argv, "policy_controller")
+    try:
+        node.wait_for("ready (unconfigured)", timeout=90)
+        out = run_probe(ros_env, tmp_path, "watchdog", "--trials", "20", timeout=240)
+    finally:
+        code = node.stop()
+    assert code == 0, node.log_text()[-3000:]
+    ms = np.sort(np.asarray(out["latencies_s"]) * 1e3)
+    print(f"watchdog latency (ms) over {ms.size} stops: min {ms[0]:.1f} p50 {np.median(ms):.1f} "
+          f"p90 {np.percentile(ms, 90):.1f} max {ms[-1]:.1f}")  # fmt: skip
+    assert ms.size == 20 and ms[0] >= 99.0, ms  # never before the timeout
+    assert np.median(ms) <= 110.0 and np.percentile(ms, 90) <= 120.0, ms
+    assert sum("stale: last message" in s for s in out["states"]) == 20
+
+
+def test_the_simulator_resets_to_its_initial_pose_with_its_clock_running_on(ros_env, tmp_path):
+    """``mujoco_sim_node``'s ``~/reset`` (std_srvs/Trigger): the sunk robot stands in the default pose again."""
+    from lm_reward_learning.robots import get_robot
+
+    argv = [
+        str(VENV_PYTHON), "-m", "lm_reward_learning.ros.mujoco_sim_node", "--ros-args", "-r", f"__ns:={NAMESPACE}",
+        "--params-file", str(REPO / "config" / "ros" / "mujoco_sim_node.yaml"), "-p", "mode:=lockstep",
+    ]  # fmt: skip
+    node = start_node(ros_env, tmp_path, argv, "mujoco_sim_node")
+    try:
+        node.wait_for("ready: go2 in MuJoCo (lockstep", timeout=90)
+        out = run_probe(ros_env, tmp_path, "reset", timeout=180)
+    finally:
+        code = node.stop()
+    assert code == 0, node.log_text()[-3000:]
+    spec = get_robot("go2")
+    assert out["z_before"] < out["z_start"] - 0.05, out  # the robot had sunk
+    assert out["success"] and out["message"].startswith("reset to the initial pose at simulated time"), out
+    assert out["z_after"] == pytest.approx(spec.init_base_height, abs=1e-6)
+    default = dict(zip(spec.joint_names, spec.per_joint(spec.default_joint_pos), strict=True))
+    assert out["joint_pos"] == pytest.approx(default, abs=1e-6)
+    assert out["t_after"] >= out["t_before"]  # /clock and the stamps do not jump back

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ros_harness import REPO
+from ros_harness import REPO, launch_node_argv, shipped_params
 
 LAUNCH = REPO / "launch"
 PKG = REPO / "ros2_ws" / "src" / "lm_reward_learning"
@@ -101,14 +101,28 @@ def test_every_config_file_and_argument_exists(launch_file):
 
 def test_learn_launch_declares_the_issue_arguments():
     declared = _declared_args(ast.parse((LAUNCH / "learn.launch.py").read_text()))
-    assert declared == {"video", "robot", "feedback", "synthesis", "iterations", "rviz"}
+    assert declared == {"video", "robot", "feedback", "synthesis", "iterations", "preset", "rviz"}
+
+
+def test_learn_launch_passes_the_preset_to_the_session_node(tmp_path):
+    argv = launch_node_argv(LAUNCH / "learn.launch.py", "session_node", "", tmp_path, {"preset": "smoke"})
+    files = [argv[i + 1] for i, a in enumerate(argv) if a == "--params-file"]
+    assert files[0] == str(REPO / "config" / "ros" / "session_node.yaml")
+    params = yaml.safe_load(Path(files[1]).read_text())["/**"]["ros__parameters"]
+    assert params["preset"] == "smoke" and params["autostart"] is True
+    from lm_reward_learning.ros.node_params import SESSION_NODE, problems
+
+    values = {p.name: p.default for p in SESSION_NODE}
+    assert problems(SESSION_NODE, values | {"preset": "smoke"}) == []
+    assert problems(SESSION_NODE, values | {"preset": "smok"})[0].startswith(
+        "preset='smok' must be a learn preset: one of ['default', 'smoke']"
+    )
 
 
 def test_parameter_yaml_matches_the_declared_parameters():
     from lm_reward_learning.ros.node_params import TRAINER_NODE
 
-    data = yaml.safe_load((REPO / "config" / "ros" / "trainer_node.yaml").read_text())
-    params = data["trainer_node"]["ros__parameters"]
+    params = shipped_params("trainer_node")
     declared = {p.name: p for p in TRAINER_NODE}
     assert set(params) == set(declared)
     for name, value in params.items():
@@ -119,6 +133,23 @@ def test_parameter_yaml_matches_the_declared_parameters():
         assert check is None or check(value) is None, f"{name}={value!r}: {check(value)}"
 
 
+@pytest.mark.parametrize("path", sorted((REPO / "config" / "ros").glob("*.yaml")), ids=lambda p: p.name)
+def test_parameter_files_match_their_node_in_any_namespace_and_hold_no_empty_list(path):
+    """``/**/<node>`` applies in every namespace (a plain ``<node>`` key means only ``/<node>``, so a node
+    run in a namespace silently ignores the file); rcl's parser reads ``[]`` as "not set"."""
+    data = yaml.safe_load(path.read_text())
+    assert list(data) == [f"/**/{path.stem}"] and list(data[f"/**/{path.stem}"]) == ["ros__parameters"]
+
+    def lists(v):
+        if isinstance(v, dict):
+            for x in v.values():
+                yield from lists(x)
+        elif isinstance(v, list):
+            yield v
+
+    assert all(lists(data)), f"{path.name} holds an empty list"
+
+
 def test_rviz_config_shows_the_rollout_image_and_the_robot_tf():
     rviz = yaml.safe_load((REPO / "config" / "rviz" / "lmrl.rviz").read_text())
     manager = rviz["Visualization Manager"]
@@ -126,8 +157,7 @@ def test_rviz_config_shows_the_rollout_image_and_the_robot_tf():
     assert displays["rviz_default_plugins/Image"]["Topic"]["Value"] == "/rollout/image"
     assert displays["rviz_default_plugins/Image"]["Enabled"]
     assert displays["rviz_default_plugins/TF"]["Enabled"]
-    ros_params = yaml.safe_load((REPO / "config" / "ros" / "trainer_node.yaml").read_text())
-    assert manager["Global Options"]["Fixed Frame"] == ros_params["trainer_node"]["ros__parameters"]["odom_frame"]
+    assert manager["Global Options"]["Fixed Frame"] == shipped_params("trainer_node")["odom_frame"]
     assert manager["Views"]["Current"]["Target Frame"] == "base"  # the Go2's base body
 
 

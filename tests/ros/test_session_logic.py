@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from ros_harness import REPO
+from ros_harness import shipped_params
 
 from lm_reward_learning.bilevel.store import LearnStore
 from lm_reward_learning.errors import LmrlError
@@ -39,7 +39,7 @@ def defaults(tmp_path: Path) -> SessionDefaults:
     [("session_node", SESSION_NODE), ("feedback_node", FEEDBACK_NODE), ("reward_synth_node", REWARD_SYNTH_NODE)],
 )
 def test_parameter_yaml_matches_the_declared_parameters(node, table):
-    params = yaml.safe_load((REPO / "config" / "ros" / f"{node}.yaml").read_text())[node]["ros__parameters"]
+    params = shipped_params(node)
     declared = {p.name: p.default for p in table}
     assert params == declared
     assert all(type(params[k]) is type(v) for k, v in declared.items())

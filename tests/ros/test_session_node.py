@@ -18,7 +18,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ros_harness import NodeProcess, node_argv, run_learn_client, start_node, trainer_argv
+from ros_harness import (
+    NAMESPACE,
+    REPO,
+    NodeProcess,
+    launch_node_argv,
+    node_argv,
+    run_learn_client,
+    start_node,
+    trainer_argv,
+)
 
 pytestmark = pytest.mark.ros
 
@@ -269,3 +278,12 @@ def test_invalid_parameters_stop_the_session_node_with_the_reason(ros_env, tmp_p
     log = node.log_text()
     assert "feedback='gpt-vision' must be empty or one of ['motion', 'openai', 'human'" in log
     assert "server_timeout_s=-1.0 must be a number > 0" in log
+
+
+def test_learn_launch_preset_reaches_the_session_node(ros_env, tmp_path):
+    """``learn.launch.py preset:=...`` as launch_ros passes it: a preset that does not exist stops the node."""
+    launch = REPO / "launch" / "learn.launch.py"
+    argv = launch_node_argv(launch, "session_node", NAMESPACE, tmp_path, {"preset": "smok"})
+    node = start_node(ros_env, tmp_path, argv, "session_bad_preset")
+    assert node.proc.wait(90) == 2
+    assert "preset='smok' must be a learn preset: one of ['default', 'smoke']" in node.log_text()

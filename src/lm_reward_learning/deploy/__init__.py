@@ -11,6 +11,8 @@ A policy exported by ``lmrl export`` (``policy.onnx`` + ``deploy.yaml``, the sam
 * :mod:`~lm_reward_learning.deploy.safety` — :class:`SafetySupervisor`: soft start, clamps, rate
   limit, sensor watchdog, tilt limits, non-finite handling and damping, as a pure state machine of
   time and inputs.
+* :mod:`~lm_reward_learning.deploy.velocity` — :class:`VelocityCommand`: ``cmd_vel`` as the policy sees
+  it (timeout, clamp to the trained command ranges, acceleration limit).
 * :mod:`~lm_reward_learning.deploy.core` — :class:`ControllerCore`: one control tick (observation →
   inference → safety → joint command) plus the loop statistics (:mod:`~lm_reward_learning.deploy.stats`)
   the node reports on ``/diagnostics``.
@@ -34,6 +36,7 @@ from lm_reward_learning.deploy.observation import JointMap, ObservationBuilder
 from lm_reward_learning.deploy.policy import DeployedPolicy, DeployError, DeployFacts, PolicyMismatchError
 from lm_reward_learning.deploy.safety import JointCommand, Mode, SafetyConfig, SafetySupervisor, Sensors
 from lm_reward_learning.deploy.stats import LoopStats
+from lm_reward_learning.deploy.velocity import VelocityCommand
 
 __all__ = [
     "ControllerCore",
@@ -49,4 +52,5 @@ __all__ = [
     "SafetyConfig",
     "SafetySupervisor",
     "Sensors",
+    "VelocityCommand",
 ]

@@ -27,10 +27,9 @@ from lm_reward_learning.deploy.safety import (
     is_finite_command,
 )
 from lm_reward_learning.deploy.stats import LoopStats
+from lm_reward_learning.deploy.velocity import VelocityCommand
 
 log = logging.getLogger(__name__)
-
-COMMAND_KEYS = ("lin_vel_x", "lin_vel_y", "ang_vel_z")
 
 
 class ControllerCore:
@@ -43,13 +42,18 @@ class ControllerCore:
             never expire.
         stats_window: Ticks kept for the timing percentiles.
         period_s: The loop's nominal period, s; default: the policy's ``control_dt``.
+        cmd_clamp: Clamp velocity commands to the policy's trained ``command_ranges`` (widened to
+            include 0); see :class:`~lm_reward_learning.deploy.velocity.VelocityCommand`.
+        cmd_max_accel: Acceleration limit of the command, (m/s², m/s², rad/s²); None or 0: none.
 
     Attributes:
         facts: The policy's deployment facts.
         supervisor: The safety state machine.
         stats: Loop timing statistics.
         sensors: The latest measurements (policy joint order).
-        command: The velocity command in use, ``(v_x m/s, v_y m/s, yaw_rate rad/s)``. Shape: (3,).
+        velocity: The velocity command's timeout, clamp and acceleration limit.
+        command: The velocity command in use, ``(v_x m/s, v_y m/s, yaw_rate rad/s)`` (``velocity.value``).
+            Shape: (3,).
         last_action: The last applied action (clipped), the ``last_action`` observation. Shape: (J,).
         last_obs: The last observation given to the policy. Shape: (D,).
     """
@@ -62,24 +66,24 @@ class ControllerCore:
         cmd_timeout_s: float = 0.5,
         stats_window: int = 500,
         period_s: float | None = None,
+        cmd_clamp: bool = True,
+        cmd_max_accel: Sequence[float] | None = None,
     ) -> None:
         self.policy = policy
         self.facts = policy.facts
         self.builder = ObservationBuilder(self.facts)
         self.supervisor = SafetySupervisor(self.facts, safety)
         self.stats = LoopStats(period_s or self.facts.control_dt, stats_window)
-        self.cmd_timeout_s = float(cmd_timeout_s)
+        self.velocity = VelocityCommand(
+            self.facts.command_ranges, clamp=cmd_clamp, max_accel=cmd_max_accel, timeout_s=cmd_timeout_s
+        )
         self.sensors = Sensors()
-        self.command = np.zeros(3)
-        self._cmd_in = np.zeros(3)
-        self._cmd_stamp: float | None = None
-        self._cmd_warned = False
+        self.command = self.velocity.value
         j = self.facts.num_joints
         self.last_action = np.zeros(j)
         self.last_obs = np.zeros(self.facts.obs_size, dtype=np.float32)
         self._maps: dict[tuple[str, ...], JointMap] = {}
         self._map_errors: set[tuple[str, ...]] = set()
-        self.ranges = [self.facts.command_ranges.get(k) for k in COMMAND_KEYS] if self.facts.command_ranges else []
 
     # ------------------------------------------------------------------ inputs
     def joint_map(self, names: Sequence[str]) -> JointMap:
@@ -91,7 +95,7 @@ class ControllerCore:
         key = tuple(names)
         m = self._maps.get(key)
         if m is None:
-            m = JointMap(self.facts.joint_names, key)
+            m = JointMap(self.facts.joint_names, key, self.facts.robot)
             self._maps[key] = m
         return m
 
@@ -121,23 +125,18 @@ class ControllerCore:
         self.sensors.imu_stamp = now
 
     def on_command(self, now: float, v_x: float, v_y: float, yaw_rate: float) -> None:
-        """Store a velocity command (base frame: m/s, m/s, rad/s). Non-finite values become zero."""
-        cmd = np.nan_to_num(np.array([v_x, v_y, yaw_rate], dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        self._cmd_in, self._cmd_stamp = cmd, now
-        if self.ranges and not self._cmd_warned:
-            out = [
-                f"{k}={c:+.2f} not in [{r[0]}, {r[1]}]"
-                for k, c, r in zip(COMMAND_KEYS, cmd, self.ranges, strict=False)
-                if r is not None and not r[0] - 1e-9 <= c <= r[1] + 1e-9
-            ]
-            if out:
-                self._cmd_warned = True
-                log.warning("velocity command outside the range the policy was trained on: %s", "; ".join(out))
+        """Store a velocity command (base frame: m/s, m/s, rad/s) that arrived at ``now``.
+
+        Non-finite values become zero; the command is clamped to the trained ranges (logged once,
+        counted in :meth:`diagnostics`) and reaches the policy acceleration-limited, at the next ticks.
+        """
+        self.velocity.request(now, v_x, v_y, yaw_rate)
 
     # ------------------------------------------------------------------ lifecycle and ticks
     def activate(self, now: float) -> None:
         """Start commanding (soft start first); reset the last action and the statistics."""
         self.last_action[:] = 0.0
+        self.velocity.reset()
         self.stats.reset()
         self.supervisor.activate(now)
 
@@ -158,10 +157,7 @@ class ControllerCore:
         """
         t0 = time.perf_counter()
         self.stats.tick(now)
-        if self.cmd_timeout_s > 0 and (self._cmd_stamp is None or now - self._cmd_stamp > self.cmd_timeout_s):
-            self.command[:] = 0.0
-        else:
-            self.command[:] = self._cmd_in
+        self.velocity.tick(now)
         cmd = self.supervisor.step(now, self.sensors, self._run_policy)
         if self.supervisor.applied_action is not None:
             self.last_action[:] = self.supervisor.applied_action
@@ -169,6 +165,11 @@ class ControllerCore:
             raise FloatingPointError(f"non-finite joint command in mode {cmd.mode.value}: {cmd}")
         self.stats.compute(time.perf_counter() - t0)
         return cmd
+
+    def watchdog(self, now: float) -> JointCommand | None:
+        """The input watchdog between ticks (:meth:`SafetySupervisor.watchdog`): the damping command to
+        send at once when an input just went stale, else None."""
+        return self.supervisor.watchdog(now, self.sensors)
 
     def _run_policy(self) -> tuple[np.ndarray, np.ndarray]:
         s = self.sensors
@@ -189,4 +190,6 @@ class ControllerCore:
         out.update(self.stats.summary())
         out.update({k: float(v) for k, v in self.supervisor.counters.items()})
         out["command"] = [float(x) for x in self.command]
+        out["command_requested"] = [float(x) for x in self.velocity.requested]
+        out["cmd_clamped"] = float(self.velocity.clamped)
         return out

@@ -77,37 +77,53 @@ def roll_pitch(q_xyzw: Sequence[float]) -> tuple[float, float]:
     return roll, pitch
 
 
+def _brief(names: Sequence[str], limit: int = 6) -> str:
+    """``names`` as a list for a message, the first ``limit`` of a longer one and how many more."""
+    names = list(names)
+    if len(names) <= limit:
+        return str(names)
+    return f"{str(names[:limit])[:-1]}, ... and {len(names) - limit} more]"
+
+
 class JointMap:
     """Index map from a driver's joint order (a ``JointState.name`` list) to the policy's order.
 
     Args:
         policy_names: The policy's joints in order. Length J.
         msg_names: The driver's joint names in its order. Extra joints are allowed and ignored.
+        robot: The robot the policy was trained for, for the message (``go2``).
 
     Raises:
         PolicyMismatchError: if a policy joint is missing from ``msg_names`` or a name repeats; the
-            message lists the missing joints and the names the driver has.
+            message names the missing joints and the driver's joints the policy does not use (each
+            name once, long lists shortened), or says that none match (a policy for another robot).
 
     Attributes:
         index: ``msg_values[index]`` is in policy order. Shape: (J,).
         extra: Driver joints the policy does not use.
     """
 
-    def __init__(self, policy_names: Sequence[str], msg_names: Sequence[str]) -> None:
+    def __init__(self, policy_names: Sequence[str], msg_names: Sequence[str], robot: str = "") -> None:
         msg_names = list(msg_names)
         dup = sorted({n for n in msg_names if msg_names.count(n) > 1})
         if dup:
-            raise PolicyMismatchError(f"joint_states names joints {dup} more than once")
+            raise PolicyMismatchError(f"joint_states names joints {_brief(dup)} more than once")
         where = {n: i for i, n in enumerate(msg_names)}
         missing = [n for n in policy_names if n not in where]
+        self.extra = [n for n in msg_names if n not in set(policy_names)]
+        if len(missing) == len(policy_names):
+            raise PolicyMismatchError(
+                f"joint name mismatch: none of the {len(policy_names)} joints of the policy"
+                f"{f' for {robot}' if robot else ''} ({_brief(missing)}) is in joint_states, which has "
+                f"{len(msg_names)} other joints ({_brief(msg_names)}): deploy a policy for this robot."
+            )
         if missing:
             raise PolicyMismatchError(
-                f"joint name mismatch: the policy's joints {missing} are not in joint_states (which has "
-                f"{msg_names}); the policy was trained for joints {list(policy_names)}. Remap the driver's "
-                "joint names or deploy a policy for this robot."
+                f"joint name mismatch: the policy's joints {_brief(missing)} are not in joint_states (its "
+                f"joints that the policy does not use: {_brief(self.extra)}). Remap the driver's joint names "
+                "or deploy a policy for this robot."
             )
         self.index = np.array([where[n] for n in policy_names], dtype=np.int64)
-        self.extra = [n for n in msg_names if n not in set(policy_names)]
         self.size = len(msg_names)
 
     def gather(self, values: Sequence[float]) -> np.ndarray:

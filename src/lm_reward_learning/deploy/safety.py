@@ -16,7 +16,8 @@ Modes (:class:`Mode`) and what the robot is commanded in each:
     policy's gains and the cause reported; finite inputs resume the previous mode, and a hold longer
     than ``hold_timeout_s`` becomes ``damping``.
 ``damping``
-    Latched fault (stale joint states or IMU beyond ``sensor_timeout_s``, roll or pitch beyond their
+    Latched fault (stale joint states or IMU beyond ``sensor_timeout_s``, checked on every control tick
+    and between ticks by :meth:`SafetySupervisor.watchdog`; roll or pitch beyond their
     limits, or a hold that lasted too long), and on deactivation: ``kp = 0``, ``kd = damping_kd``,
     zero target velocity, so the joints only resist motion. Leaving it takes a deactivate/activate
     cycle (an operator's decision, never automatic).
@@ -261,6 +262,29 @@ class SafetySupervisor:
         target = self._limit(self._default + self.facts.action_scale * a)
         self.applied_action = a
         return JointCommand(target, self._zeros, self._kp, self._kd, Mode.RUNNING)
+
+    def watchdog(self, now: float, sensors: Sensors) -> JointCommand | None:
+        """The input watchdog between control ticks: latch damping as soon as an input is stale.
+
+        Called on a timer of its own (``policy_controller``: every ``watchdog_period_s``), so damping
+        starts within ``sensor_timeout_s`` + that period of the last message, not at the next control
+        tick. The control tick applies the same rule (:meth:`step`).
+
+        Args:
+            now: Current time, s (the clock of the sensor stamps).
+            sensors: The latest measurements.
+
+        Returns:
+            The damping command to send at once if this call latched the fault, else None (nothing
+            stale, already damping, not commanding, or just activated and waiting for the first inputs).
+        """
+        if self.mode not in (Mode.SOFT_START, Mode.RUNNING, Mode.HOLD):
+            return None
+        stale = self._stale(now, sensors)
+        if stale is None or self._waiting_for_first_inputs(now):
+            return None
+        self._note_measured(sensors)
+        return self.fault(now, stale)
 
     # ------------------------------------------------------------------ rules
     def _stale(self, now: float, s: Sensors) -> str | None:

@@ -96,15 +96,27 @@ class SimRobot:
         self._lin_acc_w = np.array([0.0, 0.0, 0.0])
         self.reset(joint_pos=joint_pos, base_height=base_height, yaw=yaw)
 
-    def reset(self, *, joint_pos: Sequence[float] | None = None, base_height: float | None = None, yaw: float = 0.0):
+    def reset(
+        self,
+        *,
+        joint_pos: Sequence[float] | None = None,
+        base_height: float | None = None,
+        yaw: float = 0.0,
+        keep_time: bool = False,
+    ) -> None:
         """Place the robot at rest (as training's reset does) and hold the pose with the default gains.
 
         Args:
             joint_pos: Joint positions, policy order, rad; default: the default pose.
             base_height: Base height, m; default: ``spec.init_base_height``.
             yaw: Heading, rad.
+            keep_time: Keep the simulated time running on (a clock that jumps back confuses ``/clock``
+                and TF consumers); else it restarts at 0.
         """
+        t = self.data.time
         mujoco.mj_resetData(self.model, self.data)
+        if keep_time:
+            self.data.time = t
         q = self.data.qpos
         q[self._bq : self._bq + 3] = [0.0, 0.0, self.spec.init_base_height if base_height is None else base_height]
         q[self._bq + 3 : self._bq + 7] = yaw_quat(np.array([yaw]))[0]

@@ -1,11 +1,17 @@
 """Parameter tables of the deployment nodes (``policy_controller``, ``mujoco_sim_node``), ROS-free.
 
-``config/ros/<node>.yaml`` holds the same values under ``<node>: ros__parameters:`` (a test checks
-that they agree). The records are :class:`~lm_reward_learning.ros.node_params.Param` (name, default,
+``config/ros/<node>.yaml`` holds the same values under ``/**/<node>: ros__parameters:`` (the node in
+any namespace; a test checks that they agree and that the nodes load the files as the launch files pass
+them). The records are :class:`~lm_reward_learning.ros.node_params.Param` (name, default,
 meaning with unit, check). :func:`declare_parameters` declares a table on a node; unlike
 :func:`lm_reward_learning.ros.params.declare_parameters` it accepts empty-list defaults (``[]``,
-"not set"), which rclpy would otherwise type as byte arrays, and it can re-read the values later
-(``policy_controller`` reads them at each configure).
+"not set"), which rclpy would otherwise type as byte arrays, refuses a value of the wrong type or a
+key that is not a parameter (a typo), logs which parameters were given at start-up (and warns when a
+parameter file matched nothing), and it can re-read the values later (``policy_controller`` reads
+them at each configure).
+
+The files hold no empty lists: rcl's YAML parser reads ``[]`` as "not set" (the node then takes the
+parameter's empty default), so "empty" parameters are left out of the files, with a comment.
 """
 
 from __future__ import annotations
@@ -17,7 +23,16 @@ from typing import Any
 
 from lm_reward_learning.deploy.commands import FORWARD_LAYOUTS
 from lm_reward_learning.robots import ROBOTS
-from lm_reward_learning.ros.node_params import Param, ParameterError, non_negative, one_of, positive, problems
+from lm_reward_learning.ros.node_params import (
+    Param,
+    ParameterError,
+    non_negative,
+    one_of,
+    positive,
+    problems,
+    report_start_up_parameters,
+    start_up_overrides,
+)
 
 OUTPUTS = ("forward", "trajectory")
 """Joint command messages of ``policy_controller``: ``forward`` (``std_msgs/Float64MultiArray`` on
@@ -46,6 +61,12 @@ def numbers(v: Any) -> str | None:
     return None if ok else "must be a list of finite numbers"
 
 
+def non_negative_3(v: Any) -> str | None:
+    """Check: a list of 3 finite numbers >= 0."""
+    ok = isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) and 0 <= x < math.inf for x in v)
+    return None if ok else "must be a list of 3 finite numbers >= 0"
+
+
 POLICY_CONTROLLER: tuple[Param, ...] = tuple(
     dataclasses.replace(p, read_only=p.name == "executor")
     for p in (
@@ -68,7 +89,24 @@ POLICY_CONTROLLER: tuple[Param, ...] = tuple(
         Param("joint_limit_margin_rad", 0.02, "targets stay this far inside the joint ranges, rad", non_negative),
         Param("joint_states_timeout_s", 5.0, "configure waits this long for a joint_states message, s", positive),
         Param("sensor_timeout_s", 0.1, "joint_states or IMU older than this: damping, s", positive),
+        Param(
+            "watchdog_period_s",
+            0.005,
+            "period of the input watchdog's own timer (damping within sensor_timeout_s + this), s",
+            positive,
+        ),
         Param("cmd_vel_timeout_s", 0.5, "a cmd_vel older than this is replaced by zero, s; 0: never", non_negative),
+        Param(
+            "cmd_vel_clamp",
+            True,
+            "clamp cmd_vel to the policy's trained command ranges (deploy.yaml command_ranges, widened to include 0)",
+        ),
+        Param(
+            "cmd_vel_max_accel",
+            [1.0, 1.0, 2.0],
+            "acceleration limit of the command [v_x m/s², v_y m/s², yaw rate rad/s²]; 0: no limit on that axis",
+            non_negative_3,
+        ),
         Param("soft_start_s", 2.0, "ramp from the measured to the default pose before the policy, s", non_negative),
         Param("max_roll_rad", 0.7, "|roll| above this: damping, rad", positive),
         Param("max_pitch_rad", 0.7, "|pitch| above this: damping, rad", positive),
@@ -85,14 +123,19 @@ POLICY_CONTROLLER: tuple[Param, ...] = tuple(
         ),
         Param(
             "executor",
-            "events",
-            "rclpy executor: events (EventsExecutor) or single_threaded",
+            "single_threaded",
+            "rclpy executor: events (EventsExecutor, experimental in Jazzy) or single_threaded",
             one_of("events", "single_threaded"),
         ),
     )
 )
 """Parameters of ``policy_controller`` (``config/ros/policy_controller.yaml``); read at each configure, so all
 but ``executor`` can be changed between configures (``ros2 param set``)."""
+
+FILE_CHOICES: dict[str, dict[str, Any]] = {"policy_controller": {"executor": "events"}}
+"""Values of the shipped ``config/ros/<node>.yaml`` that differ from the code's defaults on purpose: the
+shipped controller uses rclpy's EventsExecutor (lower loop jitter, ``benchmarks/bench_controller.py``),
+while a node started without the file falls back to the stable single-threaded executor."""
 
 MUJOCO_SIM_NODE: tuple[Param, ...] = (
     Param("robot", "go2", "robot to simulate", one_of(*ROBOTS)),
@@ -125,22 +168,49 @@ MUJOCO_SIM_NODE: tuple[Param, ...] = (
 """Parameters of ``mujoco_sim_node`` (``config/ros/mujoco_sim_node.yaml``)."""
 
 
-def declare_parameters(node: Any, params: Sequence[Param]) -> dict[str, Any]:
-    """Declare ``params`` on ``node`` (an rclpy node) and return their checked values.
+def declare_parameters(node: Any, params: Sequence[Param], source: str = "") -> dict[str, Any]:
+    """Declare ``params`` on ``node`` (an rclpy node), log which were given at start-up, return the checked values.
+
+    Values come from the node's parameter overrides (``--params-file`` files and ``-p`` arguments, as
+    a launch file passes them) or the defaults. rcl's YAML parser turns an empty list (``[]``) into
+    "not set"; a list parameter whose value is not set takes its (empty) default.
+
+    Args:
+        node: The rclpy node.
+        params: Its parameter table.
+        source: Where the node's parameters normally come from, for messages
+            (``config/ros/policy_controller.yaml``).
 
     Raises:
-        ParameterError: listing every invalid value, what it must be, and the parameter's meaning.
+        ParameterError: one paragraph listing every invalid value (wrong type, failed check) and every
+            override that is not a parameter of the node (a misspelled key), and where to fix them.
     """
     from rcl_interfaces.msg import ParameterDescriptor
+    from rclpy.exceptions import InvalidParameterTypeException
 
+    bad = []
+    overrides = start_up_overrides(node)
     for p in params:
         empty_list = isinstance(p.default, list) and not p.default
-        node.declare_parameter(
-            p.name,
-            p.default,
-            ParameterDescriptor(description=p.description, read_only=p.read_only, dynamic_typing=empty_list),
+        descriptor = ParameterDescriptor(description=p.description, read_only=p.read_only, dynamic_typing=empty_list)
+        try:
+            node.declare_parameter(p.name, p.default, descriptor)
+        except InvalidParameterTypeException:
+            kind = type(p.default).__name__
+            bad.append(f"{p.name}={overrides[p.name]!r} must be a {kind} like {p.default!r} ({p.description})")
+            node.declare_parameter(p.name, p.default, descriptor, ignore_override=True)
+    unknown = sorted(n for n in overrides if not node.has_parameter(n))
+    bad += [f"{n!r} is not a parameter of {node.get_name()} (misspelled?)" for n in unknown]
+    report_start_up_parameters(node, params, overrides)
+    values = {p.name: _plain(node.get_parameter(p.name).value, p.default) for p in params}
+    bad += problems(params, values)
+    if bad:
+        where = f" (normally {source})" if source else ""
+        raise ParameterError(
+            f"invalid parameters of node {node.get_fully_qualified_name()!r}: {'; '.join(bad)}. They come from the "
+            f"--params-file files{where} and -p arguments given to the node; fix them there."
         )
-    return read_parameters(node, params)
+    return values
 
 
 def read_parameters(node: Any, params: Sequence[Param]) -> dict[str, Any]:
@@ -149,15 +219,20 @@ def read_parameters(node: Any, params: Sequence[Param]) -> dict[str, Any]:
     Raises:
         ParameterError: listing every invalid value.
     """
-    values = {p.name: _plain(node.get_parameter(p.name).value) for p in params}
+    values = {p.name: _plain(node.get_parameter(p.name).value, p.default) for p in params}
     bad = problems(params, values)
     if bad:
         raise ParameterError(f"invalid parameters of node {node.get_name()!r}: " + "; ".join(bad))
     return values
 
 
-def _plain(v: Any) -> Any:
-    """rclpy returns arrays as array.array or lists (byte arrays for an unset empty list): plain lists."""
-    if isinstance(v, (bytes, bytearray)) or (isinstance(v, list) and v and isinstance(v[0], bytes)):
+def _plain(v: Any, default: Any) -> Any:
+    """rclpy values as plain Python: arrays as lists; an unset or byte-typed empty list as ``[]``.
+
+    rcl reads ``[]`` (YAML or ``-p``) as "not set" (None), and rclpy types an empty default as a byte
+    array; for a parameter whose default is a list both mean the empty list.
+    """
+    byte_array = isinstance(v, (bytes, bytearray)) or (isinstance(v, list) and v and isinstance(v[0], bytes))
+    if isinstance(default, list) and (v is None or byte_array):
         return []
     return list(v) if hasattr(v, "tolist") or isinstance(v, (list, tuple)) else v

@@ -15,6 +15,11 @@ Published (header stamps: simulated time with ``stamp_source: sim``, as on ``/cl
   and twist in the base frame (``child_frame_id``);
 * ``/tf`` — ``odom_frame`` → ``base_frame`` (``publish_tf``); ``/clock`` — simulated time (``publish_clock``).
 
+Service ``~/reset`` (``std_srvs/Trigger``): puts the robot back at its initial pose
+(``initial_joint_pos``, ``initial_base_height``, at the odometry origin, at rest) holding it with the
+robot's default gains until the next command; simulated time runs on (``/clock`` never jumps back),
+like Gazebo's ``reset_world``. A controller that was running sees the robot jump: deactivate it first.
+
 Subscribed (``command_interface``): ``joint_commands`` (``std_msgs/Float64MultiArray``: J positions,
 or J positions + J kp + J kd, in ``command_joints`` order; see :mod:`lm_reward_learning.deploy.commands`)
 or ``joint_trajectory`` (``trajectory_msgs/JointTrajectory``: the first point's positions and
@@ -56,6 +61,7 @@ from rclpy.signals import SignalHandlerOptions
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import Trigger
 from tf2_msgs.msg import TFMessage
 from trajectory_msgs.msg import JointTrajectory
 
@@ -80,13 +86,14 @@ class MujocoSimNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("mujoco_sim_node", **kwargs)
-        self.params = p = declare_parameters(self, MUJOCO_SIM_NODE)
+        self.params = p = declare_parameters(self, MUJOCO_SIM_NODE, "config/ros/mujoco_sim_node.yaml")
         reject_invalid_updates(self, MUJOCO_SIM_NODE)
         spec = get_robot(p["robot"])
         init = p["initial_joint_pos"] or None
         if init is not None and len(init) != spec.num_joints:
             raise ParameterError(f"initial_joint_pos has {len(init)} values; robot {spec.name} has {spec.num_joints}")
-        self.sim = SimRobot(spec, joint_pos=init, base_height=p["initial_base_height"] or None)
+        self._initial = {"joint_pos": init, "base_height": p["initial_base_height"] or None}
+        self.sim = SimRobot(spec, **self._initial)
         try:
             self._order = command_order(spec.joint_names, p["command_joints"])
         except PolicyMismatchError as exc:
@@ -112,6 +119,7 @@ class MujocoSimNode(Node):
             self.create_subscription(Float64MultiArray, "joint_commands", self._on_forward, reliable_qos(depth=1))
         else:
             self.create_subscription(JointTrajectory, "joint_trajectory", self._on_trajectory, reliable_qos(depth=1))
+        self.create_service(Trigger, "~/reset", self._on_reset)
         self.commands = 0
         self._last_command_wall = -math.inf
         self._next_odom = 0.0
@@ -163,6 +171,15 @@ class MujocoSimNode(Node):
             self._last_command_wall = time.monotonic()
             self.sim.step(self._substeps)
             self._publish_all()
+
+    def _on_reset(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        self.sim.reset(**self._initial, keep_time=True)
+        self._next_odom = self.sim.time_s
+        self._publish_all()
+        response.success = True
+        response.message = f"reset to the initial pose at simulated time {self.sim.time_s:.3f} s"
+        self.get_logger().info(response.message)
+        return response
 
     # ------------------------------------------------------------------ pacing
     def _on_idle(self) -> None:

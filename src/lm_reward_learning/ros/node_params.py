@@ -1,6 +1,6 @@
 """Parameter tables of the nodes (ROS-free): names, defaults, meanings and checks.
 
-``config/ros/<node>.yaml`` holds the same values under ``<node>: ros__parameters:`` (a test checks
+``config/ros/<node>.yaml`` holds the same values under ``/**/<node>: ros__parameters:`` (a test checks
 that the two agree); :func:`lm_reward_learning.ros.params.declare_parameters` declares a table on a
 node and refuses bad values with :class:`ParameterError`.
 """
@@ -84,6 +84,40 @@ def problems(params: Sequence[Param], values: dict[str, Any]) -> list[str]:
     return out
 
 
+def learn_preset(v: Any) -> str | None:
+    """Check: the name of a learn preset, ``config/learn/<name>.yaml``."""
+    from lm_reward_learning.config import config_dir
+
+    presets = sorted(p.stem for p in (config_dir() / "learn").glob("*.yaml"))
+    return None if v in presets else f"must be a learn preset: one of {presets} (config/learn/<preset>.yaml)"
+
+
+def start_up_overrides(node: Any) -> dict[str, Any]:
+    """The parameters given to ``node`` (an rclpy node) at start-up that apply to it: ``{name: value}``.
+
+    These come from ``--params-file`` files and ``-p`` arguments. rclpy has no public accessor; its
+    ``Node`` keeps them in ``_parameter_overrides`` (Foxy to Jazzy).
+    """
+    return {name: p.value for name, p in getattr(node, "_parameter_overrides", {}).items()}
+
+
+def report_start_up_parameters(node: Any, params: Sequence[Param], overrides: dict[str, Any] | None = None) -> None:
+    """Log which of ``params`` were given to ``node`` at start-up; warn when none was (a parameter file whose
+    top-level key does not match the node is ignored by rcl without a word)."""
+    overrides = start_up_overrides(node) if overrides is None else overrides
+    names = {p.name for p in params}
+    given = sorted(n for n in overrides if n in names)
+    log = node.get_logger()
+    if given:
+        log.info(f"{len(given)} of {len(params)} parameters set at start-up: {', '.join(given)}")
+    else:
+        log.warning(
+            f"no parameter file or -p argument set any parameter of {node.get_fully_qualified_name()}: all "
+            f"defaults. A parameter file's top-level key must match the node: '/**/{node.get_name()}:' "
+            "matches it in any namespace."
+        )
+
+
 TRAINER_NODE: tuple[Param, ...] = (
     Param("robot", "go2", "robot of goals that name none", one_of(*ROBOTS)),
     Param("runs_dir", "runs", "root of the run directories (relative to the working directory)"),
@@ -119,7 +153,7 @@ TRAINER_NODE: tuple[Param, ...] = (
 SESSION_NODE: tuple[Param, ...] = (
     Param("runs_dir", "runs", "root of new learn runs (relative to the working directory)"),
     Param("policies_dir", "policies", "root of the exported ONNX policies"),
-    Param("preset", "default", "learn preset: config/learn/<preset>.yaml (default, smoke)"),
+    Param("preset", "default", "learn preset: config/learn/<preset>.yaml (default, smoke)", learn_preset),
     Param("learn_config", "", "a learn YAML used instead of the preset; empty: the preset"),
     Param("video", "", "expert video of goals that give none; empty: the learn config's (the bundled clip)"),
     Param("robot", "", "robot of goals that name none; empty: the learn config's", empty_or_one_of(*ROBOTS)),

@@ -10,13 +10,18 @@ configure
     the transition with an error log that names it; the node stays unconfigured.
 activate
     Starts the control timer (``control_rate_hz``; by default the policy's 50 Hz): a soft start to the
-    default pose, then the policy (:class:`~lm_reward_learning.deploy.ControllerCore`).
+    default pose, then the policy (:class:`~lm_reward_learning.deploy.ControllerCore`); and the input
+    watchdog's own timer (``watchdog_period_s``), which sends damping as soon as ``joint_states`` or
+    ``imu/data`` is older than ``sensor_timeout_s``, without waiting for the next control tick.
 deactivate
-    Stops the timer and sends a damping command (kp 0, kd ``damping_kd``).
+    Stops the timers and sends a damping command (kp 0, kd ``damping_kd``).
 
 Subscribed: ``joint_states`` (``sensor_msgs/JointState``, by name), ``imu/data`` (``sensor_msgs/Imu``:
 orientation of the base in the world, angular velocity in the base frame, REP 145), ``cmd_vel``
-(``geometry_msgs/Twist``: linear.x, linear.y m/s, angular.z rad/s, base frame).
+(``geometry_msgs/Twist``: linear.x, linear.y m/s, angular.z rad/s, base frame; clamped to the policy's
+trained ``command_ranges`` widened to include 0 (``cmd_vel_clamp``), acceleration-limited
+(``cmd_vel_max_accel``), zero when older than ``cmd_vel_timeout_s``:
+:class:`~lm_reward_learning.deploy.velocity.VelocityCommand`).
 
 Published, per control tick while active (``outputs``):
 
@@ -27,12 +32,14 @@ Published, per control tick while active (``outputs``):
   targets (rad), zero velocities and ``time_from_start`` one control period (gains are the driver's;
   in damping the point holds the measured pose).
 
-Always published: ``~/safety_state`` (``std_msgs/String``, transient local: the safety mode and why,
-on every change) and ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray`` every
+Always published: ``~/safety_state`` (``std_msgs/String``, ``"<mode>: <reason>"`` on every change;
+transient local with a history of 20, so a subscriber that joins later, e.g. ``ros2 topic echo
+--qos-durability transient_local --qos-depth 20``, still gets the recent transitions, the current state
+last) and ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray`` every
 ``diagnostics_period_s``: loop period and jitter percentiles, inference time, safety mode and counters).
 
 Safety rules (:mod:`lm_reward_learning.deploy.safety`): soft start, action and joint-limit clamps,
-target rate limit, a watchdog on joint states and IMU (``sensor_timeout_s``) → damping, roll/pitch
+target rate limit, a watchdog on joint states and IMU (``sensor_timeout_s``, on its own timer) → damping, roll/pitch
 limits → damping, non-finite inputs, observations or actions → hold and report, deactivate → damping.
 
 Parameters: :data:`lm_reward_learning.ros.deploy_params.POLICY_CONTROLLER` and
@@ -78,13 +85,17 @@ COMMAND_QOS = QoSProfile(
     durability=DurabilityPolicy.VOLATILE,
 )
 """Joint commands: reliable, keep only the newest (a late command is worthless)."""
+SAFETY_STATE_HISTORY = 20
+"""Transitions of ``~/safety_state`` kept for subscribers that join later."""
 LATCHED_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
-    depth=1,
+    depth=SAFETY_STATE_HISTORY,
     reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.TRANSIENT_LOCAL,
 )
-"""``~/safety_state``: late subscribers get the current state."""
+"""``~/safety_state``: latched with history, so a late subscriber (transient local) gets the last
+:data:`SAFETY_STATE_HISTORY` transitions, the current state last (with a keep-last-1 subscription: the
+current state only)."""
 _LEVELS = {
     Mode.IDLE: DiagnosticStatus.OK,
     Mode.SOFT_START: DiagnosticStatus.OK,
@@ -103,7 +114,7 @@ class PolicyController(LifecycleNode):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("policy_controller", **kwargs)
-        self.params = declare_parameters(self, POLICY_CONTROLLER)
+        self.params = declare_parameters(self, POLICY_CONTROLLER, "config/ros/policy_controller.yaml")
         reject_invalid_updates(self, POLICY_CONTROLLER)
         self.core: ControllerCore | None = None
         self._state_pub = self.create_publisher(String, "~/safety_state", LATCHED_QOS)
@@ -111,6 +122,7 @@ class PolicyController(LifecycleNode):
         self._subs: list[Any] = []
         self._pubs: dict[str, Any] = {}
         self._timer: Any = None
+        self._watchdog_timer: Any = None
         self._diag_timer: Any = None
         self._order = np.zeros(0, dtype=np.int64)
         self._published_state = ""
@@ -142,6 +154,7 @@ class PolicyController(LifecycleNode):
         _set_scheduler(self.params["realtime_priority"], self.get_logger())
         self.core.activate(time.monotonic())
         self._timer = self.create_timer(self.core.stats.period_s, self._tick)
+        self._watchdog_timer = self.create_timer(self.params["watchdog_period_s"], self._watchdog)
         self._publish_state(self.core.mode.value, self.core.supervisor.reason)
         self.get_logger().info(f"active: control loop at {1.0 / self.core.stats.period_s:.1f} Hz")
         return ret
@@ -195,7 +208,13 @@ class PolicyController(LifecycleNode):
         if abs(period - facts.control_dt) > 1e-9:
             log.warning(f"control period {period:.4f} s differs from the policy's control_dt {facts.control_dt} s")
         core = ControllerCore(
-            policy, safety, cmd_timeout_s=p["cmd_vel_timeout_s"], stats_window=int(p["stats_window"]), period_s=period
+            policy,
+            safety,
+            cmd_timeout_s=p["cmd_vel_timeout_s"],
+            stats_window=int(p["stats_window"]),
+            period_s=period,
+            cmd_clamp=p["cmd_vel_clamp"],
+            cmd_max_accel=p["cmd_vel_max_accel"],
         )
         self._order = command_order(facts.joint_names, p["command_joints"])
         # Subscribe first, so the subscriptions are matched and fed by the time the node is activated.
@@ -266,10 +285,10 @@ class PolicyController(LifecycleNode):
         for pub in self._pubs.values():
             self.destroy_lifecycle_publisher(pub)
         self._pubs = {}
-        for timer in (self._timer, self._diag_timer):
+        for timer in (self._timer, self._watchdog_timer, self._diag_timer):
             if timer is not None:
                 self.destroy_timer(timer)
-        self._timer = self._diag_timer = None
+        self._timer = self._watchdog_timer = self._diag_timer = None
         self.core = None
 
     # ------------------------------------------------------------------ inputs
@@ -300,6 +319,15 @@ class PolicyController(LifecycleNode):
         if core.mode.value != self._published_state:
             self._publish_state(core.mode.value, core.supervisor.reason)
 
+    def _watchdog(self) -> None:
+        core = self.core
+        if core is None:
+            return
+        cmd = core.watchdog(time.monotonic())
+        if cmd is not None:
+            self._publish_command(cmd)
+            self._publish_state(core.mode.value, core.supervisor.reason)
+
     def _publish_command(self, cmd: JointCommand) -> None:
         pub = self._pubs.get("forward")
         if pub is not None:
@@ -313,10 +341,11 @@ class PolicyController(LifecycleNode):
             pub.publish(self._trajectory)
 
     def _stop_commanding(self) -> None:
-        """Stop the timer; if commanding, send damping (publishers must still be enabled)."""
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-            self._timer = None
+        """Stop the control and watchdog timers; if commanding, send damping (publishers must still be enabled)."""
+        for timer in (self._timer, self._watchdog_timer):
+            if timer is not None:
+                self.destroy_timer(timer)
+        self._timer = self._watchdog_timer = None
         if self.core is not None and self.core.mode is not Mode.IDLE:
             self._publish_command(self.core.deactivate(time.monotonic()))
             self._publish_state("inactive", "deactivated: damping command sent")
@@ -431,6 +460,7 @@ def main(args: list[str] | None = None) -> None:
             executor = EventsExecutor()
         else:
             executor = SingleThreadedExecutor()
+        node.get_logger().info(f"executor: {node.params['executor']}")
         executor.add_node(node)
         while rclpy.ok() and not stop.is_set():
             executor.spin_once(timeout_sec=0.1)
