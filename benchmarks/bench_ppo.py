@@ -2,12 +2,15 @@
 
 Usage: python benchmarks/bench_ppo.py [--robot go2] [--num-envs 256] [--iterations 5]
 Baseline: the env stepping the same number of steps with the policy's inference (collection without
-learning); the ratio shows how much of an iteration the PPO update costs.
+learning); the ratio shows how much of an iteration the PPO update costs. The PPO time is the
+training worker's own ``train_s`` (``worker/result.json``): the iterations, without the worker's
+process start-up.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -30,9 +33,8 @@ def main() -> None:
     cfg = load_train_config(args.robot, iterations=args.iterations, **{"env.num_envs": args.num_envs})
     with tempfile.TemporaryDirectory() as tmp:
         run = prepare_run(args.robot, default_program(args.robot), cfg, Path(tmp))
-        t0 = time.perf_counter()
         train(run, cfg, progress=False)
-        total = time.perf_counter() - t0
+        total = float(json.loads((run.path / "worker" / "result.json").read_text())["timings"]["train_s"])
         from lm_reward_learning.export import load_policy
 
         policy, _, _, _ = load_policy(run)

@@ -32,7 +32,7 @@ from lm_reward_learning.isolation.layers import (
     vm_data_bytes,
     warn_missing_once,
 )
-from lm_reward_learning.isolation.policy import SandboxPolicy, is_secret_name, scrubbed_env
+from lm_reward_learning.isolation.policy import SandboxPolicy, is_secret_name, scrubbed_env, secrets_withheld
 
 __all__ = [
     "LAYERS",
@@ -45,6 +45,7 @@ __all__ = [
     "sandboxed_command",
     "scrubbed_env",
     "seal",
+    "secrets_withheld",
     "vm_data_bytes",
     "warn_missing_once",
 ]

@@ -8,10 +8,11 @@ reward program.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,6 +33,26 @@ _SECRET_RE = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKI
 def is_secret_name(name: str) -> bool:
     """Whether an environment variable name looks like it holds a secret (``OPENAI_API_KEY``, ``HF_TOKEN``)."""
     return bool(_SECRET_RE.search(name))
+
+
+@contextlib.contextmanager
+def secrets_withheld(extra_names: Iterable[str] = ()) -> Iterator[list[str]]:
+    """Take secret-looking variables (and ``extra_names``) out of ``os.environ`` while the block runs.
+
+    For starting helper processes that must not hold an API key but inherit the environment (a local
+    process pool, a local Ray instance, the ROS trainer's worker): only the process that calls the
+    endpoint keeps the key. The variables are restored afterwards. Not thread-safe with respect to
+    other threads reading those variables meanwhile (endpoint clients read their key when built).
+
+    Yields:
+        The names taken out.
+    """
+    names = sorted({k for k in os.environ if is_secret_name(k)} | {k for k in extra_names if k in os.environ})
+    saved = {k: os.environ.pop(k) for k in names}
+    try:
+        yield names
+    finally:
+        os.environ.update(saved)
 
 
 def scrubbed_env(base: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:
