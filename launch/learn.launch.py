@@ -10,7 +10,9 @@ Starts the four nodes of the bi-level loop, each with its ``config/ros/<node>.ya
 * ``feedback_node`` — action server ``get_visual_feedback`` (upper level), publishes ``visual_feedback``;
 * ``reward_synth_node`` — action server ``synthesize_reward`` (lower level), publishes ``reward_program``;
 
-and RViz with ``config/rviz/lmrl.rviz`` unless ``rviz:=false``.
+and RViz with ``config/rviz/lmrl.rviz`` unless ``rviz:=false``. ``trainer_node`` and ``session_node``
+start without the API keys of the launching shell (secret-looking variables are unset for them): only
+the two nodes that call an endpoint hold a key.
 
 Arguments (``ros2 launch ... --show-args``): ``video`` (expert video; empty: the bundled clip),
 ``robot`` (``go2``, ``g1``), ``feedback`` (``motion``, ``human``, ``openai``), ``synthesis``
@@ -22,13 +24,17 @@ parameters (``config/ros/session_node.yaml``).
 
 from __future__ import annotations
 
+import os
+
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, GroupAction, UnsetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
+
+from lm_reward_learning.isolation.policy import is_secret_name
 
 PACKAGE = "lm_reward_learning"
 
@@ -103,4 +109,8 @@ def generate_launch_description() -> LaunchDescription:
         arguments=["-d", _config("rviz", "lmrl.rviz")],
         condition=IfCondition(LaunchConfiguration("rviz")),
     )
-    return LaunchDescription([*arguments, trainer, feedback, synthesis, session, rviz])
+    # Only the nodes that call an endpoint (feedback_node: the VLM, reward_synth_node: the LLM) keep the
+    # API keys of the launching shell; trainer_node (which runs training) and session_node start without.
+    no_keys = [UnsetEnvironmentVariable(name) for name in sorted(os.environ) if is_secret_name(name)]
+    keyless = GroupAction([*no_keys, trainer, session], scoped=True, forwarding=True)
+    return LaunchDescription([*arguments, keyless, feedback, synthesis, rviz])

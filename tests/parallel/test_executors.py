@@ -3,6 +3,7 @@ Ray cluster address that does not answer."""
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 
@@ -99,3 +100,16 @@ def test_probe_of_a_running_cluster_succeeds(ray_executor):
     import ray
 
     assert probe_ray_cluster(ray.get_runtime_context().gcs_address, timeout_s=60.0) == 2.0  # the session's instance
+
+
+def test_workers_do_not_inherit_api_keys(monkeypatch):
+    """Only the process that calls the endpoint holds the key: pool workers start without it."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-parent-only")
+    monkeypatch.setenv("MY_LLM_ENDPOINT_CRED", "named-by-api-key-env")
+    monkeypatch.setenv("MUJOCO_GL", "egl")
+    names = ["OPENAI_API_KEY", "MY_LLM_ENDPOINT_CRED", "MUJOCO_GL"]
+    ex = LocalProcessExecutor(1, withheld_env=["MY_LLM_ENDPOINT_CRED"])
+    (res,) = ex.map(toy_tasks.environment, [names])
+    assert res.ok, res.message
+    assert res.value == {"OPENAI_API_KEY": None, "MY_LLM_ENDPOINT_CRED": None, "MUJOCO_GL": "egl"}
+    assert os.environ["OPENAI_API_KEY"] == "sk-parent-only"  # the parent keeps it

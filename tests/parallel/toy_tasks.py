@@ -42,3 +42,8 @@ def dispatch(arg: tuple[str, int]) -> int:
     """Run the task named ``arg[0]`` on ``arg[1]``."""
     name, x = arg
     return {"square": square, "nap": nap, "fail": fail, "die": die, "sleep_long": sleep_long}[name](x)
+
+
+def environment(names: list[str]) -> dict[str, str | None]:
+    """The worker's values of the environment variables ``names``."""
+    return {n: os.environ.get(n) for n in names}

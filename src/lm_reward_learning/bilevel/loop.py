@@ -136,6 +136,7 @@ def candidate_executor(cfg: LearnConfig) -> Iterator[Executor | None]:
         max_workers=1 if cfg.parallel == "none" else None,
         resources=Resources(cfg.candidate_cpus, cfg.candidate_gpus),
         timeout_s=cfg.candidate_timeout_s,
+        withheld_env=(cfg.feedback_endpoint.api_key_env, cfg.synthesis_endpoint.api_key_env),
     )
     try:
         executor.start()

@@ -150,6 +150,7 @@ def make_executor(
     max_workers: int | None = None,
     resources: Resources | None = None,
     timeout_s: float | None = None,
+    withheld_env: Sequence[str] = (),
 ) -> Executor:
     """Build an executor by name.
 
@@ -159,6 +160,8 @@ def make_executor(
         max_workers: Local: concurrent tasks. Ray: CPUs of a local instance.
         resources: Per-task CPUs / GPUs.
         timeout_s: Per-task limit, s.
+        withheld_env: Environment variables the workers must not inherit (endpoints' ``api_key_env``;
+            secret-looking names are always withheld).
 
     Raises:
         ValueError: an unknown ``kind``.
@@ -167,7 +170,7 @@ def make_executor(
     res = resources or Resources()
     env = {k: v for k in ("MUJOCO_GL", "PYOPENGL_PLATFORM") if (v := os.environ.get(k))}
     if kind == "local":
-        return LocalProcessExecutor(max_workers, resources=res, timeout_s=timeout_s, env=env)
+        return LocalProcessExecutor(max_workers, resources=res, timeout_s=timeout_s, env=env, withheld_env=withheld_env)
     if kind == "ray":
         try:
             import ray  # noqa: F401
@@ -178,7 +181,10 @@ def make_executor(
                 "Parallel candidates on Ray need the ray package: pip install 'lm_reward_learning[ray]' "
                 "(or pip install ray), or use the local process pool."
             ) from exc
-        return RayExecutor(address=address, num_cpus=max_workers, resources=res, timeout_s=timeout_s, env=env)
+        return RayExecutor(
+            address=address, num_cpus=max_workers, resources=res, timeout_s=timeout_s, env=env,
+            withheld_env=tuple(withheld_env),
+        )  # fmt: skip
     raise ValueError(f"unknown executor {kind!r}; choose local or ray")
 
 

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
 
+from lm_reward_learning import isolation
 from lm_reward_learning.errors import LmrlError
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,9 @@ class LocalProcessExecutor:
         resources: Per-task needs (only ``num_cpus`` is used here).
         timeout_s: Per-task wall-clock limit, s (None: none); a task past it is terminated.
         env: Extra environment variables for the workers (e.g. ``MUJOCO_GL``).
+        withheld_env: Variables the workers must not inherit besides the secret-looking ones (the
+            endpoints' ``api_key_env``): only the process that calls the endpoint holds the key
+            (:func:`lm_reward_learning.isolation.secrets_withheld`).
     """
 
     name = "local"
@@ -162,12 +166,14 @@ class LocalProcessExecutor:
         resources: Resources | None = None,
         timeout_s: float | None = None,
         env: dict[str, str] | None = None,
+        withheld_env: Sequence[str] = (),
     ) -> None:
         cpus = os.cpu_count() or 1
         per_task = (resources or Resources()).num_cpus
         self.max_workers = max(1, int(max_workers or cpus // max(per_task, 1e-9) or 1))
         self.timeout_s = timeout_s
         self.env = dict(env or {})
+        self.withheld_env = tuple(withheld_env)
         self._ctx = mp.get_context("spawn")
 
     def map(self, fn: Callable[[Any], Any], args: Sequence[Any]) -> list[TaskResult]:
@@ -183,7 +189,8 @@ class LocalProcessExecutor:
                     i = pending.pop(0)
                     parent, child = self._ctx.Pipe(duplex=False)
                     proc = self._ctx.Process(target=_child, args=(fn, args[i], child), name=f"lmrl-task-{i}")
-                    proc.start()
+                    with isolation.secrets_withheld(self.withheld_env):  # no API key in the workers
+                        proc.start()
                     child.close()
                     running[i] = (proc, parent, time.monotonic())
                     log.info("task %d started in pid %d", i, proc.pid)
@@ -264,6 +271,8 @@ class RayExecutor:
             (force-killed). A task still waiting for a slot after ``timeout_s`` × the number of tasks
             (every task before it ran to its limit) is cancelled too.
         env: Environment variables for the workers (Ray ``runtime_env``).
+        withheld_env: Variables a local Ray instance must not inherit besides the secret-looking ones
+            (its raylet and workers start from this process's environment).
         connect_timeout_s: Limit of the probe of an existing cluster, s (None: :data:`RAY_CONNECT_TIMEOUT_S`).
     """
 
@@ -273,6 +282,7 @@ class RayExecutor:
     resources: Resources = field(default_factory=Resources)
     timeout_s: float | None = None
     env: dict[str, str] = field(default_factory=dict)
+    withheld_env: tuple[str, ...] = ()
     connect_timeout_s: float | None = None
     name: str = "ray"
     _started: bool = False
@@ -300,7 +310,8 @@ class RayExecutor:
             if self.address is None:
                 kwargs.update(num_cpus=self.num_cpus, num_gpus=self.num_gpus)
             try:
-                ray.init(address=self.address, **kwargs)
+                with isolation.secrets_withheld(self.withheld_env):  # a local instance's processes: no API key
+                    ray.init(address=self.address, **kwargs)
             except ConnectionError as exc:  # the cluster went away between the probe and here
                 raise RayClusterError(_cluster_message(self.address, str(exc))) from exc
             self._started = True

@@ -57,6 +57,7 @@ from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image, JointState
 from tf2_msgs.msg import TFMessage
 
+from lm_reward_learning import isolation
 from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.ros.bag import ROLLOUT_TOPICS, BagRecorder
 from lm_reward_learning.ros.image_conversion import frame_to_msg
@@ -170,7 +171,8 @@ class TrainerNode(Node):
         """Run the worker for one goal; relay its reports until it is done, fails or is cancelled."""
         conn, child = self._mp.Pipe(duplex=True)
         proc = self._mp.Process(target=worker_main, args=(g.job, child), name="lmrl-train-worker", daemon=True)
-        proc.start()
+        with isolation.secrets_withheld():  # the worker trains; it never needs an API key
+            proc.start()
         child.close()
         self._workers.add(proc)
         self.get_logger().info(f"worker pid {proc.pid} started")
