@@ -37,6 +37,33 @@ def test_reward_that_fails_validation(capsys, tmp_path) -> None:
     assert "line 2" in out and "eval" in out
 
 
+def test_validate_checks_the_source_before_the_simulator_starts(capsys, tmp_path, monkeypatch) -> None:
+    import lm_reward_learning.training.trainer as trainer
+
+    def no_simulator(*args, **kwargs):
+        raise AssertionError("states were recorded for a program the static checks reject")
+
+    monkeypatch.setattr(trainer, "record_state_batch", no_simulator)
+    bad = tmp_path / "bad.py"
+    bad.write_text("def compute_reward(state)\n    return 0\n")
+    code, out = run_cli(capsys, "validate", str(bad))
+    assert code == 2 and "line 1: syntax error" in out
+
+
+def test_validate_prints_the_active_sandbox_layers(capsys, tmp_path) -> None:
+    from lm_reward_learning import isolation
+
+    good = tmp_path / "good.py"
+    good.write_text(
+        "def compute_reward(state):\n    r = -torch.square(state.base_lin_vel_b[:, 2])\n    return r, {'lin_vel_z_l2': r}\n"
+    )
+    code, out = run_cli(capsys, "validate", str(good))
+    assert code == 0, out
+    line = next(x for x in out.splitlines() if x.startswith("sandbox: "))
+    for name, why in isolation.available_layers().items():
+        assert (name in line.split("; MISSING")[0]) == (why is None), line
+
+
 def test_directory_that_is_not_a_run(capsys, tmp_path) -> None:
     for cmd in ("play", "export"):
         code, out = run_cli(capsys, cmd, "--run", str(tmp_path))

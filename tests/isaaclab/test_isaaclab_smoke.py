@@ -103,3 +103,51 @@ def test_humanoid_trains(tmp_path):
     records = run.reward_stats()
     assert run.meta()["status"] == "done" and len(records) == 1
     assert "base_height_l2" in records[0]["terms"]
+
+
+def test_killing_lmrl_train_stops_the_isaaclab_worker(tmp_path):
+    """``kill -9`` of ``lmrl train --backend isaaclab`` leaves no worker training on (parent-death signal)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _require_isaaclab("go2")
+    runs = tmp_path / "runs"
+    config = tmp_path / "train.yaml"
+    config.write_text("env:\n  num_envs: 4\nppo:\n  num_steps_per_env: 8\n")
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "lm_reward_learning.cli", "train", "--backend", "isaaclab", "--iterations", "500",
+         "--config", str(config), "--runs-dir", str(runs), "--no-video", "--no-export", "--no-progress"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    worker_pid = None
+    deadline = time.monotonic() + 600
+    try:
+        while worker_pid is None and time.monotonic() < deadline and cli.poll() is None:
+            for progress in runs.glob("*/isaaclab/progress.jsonl"):
+                events = [json.loads(line) for line in progress.read_text().splitlines() if line.strip()]
+                if any(e["event"] == "iteration" for e in events):
+                    worker_pid = next(e["pid"] for e in events if e["event"] == "started")
+            time.sleep(0.5)
+        assert worker_pid is not None, "the worker did not start training"
+        cli.send_signal(signal.SIGKILL)
+        cli.wait()
+        deadline = time.monotonic() + 20
+        while _running(worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _running(worker_pid), "the Isaac Lab worker kept running after lmrl train was killed"
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+        if worker_pid is not None and _running(worker_pid):
+            os.kill(worker_pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -402,7 +402,7 @@ def update_reward(
 
     If every attempt fails validation, the previous program is kept and ``synthesis.json`` says so.
     """
-    from lm_reward_learning.reward.validator import validate_program
+    from lm_reward_learning.reward.validator import MAX_MESSAGE_CHARS, cap_text, validate_program
 
     d = store.cand_dir(k, m)
     done = read_json(d / "synthesis.json")
@@ -447,7 +447,7 @@ def update_reward(
         for key in usage:
             usage[key] += int(saved.get("usage", {}).get(key, 0))
         if saved.get("error"):
-            previous_error = f"Your answer contained no reward program: {saved['error']}"
+            previous_error = cap_text(f"Your answer contained no reward program: {saved['error']}", MAX_MESSAGE_CHARS)
             attempts.append({"attempt": j, "ok": False, "issues": [saved["error"]]})
             continue
         atomic_write_text(a / "program.py", saved["source"])
@@ -458,7 +458,7 @@ def update_reward(
         attempts.append({"attempt": j, "ok": validation["ok"], "issues": validation["issues"]})
         if validation["ok"]:
             return _keep(d, saved["source"], current.source, backend.name, saved["backend"], attempts, usage, "new")
-        previous_error = "\n".join(validation["issues"])
+        previous_error = cap_text("\n".join(validation["issues"]), MAX_MESSAGE_CHARS)  # what the LLM is sent
     log.warning(
         "iteration %d candidate %d: every synthesis attempt failed validation; keeping the previous reward", k, m
     )
