@@ -55,7 +55,9 @@ def test_validate_prints_the_active_sandbox_layers(capsys, tmp_path) -> None:
 
     good = tmp_path / "good.py"
     good.write_text(
-        "def compute_reward(state):\n    r = -torch.square(state.base_lin_vel_b[:, 2])\n    return r, {'lin_vel_z_l2': r}\n"
+        "def compute_reward(state):\n"
+        "    r = -torch.square(state.base_lin_vel_b[:, 2])\n"
+        "    return r, {'lin_vel_z_l2': r}\n"
     )
     code, out = run_cli(capsys, "validate", str(good))
     assert code == 0, out

@@ -9,7 +9,7 @@ import pytest
 from bilevel_data import KEY_ENV, PROGRAM, SECRET_KEY, sample_feedback, synthesis_request
 from fake_openai_server import FakeOpenAIServer, Reply, chat_reply, error_reply
 
-from lm_reward_learning.bilevel.openai_backend import (
+from lm_reward_learning.bilevel.endpoint import (
     EndpointAuthError,
     EndpointConfig,
     EndpointConnectionError,
@@ -19,8 +19,8 @@ from lm_reward_learning.bilevel.openai_backend import (
     EndpointResponseError,
     EndpointServerError,
     EndpointTimeoutError,
-    OpenAISynthesis,
 )
+from lm_reward_learning.bilevel.openai_backend import OpenAISynthesis
 from lm_reward_learning.errors import ConfigError, LmrlError
 
 ANSWER = f"```python\n{PROGRAM}```"

@@ -14,8 +14,9 @@ from bilevel_data import KEY_ENV, SECRET_KEY, feedback_request
 from fake_openai_server import FakeOpenAIServer, chat_reply
 from PIL import Image
 
+from lm_reward_learning.bilevel.endpoint import EndpointConfig
 from lm_reward_learning.bilevel.extract import BackendResponseError
-from lm_reward_learning.bilevel.openai_backend import EndpointConfig, ImageOptions, OpenAIFeedback
+from lm_reward_learning.bilevel.openai_backend import ImageOptions, OpenAIFeedback
 from lm_reward_learning.bilevel.protocols import FeedbackBackend
 from lm_reward_learning.errors import LmrlError
 

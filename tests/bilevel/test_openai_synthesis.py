@@ -8,8 +8,9 @@ import pytest
 from bilevel_data import KEY_ENV, PROGRAM, sample_feedback, synthesis_request
 from fake_openai_server import FakeOpenAIServer, chat_reply
 
+from lm_reward_learning.bilevel.endpoint import EndpointConfig
 from lm_reward_learning.bilevel.extract import BackendResponseError
-from lm_reward_learning.bilevel.openai_backend import EndpointConfig, OpenAISynthesis
+from lm_reward_learning.bilevel.openai_backend import OpenAISynthesis
 from lm_reward_learning.bilevel.protocols import ComponentChange, SynthesisBackend
 from lm_reward_learning.reward.static_checks import STATE_ATTRS, check_source
 

@@ -57,11 +57,13 @@ def test_values_are_physically_consistent() -> None:
 
 
 def test_upright_quaternion_gives_gravity_down() -> None:
-    from lm_reward_learning.reward.synthetic import _quat_rotate_inverse
+    import numpy as np
 
-    q = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.7071068, 0.7071068, 0.0, 0.0]])  # identity, 90° roll
-    g = _quat_rotate_inverse(q, torch.tensor([[0.0, 0.0, -1.0]] * 2))
-    torch.testing.assert_close(g, torch.tensor([[0.0, 0.0, -1.0], [0.0, -1.0, 0.0]]))
+    from lm_reward_learning.rotations import quat_rotate_inverse
+
+    q = np.array([[1.0, 0.0, 0.0, 0.0], [0.7071068, 0.7071068, 0.0, 0.0]])  # identity, 90° roll
+    g = quat_rotate_inverse(q, np.array([[0.0, 0.0, -1.0]] * 2))
+    np.testing.assert_allclose(g, [[0.0, 0.0, -1.0], [0.0, -1.0, 0.0]], atol=1e-6)
 
 
 def test_batch_round_trip(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ def _endpoint(s: EndpointSettings, *, json_mode: bool):
     """The openai backend's ``EndpointConfig`` for configured settings (``json_mode`` for feedback only)."""
     import dataclasses
 
-    from lm_reward_learning.bilevel.openai_backend import EndpointConfig
+    from lm_reward_learning.bilevel.endpoint import EndpointConfig
 
     fields = dataclasses.asdict(s)
     fields["json_mode"] = json_mode and s.json_mode

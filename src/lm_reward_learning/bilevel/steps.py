@@ -210,24 +210,9 @@ def train_candidate(
     """
     from lm_reward_learning.training.trainer import prepare_run, train
 
-    d = store.cand_dir(k, m)
     iterations = cfg.initial_train_iterations if k == 0 else cfg.train_iterations
     tcfg = train_config(cfg, iterations)
-    run_path = d / "train"
-    resume = False
-    if run_path.exists():
-        meta = RunDir.open(run_path).meta() if (run_path / "run.yaml").is_file() else {}
-        if meta.get("status") == "failed" and RewardRuntimeError.is_failure(meta.get("failure")):
-            raise RewardRuntimeError.from_failure(meta["failure"])  # it would fail the same way again
-        failure = meta.get("failure") or {}
-        stopped = meta.get("status") == "failed" and failure.get("kind") in ("died", "timeout")
-        resumable = meta.get("status") in ("training", "done") or stopped
-        if resumable and (run_path / "checkpoints" / "latest.pt").is_file():
-            resume = True  # interrupted, or its worker died or was stopped: go on from the last checkpoint
-            if stopped:
-                RunDir(run_path).write_meta(failure=None)
-        else:
-            shutil.rmtree(run_path)  # interrupted before training started: nothing to keep
+    run_path, resume = candidate_run(store, k, m)
     if not resume:
         program = RewardProgram(source=source, name=f"iter{k}_cand{m}", origin=f"learn:{store.path.name}")
         prepare_run(cfg.robot, program, tcfg, run_path.parent, run_path=run_path)
@@ -236,6 +221,32 @@ def train_candidate(
         warm_ckpt = warm.run / "checkpoints" / "latest.pt" if (warm is not None and cfg.warm_start) else None
         train(run, tcfg, resume=resume, warm_start=None if resume else warm_ckpt, progress=progress)
     return evaluate_candidate(cfg, store, k, m, source, run, expert)
+
+
+def candidate_run(store: LearnStore, k: int, m: int) -> tuple[Path, bool]:
+    """The training run folder of candidate ``m`` of iteration ``k`` and whether to resume it.
+
+    A run with a checkpoint that was interrupted, or whose worker died or was stopped, is resumed; one
+    interrupted before training started is removed (nothing to keep).
+
+    Raises:
+        RewardRuntimeError: the run's reward program failed in training: it would fail the same way again.
+    """
+    run_path = store.cand_dir(k, m) / "train"
+    if not run_path.exists():
+        return run_path, False
+    meta = RunDir.open(run_path).meta() if (run_path / "run.yaml").is_file() else {}
+    if meta.get("status") == "failed" and RewardRuntimeError.is_failure(meta.get("failure")):
+        raise RewardRuntimeError.from_failure(meta["failure"])
+    failure = meta.get("failure") or {}
+    stopped = meta.get("status") == "failed" and failure.get("kind") in ("died", "timeout")
+    resumable = meta.get("status") in ("training", "done") or stopped
+    if resumable and (run_path / "checkpoints" / "latest.pt").is_file():
+        if stopped:  # its worker died or was stopped: go on from the last checkpoint
+            RunDir(run_path).write_meta(failure=None)
+        return run_path, True
+    shutil.rmtree(run_path)  # interrupted before training started: nothing to keep
+    return run_path, False
 
 
 def evaluate_candidate(

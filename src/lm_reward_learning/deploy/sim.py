@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from lm_reward_learning.envs.math import quat_to_rotmat, yaw_quat
 from lm_reward_learning.robots import actuator_ids, joint_dof_adr, joint_qpos_adr, load_model
 from lm_reward_learning.robots.spec import RobotSpec
+from lm_reward_learning.rotations import quat_to_rotmat, yaw_quat
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,6 @@ from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
 from lm_reward_learning.config import EnvConfig
-from lm_reward_learning.envs.math import quat_to_rotmat, rotate, rotate_inverse, yaw_quat
 from lm_reward_learning.reward.state import RewardState
 from lm_reward_learning.robots import (
     actuator_ids,
@@ -41,6 +40,7 @@ from lm_reward_learning.robots import (
     load_model,
 )
 from lm_reward_learning.robots.spec import RobotSpec
+from lm_reward_learning.rotations import quat_to_rotmat, rotate, rotate_inverse, yaw_quat
 
 log = logging.getLogger(__name__)
 

@@ -26,13 +26,13 @@ import numpy as np
 
 from lm_reward_learning.gait.classify import PHASE_TOLERANCE, classify_gait
 from lm_reward_learning.gait.contacts import MIN_PHASE_S, ContactTiming, analyse_contacts
-from lm_reward_learning.gait.rotations import roll_pitch_yaw
 from lm_reward_learning.gait.trajectory import (
     GaitInputError,
     GaitTrajectory,
     as_contact_array,
     default_foot_names,
 )
+from lm_reward_learning.rotations import roll_pitch_yaw
 
 #: Standard gravity, m/s².
 GRAVITY = 9.81

@@ -56,8 +56,8 @@ import numpy as np
 
 from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.gait.features import GaitFeatures, compute_features
-from lm_reward_learning.gait.rotations import quat_conjugate, quat_from_axis_angle, quat_mul, quat_rotate
 from lm_reward_learning.gait.trajectory import GaitTrajectory
+from lm_reward_learning.rotations import quat_conjugate, quat_from_axis_angle, quat_mul, quat_rotate
 
 #: Folder of the DeepMimic skeletons and clips shipped with the package.
 DEEPMIMIC_DIR = Path(__file__).resolve().parent.parent / "data" / "reference_motions" / "deepmimic"

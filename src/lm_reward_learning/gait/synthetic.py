@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lm_reward_learning.gait.rotations import quat_from_roll_pitch_yaw
 from lm_reward_learning.gait.trajectory import GaitInputError, GaitTrajectory, default_foot_names
+from lm_reward_learning.rotations import quat_from_roll_pitch_yaw
 
 #: Footfall phases (FL, FR, RL, RR or left, right) of textbook gaits, stride fractions.
 TEXTBOOK_PHASES: dict[str, tuple[float, ...]] = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from lm_reward_learning.reward.state import RewardState
+from lm_reward_learning.rotations import quat_mul, quat_rotate_inverse
 
 
 def synthetic_state(
@@ -66,7 +67,7 @@ def synthetic_state(
         ],
         dim=-1,
     )
-    quat = _quat_mul(q_yaw, q_tilt)
+    quat = torch.from_numpy(quat_mul(q_yaw.numpy(), q_tilt.numpy())).to(q_yaw.dtype)
     quat = quat / quat.norm(dim=-1, keepdim=True)
 
     base_pos = torch.cat([uniform(-5.0, 5.0, n, 2), base_height * uniform(0.85, 1.15, n, 1)], dim=-1)
@@ -91,9 +92,9 @@ def synthetic_state(
         base_quat_w=quat,
         base_lin_vel_w=lin_vel_w,
         base_ang_vel_w=ang_vel_w,
-        base_lin_vel_b=_quat_rotate_inverse(quat, lin_vel_w),
-        base_ang_vel_b=_quat_rotate_inverse(quat, ang_vel_w),
-        projected_gravity_b=_quat_rotate_inverse(quat, gravity_w),
+        base_lin_vel_b=_to_body(quat, lin_vel_w),
+        base_ang_vel_b=_to_body(quat, ang_vel_w),
+        projected_gravity_b=_to_body(quat, gravity_w),
         base_height=base_pos[:, 2].clone(),
         joint_pos=default_pos + normal(0.2, n, j),
         joint_vel=normal(2.0, n, j),
@@ -116,23 +117,6 @@ def synthetic_state(
     )
 
 
-def _quat_mul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Hamilton product of (w, x, y, z) quaternions. Shape: (..., 4)."""
-    aw, ax, ay, az = a.unbind(-1)
-    bw, bx, by, bz = b.unbind(-1)
-    return torch.stack(
-        [
-            aw * bw - ax * bx - ay * by - az * bz,
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-        ],
-        dim=-1,
-    )
-
-
-def _quat_rotate_inverse(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Rotate world vectors ``v`` (N, 3) into the frame of unit quaternions ``q`` (N, 4), (w, x, y, z)."""
-    w, xyz = q[:, :1], q[:, 1:]
-    t = 2.0 * torch.cross(xyz, v, dim=-1)
-    return v - w * t + torch.cross(xyz, t, dim=-1)
+def _to_body(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """World vectors ``v`` (N, 3) in the frame of unit quaternions ``q`` (N, 4), as float tensors."""
+    return torch.from_numpy(quat_rotate_inverse(q.numpy(), v.numpy())).to(v.dtype)

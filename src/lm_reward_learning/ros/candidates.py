@@ -90,21 +90,14 @@ class TrainOutcome:
 def plan_training(
     cfg: LearnConfig, store: LearnStore, k: int, m: int, source: str, warm: steps.Candidate | None
 ) -> TrainPlan:
-    """The training of candidate ``m`` of iteration ``k``, with the resume rule of ``train_candidate``.
+    """The training of candidate ``m`` of iteration ``k``, with the loop's resume rule
+    (:func:`~lm_reward_learning.bilevel.steps.candidate_run`).
 
-    A ``train`` folder that was interrupted before training started (no checkpoint, or a status other
-    than ``training``/``done``) is removed, as the loop does; one with a checkpoint is resumed.
+    Raises:
+        RewardRuntimeError: the candidate's reward program already failed in training.
     """
-    from lm_reward_learning.training.run_dir import RunDir
-
-    run_path = (store.cand_dir(k, m) / "train").resolve()
-    resume = False
-    if run_path.exists():
-        status = RunDir.open(run_path).meta().get("status") if (run_path / "run.yaml").is_file() else None
-        if status in ("training", "done") and (run_path / "checkpoints" / "latest.pt").is_file():
-            resume = True
-        else:
-            shutil.rmtree(run_path)  # interrupted before training started: nothing to keep
+    run_path, resume = steps.candidate_run(store, k, m)
+    run_path = run_path.resolve()
     iterations = cfg.initial_train_iterations if k == 0 else cfg.train_iterations
     tcfg = steps.train_config(cfg, iterations)
     warm_ckpt = None

@@ -1,8 +1,8 @@
-"""The bi-level loop of ``session_node``, with training, feedback and synthesis done by other nodes (ROS-free).
+"""``session_node``'s side of the bi-level loop: its goals, and the loop's steps done by other nodes (ROS-free).
 
-``lmrl learn`` runs :func:`lm_reward_learning.bilevel.loop.learn` in one process. ``session_node``
-runs the same loop, step for step and into the same learn-run store, but hands three steps to the
-other nodes through a :class:`RemoteSteps` object (the node implements it with action clients):
+``lmrl learn`` and ``session_node`` run the same loop, :func:`lm_reward_learning.bilevel.loop.run_loop`,
+into the same learn-run store. Here its steps (:class:`RosSteps`) go to the other nodes through a
+:class:`RemoteSteps` object (the node implements it with action clients):
 
 * training a candidate → ``trainer_node`` (``train_policy``), which trains into
   ``iter_KK/cand_M/train`` exactly as :func:`~lm_reward_learning.bilevel.steps.train_candidate` would
@@ -24,18 +24,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from lm_reward_learning.bilevel import steps
 from lm_reward_learning.bilevel.config import LearnConfig, load_learn_config
-from lm_reward_learning.bilevel.loop import LearnResult, export_best, write_report
+from lm_reward_learning.bilevel.loop import LearnResult, Progress, run_loop, train_each
 from lm_reward_learning.bilevel.protocols import Feedback
-from lm_reward_learning.bilevel.store import LearnStore, read_json
-from lm_reward_learning.errors import LmrlError
+from lm_reward_learning.bilevel.store import LearnStore
+from lm_reward_learning.errors import LmrlError, RewardRuntimeError
 from lm_reward_learning.ros.candidates import TrainOutcome, TrainPlan, adopt_rollout, plan_training, score_candidate
 
 log = logging.getLogger(__name__)
@@ -160,26 +159,6 @@ def _absolute(path: str | None) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------- the loop
-@dataclass(frozen=True)
-class Progress:
-    """One progress report of the session (becomes ``LearnReward`` action feedback).
-
-    Attributes:
-        iteration: Loop iteration (0 = the initial program).
-        iterations_total: Loop iterations K.
-        candidate: Candidate index.
-        phase: ``expert``, ``validating``, ``training``, ``rollout``, ``scoring``, ``feedback``,
-            ``synthesis``, ``export``.
-        metrics: Named values with units, ``{name: (value, unit)}``.
-    """
-
-    iteration: int
-    iterations_total: int
-    candidate: int
-    phase: str
-    metrics: dict[str, tuple[float, str]] = field(default_factory=dict)
-
-
 class RemoteSteps(Protocol):
     """The three steps ``session_node`` hands to other nodes. Each raises :class:`RemoteStepError`
     (or :class:`SessionCancelledError`) when it cannot complete."""
@@ -205,7 +184,7 @@ def run_session(
     policies_root: Path,
     report: Callable[[Progress], None] = lambda _p: None,
 ) -> LearnResult:
-    """Run (or resume) the loop of :func:`lm_reward_learning.bilevel.loop.learn` with ``remote`` steps.
+    """Run (or resume) the loop (:func:`lm_reward_learning.bilevel.loop.run_loop`) with the steps on other nodes.
 
     Raises:
         LmrlError: (a subclass; :class:`RemoteStepError` for another node's failure) when a step
@@ -213,89 +192,82 @@ def run_session(
             stays in ``store`` for a resume.
         SessionCancelledError: when ``remote`` noticed a cancel request.
     """
-    try:
-        return _loop(cfg, store, remote, policies_root, report)
-    except LmrlError as exc:
-        store.update_status(status="failed", error=str(exc) or type(exc).__name__)
-        raise
+    return run_loop(cfg, store, RosSteps(cfg, store, remote), policies_root=policies_root, report=report)
 
 
-def _loop(
-    cfg: LearnConfig,
-    store: LearnStore,
-    remote: RemoteSteps,
-    policies_root: Path,
-    report: Callable[[Progress], None],
-) -> LearnResult:
-    total = cfg.iterations
-    report(Progress(0, total, 0, "expert"))
-    expert = steps.prepare_expert(cfg, store) if cfg.mode == "bilevel" else None
-    initial = steps.initial_program(cfg).source
-    current = best = _candidate(cfg, store, 0, 0, initial, None, expert, remote, report)
-    store.update_status(status="running", best=[0, 0], best_score=best.score)
+class RosSteps:
+    """:class:`~lm_reward_learning.bilevel.loop.LoopSteps` done by ``trainer_node``, ``feedback_node`` and
+    ``reward_synth_node`` through ``remote``; candidates land in the store as :class:`LocalSteps` leaves
+    them (the trainer's rollout copied in and scored here)."""
 
-    for k in range(1, total + 1):
-        t0 = time.perf_counter()
-        log.info("iteration %d/%d: current policy scores %.3f", k, total, current.value)
-        fb = None
-        if cfg.mode == "bilevel":
-            saved = read_json(store.iter_dir(k) / "feedback.json")
-            if saved is None:
-                report(Progress(k, total, 0, "feedback"))
-                fb = remote.feedback(store, k, current)  # upper level
-            else:
-                fb = Feedback.from_dict(saved)
-        candidates = []
-        for m in range(cfg.candidates):
-            d = store.cand_dir(k, m)
-            if read_json(d / "synthesis.json") is None:
-                report(Progress(k, total, m, "synthesis"))
-                source = remote.synthesize(store, k, m, fb, current)  # lower level
-            else:
-                source = (d / "program.py").read_text()
-            candidates.append(_candidate(cfg, store, k, m, source, current, expert, remote, report))
-        current = max(candidates, key=lambda c: c.value)  # keep the best candidate
-        steps.write_summary(store, k, current, candidates, time.perf_counter() - t0)
-        if current.value >= best.value:
-            best = current
-        store.update_status(iterations_done=k, best=[best.iteration, best.index], best_score=best.score)
+    def __init__(self, cfg: LearnConfig, store: LearnStore, remote: RemoteSteps) -> None:
+        self.cfg, self.store, self.remote = cfg, store, remote
 
-    report(Progress(total, total, best.index, "export", {"best_score": (best.value, "1")}))
-    onnx_path = export_best(store, best, policies_root)
-    report_path = write_report(store)
-    store.update_status(status="done", onnx=str(onnx_path), report=str(report_path))
-    return LearnResult(store, best, onnx_path, report_path)
+    def feedback(self, k: int, current: steps.Candidate, expert: steps.Expert | None) -> Feedback:
+        return self.remote.feedback(self.store, k, current)
+
+    def synthesize(self, k: int, m: int, feedback: Feedback | None, current: steps.Candidate) -> str:
+        return self.remote.synthesize(self.store, k, m, feedback, current)
+
+    def train(
+        self,
+        k: int,
+        sources: list[str],
+        warm: steps.Candidate | None,
+        expert: steps.Expert | None,
+        report: Callable[[Progress], None],
+    ) -> tuple[list[steps.Candidate], list[int]]:
+        def one(m: int, source: str) -> steps.Candidate:
+            return self._candidate(k, m, source, warm, expert, report)
+
+        return train_each(self.cfg, self.store, k, sources, warm, expert, one)
+
+    def _candidate(
+        self,
+        k: int,
+        m: int,
+        source: str,
+        warm: steps.Candidate | None,
+        expert: steps.Expert | None,
+        report: Callable[[Progress], None],
+    ) -> steps.Candidate:
+        """Train, roll out and score candidate ``m`` of iteration ``k`` unless the store has it already.
+
+        Raises:
+            RewardRuntimeError: its reward program failed in training (now, or in the run resumed).
+        """
+        from lm_reward_learning.training.run_dir import RunDir
+
+        cfg, store = self.cfg, self.store
+        d = store.cand_dir(k, m)
+        done = all((d / f).is_file() for f in ("score.json", "rollout.mp4", "rollout.npz"))
+        if not done:
+            plan = plan_training(cfg, store, k, m, source, warm)  # raises if its program failed before
+            report(Progress(k, cfg.iterations, m, "training"))
+            try:
+                outcome = self.remote.train(plan, report)
+            except RemoteStepError:
+                _raise_reward_failure(plan.run_dir)  # the trainer recorded why in run.yaml
+                raise
+            adopt_rollout(outcome, d)
+            report(Progress(k, cfg.iterations, m, "scoring"))
+            score_candidate(cfg, store, k, m, expert)
+        cand = steps.evaluate_candidate(cfg, store, k, m, source, RunDir.open(d / "train"), expert)
+        metrics = {
+            "score": (cand.value, "1"),
+            "forward_speed_mps": (float(cand.score.get("forward_speed_mps") or 0), "m/s"),
+        }
+        if cand.score.get("stride_frequency_hz") is not None:
+            metrics["stride_frequency_hz"] = (float(cand.score["stride_frequency_hz"]), "Hz")
+        report(Progress(k, cfg.iterations, m, "scoring", metrics))  # the score, once known
+        return cand
 
 
-def _candidate(
-    cfg: LearnConfig,
-    store: LearnStore,
-    k: int,
-    m: int,
-    source: str,
-    warm: steps.Candidate | None,
-    expert: steps.Expert | None,
-    remote: RemoteSteps,
-    report: Callable[[Progress], None],
-) -> steps.Candidate:
-    """Train, roll out and score candidate ``m`` of iteration ``k`` unless the store has it already."""
+def _raise_reward_failure(run_path: Path) -> None:
+    """Raise the :class:`RewardRuntimeError` a training run recorded in ``run.yaml``, if any."""
     from lm_reward_learning.training.run_dir import RunDir
 
-    d = store.cand_dir(k, m)
-    done = all((d / f).is_file() for f in ("score.json", "rollout.mp4", "rollout.npz"))
-    if not done:
-        plan = plan_training(cfg, store, k, m, source, warm)
-        report(Progress(k, cfg.iterations, m, "training"))
-        outcome = remote.train(plan, report)
-        adopt_rollout(outcome, d)
-        report(Progress(k, cfg.iterations, m, "scoring"))
-        score_candidate(cfg, store, k, m, expert)
-    cand = steps.evaluate_candidate(cfg, store, k, m, source, RunDir.open(d / "train"), expert)
-    metrics = {
-        "score": (cand.value, "1"),
-        "forward_speed_mps": (float(cand.score.get("forward_speed_mps") or 0), "m/s"),
-    }
-    if cand.score.get("stride_frequency_hz") is not None:
-        metrics["stride_frequency_hz"] = (float(cand.score["stride_frequency_hz"]), "Hz")
-    report(Progress(k, cfg.iterations, m, "scoring", metrics))  # the score, once known
-    return cand
+    if (run_path / "run.yaml").is_file():
+        meta = RunDir.open(run_path).meta()
+        if meta.get("status") == "failed" and RewardRuntimeError.is_failure(meta.get("failure")):
+            raise RewardRuntimeError.from_failure(meta["failure"])

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from lm_reward_learning.errors import LmrlError
-from lm_reward_learning.gait.rotations import quat_conjugate, quat_mul, quat_rotate
+from lm_reward_learning.rotations import quat_conjugate, quat_mul, quat_rotate
 
 log = logging.getLogger(__name__)
 

@@ -105,7 +105,7 @@ def train(req: TrainRequest, progress: ProgressWriter, sandbox: dict[str, Any]) 
     remaining = cfg.iterations - start
     run.write_meta(status="training", backend="mujoco", sandbox=sandbox_layers(layers))
     cancel = Path(req.cancel_file)
-    t_built = time.perf_counter()
+    t_built, cpu_built = time.perf_counter(), time.process_time()
     progress.emit("phase", phase="training", build_s=round(t_built - t_start, 2))
     t_last = t_built
 
@@ -135,7 +135,7 @@ def train(req: TrainRequest, progress: ProgressWriter, sandbox: dict[str, Any]) 
     if remaining > 0:
         with contextlib.redirect_stdout(io.StringIO()):
             runner.learn(num_learning_iterations=remaining)
-    t_end = time.perf_counter()
+    t_end, cpu_end = time.perf_counter(), time.process_time()
     run.write_meta(status="done")
     steps = max(remaining, 0) * cfg.ppo.num_steps_per_env * env.num_envs
     return WorkerResult(
@@ -145,6 +145,7 @@ def train(req: TrainRequest, progress: ProgressWriter, sandbox: dict[str, Any]) 
         timings={
             "build_s": round(t_built - t_start, 2),
             "train_s": round(t_end - t_built, 2),
+            "train_cpu_s": round(cpu_end - cpu_built, 2),
             "env_steps_per_s": round(steps / max(t_end - t_built, 1e-9), 1),
         },
         sandbox=sandbox_layers(layers),

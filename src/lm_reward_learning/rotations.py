@@ -1,8 +1,9 @@
-"""Small quaternion helpers in numpy, batched over leading axes.
+"""Rotation helpers in numpy: the one set of them (quaternions, rotation matrices, Euler angles).
 
-Quaternions are ``(w, x, y, z)`` (MuJoCo's order, as in
-:class:`~lm_reward_learning.reward.state.RewardState`) and rotate vectors from the body frame to the
-world frame. All functions accept arrays of shape ``(..., 4)`` / ``(..., 3)`` and broadcast.
+Quaternions are ``(w, x, y, z)`` (MuJoCo's order, as in :class:`~lm_reward_learning.reward.state.RewardState`;
+Isaac Lab 3's ``(x, y, z, w)`` is converted by its backend) and rotate vectors from the body frame to
+the world frame. The quaternion functions accept arrays of shape ``(..., 4)`` / ``(..., 3)`` and
+broadcast; the rotation-matrix functions (the simulator's hot path) take batches ``(N, 4)`` / ``(N, 3)``.
 """
 
 from __future__ import annotations
@@ -79,3 +80,55 @@ def roll_pitch_yaw(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pitch = np.arcsin(np.clip(2.0 * (w * y - z * x), -1.0, 1.0))
     yaw = np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
     return roll, pitch, yaw
+
+
+def quat_to_rotmat(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices of unit quaternions.
+
+    Args:
+        q: Quaternions (w, x, y, z). Shape ``(N, 4)``.
+
+    Returns:
+        ``R`` with ``v_w = R @ v_b``. Shape ``(N, 3, 3)``.
+    """
+    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    r = np.empty((q.shape[0], 3, 3), dtype=q.dtype)
+    r[:, 0, 0] = 1 - 2 * (y * y + z * z)
+    r[:, 0, 1] = 2 * (x * y - w * z)
+    r[:, 0, 2] = 2 * (x * z + w * y)
+    r[:, 1, 0] = 2 * (x * y + w * z)
+    r[:, 1, 1] = 1 - 2 * (x * x + z * z)
+    r[:, 1, 2] = 2 * (y * z - w * x)
+    r[:, 2, 0] = 2 * (x * z - w * y)
+    r[:, 2, 1] = 2 * (y * z + w * x)
+    r[:, 2, 2] = 1 - 2 * (x * x + y * y)
+    return r
+
+
+def rotate_inverse(r: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """World-frame vectors expressed in the body frame: ``R^T v``.
+
+    Args:
+        r: Rotation matrices from :func:`quat_to_rotmat`. Shape ``(N, 3, 3)``.
+        v: Vectors, world frame. Shape ``(N, 3)``.
+
+    Returns:
+        The vectors in the body frame. Shape ``(N, 3)``.
+    """
+    return np.einsum("nji,nj->ni", r, v)
+
+
+def rotate(r: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Body-frame vectors expressed in the world frame: ``R v``. Shapes as :func:`rotate_inverse`."""
+    return np.einsum("nij,nj->ni", r, v)
+
+
+def yaw_quat(yaw: np.ndarray) -> np.ndarray:
+    """Quaternions of rotations about world z. ``yaw`` in rad, shape ``(N,)``; returns ``(N, 4)``."""
+    half = 0.5 * yaw
+    return np.stack([np.cos(half), np.zeros_like(half), np.zeros_like(half), np.sin(half)], axis=1)
+
+
+def quat_rotate_inverse(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate world vector(s) ``v`` into the frame of unit quaternion(s) ``q``: ``q* ⊗ v ⊗ q``. Shape ``(..., 3)``."""
+    return quat_rotate(quat_conjugate(q), v)
