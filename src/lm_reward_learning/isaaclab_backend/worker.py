@@ -42,7 +42,7 @@ from lm_reward_learning.isaaclab_backend.protocol import (
 )
 from lm_reward_learning.training.run_dir import RunDir
 from lm_reward_learning.training.runner import LmrlRunner
-from lm_reward_learning.training.worker_entry import CancelledError, worker_main
+from lm_reward_learning.training.worker_entry import CancelledError, IterationRecorder, worker_main
 from lm_reward_learning.training.worker_protocol import sandbox_layers
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,6 @@ def train(req: WorkerRequest, progress: ProgressWriter, sandbox: dict[str, Any])
     _seed(req.seed)
     run = RunDir.open(Path(req.run_dir))
     spec = get_robot(req.robot)
-    cancel = Path(req.cancel_file)
     cfg = build_env_cfg(
         spec,
         env=req.env,
@@ -129,34 +128,15 @@ def train(req: WorkerRequest, progress: ProgressWriter, sandbox: dict[str, Any])
             t_built = time.perf_counter()
             progress.emit("phase", phase="training", build_s=round(t_built - t_start, 2))
             steps_per_iteration = int(req.train_cfg["num_steps_per_env"]) * env.num_envs
-            t_last = time.perf_counter()
 
-            def after_iteration(it: int) -> None:
-                nonlocal t_last
-                logger = runner.logger
-                now = time.perf_counter()
+            def pop_stats() -> tuple[int, dict[str, Any]]:
                 explosions, term.explosions = term.explosions, 0
-                rec: dict[str, Any] = {
-                    "iteration": it,
-                    "wall_s": round(now - t_last, 3),
-                    "env_steps": steps_per_iteration,
-                    "mean_episode_return": float(np.mean(logger.rewbuffer)) if logger.rewbuffer else None,
-                    "mean_episode_length_s": float(np.mean(logger.lenbuffer)) * env.step_dt
-                    if logger.lenbuffer
-                    else None,
-                    "explosions": explosions,
-                    "terms": term.stats.pop(),
-                }
-                t_last = now
-                records.append(rec)
-                run.write_reward_stats(records)
-                runner.save("latest.pt")
-                run.write_meta(iterations_done=it + 1)
-                progress.emit("iteration", iteration=it, total=req.iterations, record=rec)
-                if cancel.exists():
-                    raise CancelledError
+                return explosions, term.stats.pop()
 
-            runner.logger.on_iteration = after_iteration
+            runner.logger.on_iteration = IterationRecorder(
+                run, runner, progress, total=req.iterations, env_steps=steps_per_iteration, step_dt=env.step_dt,
+                records=records, cancel_file=Path(req.cancel_file), pop_stats=pop_stats,
+            )  # fmt: skip
             if remaining > 0:
                 try:
                     with contextlib.redirect_stdout(sys.stderr):

@@ -32,12 +32,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from lm_reward_learning import isolation
 from lm_reward_learning.training.run_dir import RunDir
-from lm_reward_learning.training.worker_entry import CancelledError, worker_main
+from lm_reward_learning.training.worker_entry import IterationRecorder, worker_main
 from lm_reward_learning.training.worker_protocol import (
     ProgressWriter,
     TrainRequest,
@@ -104,34 +103,13 @@ def train(req: TrainRequest, progress: ProgressWriter, sandbox: dict[str, Any]) 
     records = [r for r in run.reward_stats() if r["iteration"] < start]
     remaining = cfg.iterations - start
     run.write_meta(status="training", backend="mujoco", sandbox=sandbox_layers(layers))
-    cancel = Path(req.cancel_file)
     t_built, cpu_built = time.perf_counter(), time.process_time()
     progress.emit("phase", phase="training", build_s=round(t_built - t_start, 2))
-    t_last = t_built
-
-    def after_iteration(it: int) -> None:
-        nonlocal t_last
-        logger = runner.logger
-        now = time.perf_counter()
-        rec: dict[str, Any] = {
-            "iteration": it,
-            "wall_s": round(now - t_last, 3),
-            "env_steps": cfg.ppo.num_steps_per_env * env.num_envs,
-            "mean_episode_return": float(np.mean(logger.rewbuffer)) if logger.rewbuffer else None,
-            "mean_episode_length_s": float(np.mean(logger.lenbuffer)) * env.dt if logger.lenbuffer else None,
-            "explosions": env.pop_explosions(),
-            "terms": env.pop_reward_stats(),
-        }
-        t_last = now
-        records.append(rec)
-        run.write_reward_stats(records)
-        runner.save("latest.pt")
-        run.write_meta(iterations_done=it + 1)
-        progress.emit("iteration", iteration=it, total=cfg.iterations, record=rec)
-        if cancel.exists():
-            raise CancelledError
-
-    runner.logger.on_iteration = after_iteration
+    runner.logger.on_iteration = IterationRecorder(
+        run, runner, progress, total=cfg.iterations, env_steps=cfg.ppo.num_steps_per_env * env.num_envs,
+        step_dt=env.dt, records=records, cancel_file=Path(req.cancel_file),
+        pop_stats=lambda: (env.pop_explosions(), env.pop_reward_stats()),
+    )  # fmt: skip
     if remaining > 0:
         with contextlib.redirect_stdout(io.StringIO()):
             runner.learn(num_learning_iterations=remaining)

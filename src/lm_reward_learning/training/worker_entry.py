@@ -105,6 +105,69 @@ def worker_main(
     return code
 
 
+class IterationRecorder:
+    """What both workers do after every PPO iteration (rsl-rl's ``logger.on_iteration``).
+
+    Appends the ``reward_stats.json`` record (iteration, wall time, env steps, mean episode return and
+    length, blow-ups, per-term statistics), writes ``checkpoints/latest.pt`` and ``run.yaml``
+    (atomically: a crash loses at most this iteration), emits the progress event, and raises
+    :class:`CancelledError` when the launcher's cancel file exists.
+
+    Args:
+        run: The run directory.
+        runner: The rsl-rl runner (its ``logger`` buffers, ``save``).
+        progress: The progress file.
+        total: Total iterations of the run.
+        env_steps: Env steps per iteration (``num_steps_per_env * num_envs``).
+        step_dt: Policy period, s (episode lengths in the record are in seconds).
+        records: The records of the iterations before this training (resume).
+        cancel_file: The launcher's cancel file.
+        pop_stats: Returns ``(blow-ups, {term: {mean, min, max}})`` since the last call.
+    """
+
+    def __init__(
+        self,
+        run: RunDir,
+        runner: Any,
+        progress: ProgressWriter,
+        *,
+        total: int,
+        env_steps: int,
+        step_dt: float,
+        records: list[dict[str, Any]],
+        cancel_file: Path,
+        pop_stats: Callable[[], tuple[int, dict[str, Any]]],
+    ) -> None:
+        self.run, self.runner, self.progress = run, runner, progress
+        self.total, self.env_steps, self.step_dt = total, env_steps, step_dt
+        self.records, self.cancel_file, self.pop_stats = records, cancel_file, pop_stats
+        self.t_last = time.perf_counter()
+
+    def __call__(self, it: int) -> None:
+        import numpy as np
+
+        logger = self.runner.logger
+        now = time.perf_counter()
+        explosions, terms = self.pop_stats()
+        rec: dict[str, Any] = {
+            "iteration": it,
+            "wall_s": round(now - self.t_last, 3),
+            "env_steps": self.env_steps,
+            "mean_episode_return": float(np.mean(logger.rewbuffer)) if logger.rewbuffer else None,
+            "mean_episode_length_s": float(np.mean(logger.lenbuffer)) * self.step_dt if logger.lenbuffer else None,
+            "explosions": explosions,
+            "terms": terms,
+        }
+        self.t_last = now
+        self.records.append(rec)
+        self.run.write_reward_stats(self.records)
+        self.runner.save("latest.pt")
+        self.run.write_meta(iterations_done=it + 1)
+        self.progress.emit("iteration", iteration=it, total=self.total, record=rec)
+        if self.cancel_file.exists():
+            raise CancelledError
+
+
 def _iterations_done(req: Request) -> int:
     try:
         return int(RunDir.open(Path(req.run_dir)).meta().get("iterations_done", 0))
