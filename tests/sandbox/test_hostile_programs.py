@@ -56,7 +56,7 @@ def test_validation_rejects_every_attack_and_stays_contained(planted, recorded_b
         cls = HOSTILE[name][0]
         if cls == "time_bomb":
             assert result.ok, f"{name} should behave in the dry run: {result.issues}"
-        elif name != "huge_source":
+        else:
             assert not result.ok, f"{name} passed validation"
         assert len(result.message()) <= 1100  # what goes back to the LLM stays short
         assert SECRET not in result.message()
@@ -105,4 +105,22 @@ def test_lmrl_validate_exits_2_with_a_message(planted, tmp_path: Path, name: str
     assert proc.returncode == 2, proc.stderr
     assert "lmrl validate: error: reward program rejected" in proc.stderr
     assert "Traceback" not in proc.stderr and SECRET not in proc.stderr + proc.stdout
+    assert files_under(planted["canary"]) == []
+
+
+def test_every_program_through_lmrl_validate_exits_0_or_2_with_a_message(planted, tmp_path: Path, capsys) -> None:
+    """The command a person runs: no traceback, no other exit code, whatever the program does."""
+    from lm_reward_learning.cli import main
+
+    for name, source in _sources(planted).items():
+        program = tmp_path / f"{name}.py"
+        program.write_text(source)
+        code = main(["validate", str(program)])
+        out = capsys.readouterr()
+        text = out.out + out.err
+        expected = 0 if HOSTILE[name][0] == "time_bomb" else 2
+        assert code == expected, f"{name}: exit {code}\n{text}"
+        if code == 2:
+            assert "lmrl validate: error: reward program rejected" in out.err, f"{name}: {text}"
+        assert "Traceback" not in text and SECRET not in text
     assert files_under(planted["canary"]) == []
