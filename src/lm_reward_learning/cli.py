@@ -88,7 +88,10 @@ def _add_learn(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--end", type=float, dest="video_end_s", help="trim end, s (video time)")
     p.add_argument("--video-speed", type=float, help="slow-motion factor: real time = video time / speed")
     p.add_argument("--frame-sampling", help="uniform, motion (optical-flow peaks) or grid")
-    p.add_argument("--reference", help="gait reference (dog_trot, ...) to pick the best candidate by")
+    p.add_argument(
+        "--reference",
+        help="gait reference to pick the best candidate by: a name (dog_trot, ...) or a file (.txt/.npz/.csv)",
+    )
     p.add_argument("--feedback-file", dest="human_feedback", help="scripted human feedback (file or folder)")
     p.add_argument("--backend", choices=("mujoco", "isaaclab"), help="simulator of every training")
     p.add_argument("--device", help="Isaac Lab device: cpu or cuda:0")
@@ -120,7 +123,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--reference",
         required=True,
-        help="reference gait: dog_trot, dog_pace, dog_canter, human_walk, human_run, human_jump",
+        help="reference gait: dog_trot, dog_pace, dog_canter, human_walk, human_run, human_jump, or a reference "
+        "file (DeepMimic motion .txt/.json, or .npz/.csv of foot contacts, base trajectory and leg length)",
     )
     p.add_argument("--duration", type=float, default=10.0, help="rollout length, s (default 10)")
     p.add_argument(
@@ -139,7 +143,7 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="rerun the paper's comparison (ours, eureka, human, initial) over fixed seeds")
     p.add_argument("--preset", default="default", help="config/compare/<preset>.yaml: default, smoke or openai")
     p.add_argument("--config", type=Path, help="a compare YAML instead of the preset")
-    p.add_argument("--reference", help="reference gait every method is scored against (e.g. dog_trot)")
+    p.add_argument("--reference", help="reference gait every method is scored against: a name (dog_trot) or a file")
     p.add_argument("--methods", help="comma-separated subset of initial,ours,eureka,human")
     p.add_argument("--seeds", help="comma-separated seeds, e.g. 1,2,3")
     p.add_argument("--video", help="expert video for ours and human (default: the bundled horse gallop)")

@@ -61,6 +61,10 @@ def test_tiny_comparison_writes_table_and_chart_and_skips_finished_cells(tmp_pat
     table = (out / "compare.md").read_text()
     assert "| method | seeds | score |" in table and "| reference dog_trot |" in table
     assert "| initial | 1 |" in table and "| ours | 1 |" in table and "Per-feature similarity" in table
+    # honest labels: what wrote the feedback and the rewards, and that 2 iterations prove nothing
+    assert "feedback by the heuristic motion analyser (not a VLM)" in table
+    assert "rewards by the deterministic rules editor (not an LLM)" in table
+    assert "**Plumbing check only**: 2 PPO iterations per cell" in table
 
     stamp = (out / "ours" / "seed_7" / "evaluation" / "evaluation.json").stat().st_mtime_ns
     again = run_compare(cfg, out)  # everything done: nothing is trained or rolled out again

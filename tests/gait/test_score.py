@@ -12,6 +12,7 @@ from lm_reward_learning.gait import (
     DEFAULT_WEIGHTS,
     TEXTBOOK_PHASES,
     GaitInputError,
+    GaitMorphologyError,
     compute_features,
     features_from_contacts,
     reference_features,
@@ -90,22 +91,42 @@ def test_trot_is_closer_to_trot_than_to_pace() -> None:
     assert rows["phase_offsets"].error > 2.0  # pace vs trot: FR/RL/RR half a stride off in part
 
 
-def test_missing_features_are_skipped_and_weights_renormalised() -> None:
-    robot = features_from_contacts(_trot_contacts(), DT)  # video-like: contacts only
+def test_features_the_robot_lacks_count_as_zero_and_those_the_reference_lacks_are_skipped() -> None:
+    robot = features_from_contacts(_trot_contacts(), DT)  # contacts only: no speed, no base
     result = similarity(robot, reference_features("dog_trot"))
     rows = {r.feature: r for r in result.rows}
-    for skipped in ("froude_number", "stride_frequency", "base_height", "cost_of_transport"):
+    for lacking in ("froude_number", "base_height", "base_height_osc", "base_pitch_osc"):  # the reference has them
+        assert rows[lacking].similarity == 0.0 and "not produced by the robot" in rows[lacking].note, lacking
+    for skipped in ("stride_frequency", "cost_of_transport"):  # not comparable (no leg length) / not in the reference
         assert rows[skipped].error is None and rows[skipped].note.startswith("skipped"), skipped
         assert rows[skipped].contribution == 0.0
-    used = sum(DEFAULT_WEIGHTS[k] for k in ("duty_factor", "phase_offsets", "flight_fraction", "gait"))
+    used = sum(w for k, w in DEFAULT_WEIGHTS.items() if rows[k].error is not None)
     assert rows["phase_offsets"].contribution == pytest.approx(3.0 * rows["phase_offsets"].similarity / used)
     assert sum(r.contribution for r in result.rows) == pytest.approx(result.score)
     assert 0.0 < result.score <= 1.0
 
 
-def test_different_numbers_of_feet_are_not_compared_per_foot() -> None:
-    rows = {r.feature: r for r in similarity(reference_features("human_walk"), reference_features("dog_trot")).rows}
-    assert rows["phase_offsets"].error is None and "2 feet vs 4" in rows["phase_offsets"].note
+def test_a_robot_that_does_not_stride_scores_at_most_005() -> None:
+    import numpy as np
+
+    from lm_reward_learning.gait import GaitTrajectory
+
+    n = 500  # 10 s standing at 50 Hz, all feet down, base still at its height
+    standing = GaitTrajectory(
+        dt=0.02, base_pos_w=np.tile([0.0, 0.0, 0.3], (n, 1)), base_quat_w=np.tile([1.0, 0, 0, 0], (n, 1)),
+        base_lin_vel_w=np.zeros((n, 3)), foot_pos_w=np.zeros((n, 4, 3)), foot_contact=np.ones((n, 4), bool),
+        foot_names=("FL", "FR", "RL", "RR"), leg_length=0.3,
+    )  # fmt: skip
+    for name in ("dog_trot", "dog_pace", "dog_canter"):
+        result = similarity(compute_features(standing), reference_features(name))
+        assert result.score <= 0.05, (name, result.table())
+        rows = {r.feature: r for r in result.rows}
+        assert rows["duty_factor"].similarity == 0.0 and "does not stride" in rows["duty_factor"].note
+
+
+def test_a_biped_against_a_quadruped_is_refused() -> None:
+    with pytest.raises(GaitMorphologyError, match=r"a biped \(2 feet\) with a quadruped reference \(4 feet\)"):
+        similarity(reference_features("human_walk"), reference_features("dog_trot"))
 
 
 def test_weights() -> None:
@@ -131,3 +152,30 @@ def test_table_shows_every_feature() -> None:
 def _trot_contacts():
     traj = synthetic_gait(TEXTBOOK_PHASES["trot"], 0.4, F_HZ, dt=DT)
     return dataclasses.replace(traj).foot_contact
+
+
+DOGS = ("dog_trot", "dog_pace", "dog_canter")
+
+
+def _window(traj, start: int, stop: int):
+    """Samples ``[start, stop)`` of a trajectory (another stretch of a looped clip)."""
+    cut = {
+        k: getattr(traj, k)[start:stop]
+        for k in ("base_pos_w", "base_quat_w", "base_lin_vel_w", "foot_pos_w", "foot_contact")
+    }
+    return dataclasses.replace(traj, **cut)
+
+
+@pytest.mark.parametrize("name", DOGS)
+def test_a_dog_clip_matches_another_stretch_of_itself_and_not_the_other_gaits(name: str) -> None:
+    """The yardstick in absolute terms: >= 0.9 against itself, < 0.6 against the other dog gaits."""
+    from lm_reward_learning.gait import load_reference
+
+    clip = load_reference(name, loops=8)
+    n = clip.num_steps // 8  # samples per loop of the clip
+    first = compute_features(_window(clip, 0, 3 * n))
+    later = compute_features(_window(clip, 4 * n + n // 3, 7 * n + n // 3))  # another stretch, other start phase
+    assert similarity(later, first).score >= 0.9
+    for other in DOGS:
+        if other != name:
+            assert similarity(later, reference_features(other)).score < 0.6, other

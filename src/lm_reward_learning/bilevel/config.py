@@ -95,8 +95,8 @@ class LearnConfig:
             message goes back to the backend); if all fail, the previous program is kept.
         expert_leg_length_m: The expert's leg length, m, for dynamic-similarity scaling of the target
             stride frequency (``motion`` feedback); None compares frequencies directly.
-        reference: Optional gait reference (``dog_trot``, ...) to pick the best candidate by the
-            objective gait score instead of the stride-frequency match.
+        reference: Optional gait reference (``dog_trot``, ..., or a reference file) to pick the best
+            candidate by the objective gait score instead of the stride-frequency match.
         feedback_endpoint, synthesis_endpoint: Endpoints of the ``openai`` backends.
         human_feedback: File or folder of scripted "Human as VLM" feedback (``human`` backend).
         initial_reward: Initial reward program file; None = the robot's bundled one.

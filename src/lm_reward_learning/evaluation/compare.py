@@ -174,25 +174,26 @@ def _read_evaluation(path: Path) -> dict[str, Any]:
 
 def write_outputs(cfg: CompareConfig, out: Path, cells: list[dict[str, Any]], wall_s: float) -> CompareResult:
     """Write ``compare.json``, ``compare.md`` and ``compare.png`` for ``cells``."""
-    from lm_reward_learning.gait import reference_features
+    from lm_reward_learning.gait import reference_features, reference_label
 
     summary = summarise(cells, cfg.methods)
     ref = reference_features(cfg.reference).to_dict()
     budget = {m: to_dict(cell_learn_config(cfg, m, cfg.seeds[0])) for m in cfg.methods}
     header = (
-        f"# Comparison on `{cfg.reference}` ({cfg.robot}), seeds {list(cfg.seeds)}\n\n"
-        f"Score: gait similarity in [0, 1] of each method's best policy to `{cfg.reference}` (0 if it fell), "
+        f"# Comparison on `{reference_label(cfg.reference)}` ({cfg.robot}), seeds {list(cfg.seeds)}\n\n"
+        f"Score: gait similarity in [0, 1] of each method's best policy to `{reference_label(cfg.reference)}` "
+        "(0 if it fell), "
         f"{cfg.eval_duration_s:g} s rollout; mean ± std (sample, ddof 1) over seeds. Budget per cell: "
         f"{_budget_text(budget)}. Wall time of this invocation: {wall_s / 60:.1f} min.\n\n"
     )
-    table = header + markdown_table(summary, cfg.reference, ref)
+    table = header + _honest_labels(budget) + markdown_table(summary, reference_label(cfg.reference), ref)
     table_path = out / "compare.md"
     atomic_write_text(table_path, table)
     chart = plot_comparison(
         out / "compare.png",
         {m: [c["evaluation"]["score"] for c in cells if c["method"] == m] for m in cfg.methods},
         {m: {f: s["mean"] for f, s in summary[m]["similarity"].items() if s["mean"] is not None} for m in cfg.methods},
-        title=f"{cfg.robot} vs {cfg.reference}, seeds {list(cfg.seeds)}",
+        title=f"{cfg.robot} vs {reference_label(cfg.reference)}, seeds {list(cfg.seeds)}",
     )
     json_path = out / "compare.json"
     atomic_write_json(
@@ -210,6 +211,38 @@ def write_outputs(cfg: CompareConfig, out: Path, cells: list[dict[str, Any]], wa
         },
     )
     return CompareResult(out, cells, summary, json_path, table_path, chart)
+
+
+#: A cell with fewer PPO iterations than this is a plumbing check, not a comparison (compare.md says so).
+MIN_MEANINGFUL_ITERATIONS = 100
+#: What the offline backends are, for the table's readers (none is a VLM, an LLM or a person).
+BACKEND_LABELS = {
+    "motion": "the heuristic motion analyser (not a VLM)",
+    "human": "scripted Human-as-VLM feedback (a file a person wrote; no person at run time)",
+    "rules": "the deterministic rules editor (not an LLM)",
+    "reflection": "the Eureka-style reflection tuner (not an LLM)",
+    "openai": "an OpenAI-compatible endpoint (the model named in compare.json)",
+}
+
+
+def _honest_labels(budget: dict[str, dict[str, Any]]) -> str:
+    """Lines saying what wrote each method's feedback and rewards, and whether the budget means anything."""
+    lines = []
+    for method, c in budget.items():
+        if method == "initial":
+            lines.append(f"- `{method}`: the bundled reward, no loop.")
+            continue
+        upper = f"feedback by {BACKEND_LABELS.get(c['feedback'], c['feedback'])}, " if c["mode"] == "bilevel" else ""
+        lines.append(f"- `{method}`: {upper}rewards by {BACKEND_LABELS.get(c['synthesis'], c['synthesis'])}.")
+    text = "Methods:\n\n" + "\n".join(lines) + "\n\n"
+    iterations = [c["initial_train_iterations"] + c["iterations"] * c["train_iterations"] for c in budget.values()]
+    if min(iterations) < MIN_MEANINGFUL_ITERATIONS:
+        text += (
+            f"**Plumbing check only**: {min(iterations)} PPO iterations per cell teach the policies almost nothing "
+            f"(fewer than {MIN_MEANINGFUL_ITERATIONS}); these numbers show that every method runs end to end, not "
+            "which method is better.\n\n"
+        )
+    return text
 
 
 def _budget_text(budget: dict[str, dict[str, Any]]) -> str:

@@ -118,12 +118,12 @@ def cell_learn_config(cfg: CompareConfig, method: str, seed: int):
         ConfigError: unknown LearnConfig keys, bad values, or settings that contradict the method.
     """
     from lm_reward_learning.bilevel.config import LearnConfig
-    from lm_reward_learning.gait.reference import REFERENCES
+    from lm_reward_learning.gait.reference import reference_gait, reference_label
 
-    gait = REFERENCES[cfg.reference].expected_gait
+    gait = reference_gait(cfg.reference) or "unknown"
     data: dict[str, Any] = {**cfg.learn, **cfg.method_settings.get(method, {})}
     data.update(robot=cfg.robot, seed=seed, reference=cfg.reference if cfg.select_by_reference else None)
-    data = {k: _fill(v, cfg.reference, gait) for k, v in data.items()}
+    data = {k: _fill(v, reference_label(cfg.reference), gait) for k, v in data.items()}
     learn_cfg = from_dict(LearnConfig, data, where=f"compare {method}").check()
     for key, value in METHOD_REQUIRED[method].items():
         if getattr(learn_cfg, key) != value:

@@ -7,6 +7,9 @@ The score (``score`` in ``evaluation.json``, in ``[0, 1]``):
   per-feature similarities ``exp(-e_i)`` over the features measured on both sides, after removing
   size by dynamic similarity (Alexander & Jayes 1983). Definitions, normalisations and weights are in
   :mod:`lm_reward_learning.gait.score`; the per-feature table says what each feature contributed.
+* A feature of the reference the robot does not produce counts as similarity 0, a robot that does
+  not stride scores at most ~0.05, and a biped is never scored against a quadruped reference
+  (:mod:`lm_reward_learning.gait.score`).
 * ``score = gait_similarity``, except ``0`` when the robot fell (the rollout ended early by a fall)
   or no gait could be measured (fewer than two strides in a record too short to tell; then
   ``gait_similarity`` is None and ``note`` says why). The bi-level loop's objective zeroes falls
@@ -16,7 +19,10 @@ Rollout: one deterministic simulation of ``duration_s`` seconds (10 s = 500 poli
 with a fixed velocity command, no video. The default command asks for the reference's speed scaled to
 the robot by equal Froude number, ``v = (v_ref / sqrt(g L_ref)) · sqrt(g L_robot)``, clipped to the
 range the policy was trained on (``lin_vel_x``); lateral speed and yaw rate are the middles of their
-trained ranges (0 for the bundled configs).
+trained ranges (0 for the bundled configs). When that clipping lowered the speed, the speed feature
+compares the robot with the speed it was asked for and the table says that the reference's speed is
+outside the trained range (duty factor and flight fraction are compared with a tolerance widened by
+the speed gap), so a pattern can still match.
 
 Outputs, in ``out_dir`` (default ``<target>/evaluation/<reference>/``): ``rollout.npz`` (recorded
 state), ``footfalls.png`` (footfall diagrams, robot above reference, time in stride fractions) and,
@@ -47,11 +53,13 @@ from lm_reward_learning.evaluation.targets import PolicyTarget, resolve_target
 from lm_reward_learning.gait import (
     GRAVITY,
     GaitFeatures,
+    GaitMorphologyError,
     GaitScore,
     TrajectoryTooShortError,
     compute_features,
     load_reference,
     reference_features,
+    reference_label,
     similarity,
 )
 from lm_reward_learning.io import atomic_write_json
@@ -136,16 +144,19 @@ def evaluate(
 
     Args:
         target: A training run, a learn run (its best candidate) or an exported policy directory.
-        reference: A reference gait name (:data:`lm_reward_learning.gait.REFERENCE_NAMES`).
+        reference: A reference gait name (:data:`lm_reward_learning.gait.REFERENCE_NAMES`) or the path of
+            a reference file (:mod:`lm_reward_learning.gait.reference_file`).
         duration_s: Rollout length, s (at least three stride periods: 10 s suits gaits above 0.3 Hz).
         command: ``(v_x m/s, v_y m/s, yaw rate rad/s)``; default: :func:`default_command`.
-        out_dir: Output folder; default ``<target>/evaluation/<reference>/``.
+        out_dir: Output folder; default ``<target>/evaluation/<reference name or file stem>/``.
 
     Returns:
         The :class:`EvaluationResult` (also written to ``out_dir/evaluation.json``).
 
     Raises:
         lm_reward_learning.gait.UnknownReferenceError: unknown ``reference`` (lists the names).
+        lm_reward_learning.gait.GaitMorphologyError: a biped against a quadruped reference or the
+            reverse (before any rollout).
         lm_reward_learning.evaluation.targets.EvaluationError: ``target`` is not evaluable, or an
             exported policy does not match this version's environment.
         lm_reward_learning.errors.LmrlError: non-positive ``duration_s``; a damaged run or checkpoint.
@@ -159,10 +170,21 @@ def evaluate(
         raise LmrlError(f"the rollout duration must be a positive number of seconds; got {duration_s!r}")
     tgt = resolve_target(target)
     spec = get_robot(tgt.robot)
+    if len(spec.foot_sites) != len(ref_feats.foot_names):
+        kinds = {2: "biped", 4: "quadruped"}
+        raise GaitMorphologyError(
+            f"{tgt.robot} is a {kinds.get(len(spec.foot_sites), 'robot')} with {len(spec.foot_sites)} feet; reference "
+            f"{reference_label(reference)!r} has {len(ref_feats.foot_names)}. Choose a reference of its kind "
+            f"({'dog_trot, dog_pace, dog_canter' if len(spec.foot_sites) == 4 else 'human_walk, human_run'}) or a file."
+        )
+    reachable = None
     if command is None:
         command = default_command(ref_feats, spec.leg_length, tgt.command_ranges)
+        u = ref_feats.dimensionless_speed
+        if u is not None and abs(command[0]) < abs(u) * math.sqrt(GRAVITY * spec.leg_length) - 1e-6:
+            reachable = command[0]  # the reference's speed is beyond the trained range
     command = (float(command[0]), float(command[1]), float(command[2]))
-    out = Path(out_dir) if out_dir is not None else tgt.path / "evaluation" / reference
+    out = Path(out_dir) if out_dir is not None else tgt.path / "evaluation" / reference_label(reference)
     arrays = out / ARRAYS_NAME
     log.info("evaluating %s %s against %s, command %s, %.1f s", tgt.kind, tgt.path, reference, command, duration_s)
     threads = torch.get_num_threads()
@@ -177,7 +199,7 @@ def evaluate(
     note = ""
     try:
         feats = compute_features(traj)
-        gait = similarity(feats, ref_feats)
+        gait = similarity(feats, ref_feats, reachable_speed_mps=reachable)
     except TrajectoryTooShortError as exc:
         note = f"no gait measurable: {exc}"
     if res.fell:
@@ -194,14 +216,16 @@ def evaluate(
             feats.stride_period_s if feats else None,
         ),
         FootfallPanel(
-            f"reference {reference}: {ref_feats.gait}",
+            f"reference {reference_label(reference)}: {ref_feats.gait}",
             ref_traj.foot_contact,
             ref_traj.dt,
             ref_traj.foot_names,
             ref_feats.stride_period_s,
         ),
     ]
-    plot = plot_footfalls(out / PLOT_NAME, panels, title=f"{tgt.path.name} vs {reference}: score {score:.3f}")
+    plot = plot_footfalls(
+        out / PLOT_NAME, panels, title=f"{tgt.path.name} vs {reference_label(reference)}: score {score:.3f}"
+    )
     result = EvaluationResult(
         target=tgt.path,
         kind=tgt.kind,

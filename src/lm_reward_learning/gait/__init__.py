@@ -14,6 +14,7 @@ Modules: :mod:`~lm_reward_learning.gait.trajectory` (the input record),
 :mod:`~lm_reward_learning.gait.classify` (Hildebrand's gait classes),
 :mod:`~lm_reward_learning.gait.features` (all features, with units and sources),
 :mod:`~lm_reward_learning.gait.reference` (DeepMimic dog and human clips),
+:mod:`~lm_reward_learning.gait.reference_file` (a user's reference file),
 :mod:`~lm_reward_learning.gait.score` (similarity score and table),
 :mod:`~lm_reward_learning.gait.synthetic` (gaits with known timing).
 """
@@ -28,8 +29,10 @@ from lm_reward_learning.gait.reference import (
     UnknownReferenceError,
     load_reference,
     reference_features,
+    reference_gait,
+    reference_label,
 )
-from lm_reward_learning.gait.score import DEFAULT_WEIGHTS, GaitScore, GaitScoreRow, similarity
+from lm_reward_learning.gait.score import DEFAULT_WEIGHTS, GaitMorphologyError, GaitScore, GaitScoreRow, similarity
 from lm_reward_learning.gait.synthetic import TEXTBOOK_PHASES, synthetic_gait
 from lm_reward_learning.gait.trajectory import GaitInputError, GaitTrajectory, TrajectoryTooShortError
 
@@ -42,6 +45,7 @@ __all__ = [
     "TEXTBOOK_PHASES",
     "GaitFeatures",
     "GaitInputError",
+    "GaitMorphologyError",
     "GaitScore",
     "GaitScoreRow",
     "GaitTrajectory",
@@ -53,6 +57,8 @@ __all__ = [
     "features_from_contacts",
     "load_reference",
     "reference_features",
+    "reference_gait",
+    "reference_label",
     "similarity",
     "synthetic_gait",
 ]

@@ -7,8 +7,15 @@ gaits of vertebrates", BioScience 39:766-775 (1989). Walk/run for bipeds by duty
 
 Phases are touchdown lags after the first foot, in stride fractions (see
 :mod:`lm_reward_learning.gait.contacts`); ``d(a, b)`` is their circular distance in ``[0, 0.5]`` and
-``tol`` (default 0.1 of a stride) is how close two footfalls must be to count as "in phase" or
-"half a stride apart".
+``tol`` is how close two footfalls must be to count as "in phase" or "half a stride apart": 0.1 of a
+stride, widened by the sampling resolution ``r`` (one sample period over the stride period: a
+touchdown is only seen on a sample, so at 50 Hz a 3 Hz stride has phases quantised to 0.06). The
+symmetrical-gait tests (rules 2, and the biped's alternation) use ``tol + r``, so a one-sample lag of
+any foot does not turn a trot, pace or walk into something else; the in-phase tests that separate
+pronk and bound from the gallops (rules 1 and 3) use ``tol + r / 2`` (the quantisation alone), since
+a gallop's lead (0.1-0.2 of a stride) must stay distinguishable from a pair in phase. At 11 samples
+per stride (4.5 Hz at 50 Hz) a 0.15 lead is 1.6 samples: there a one-sample lag can make a gallop
+read as a bound, a limit of the sampling, not of the rules.
 
 Quadrupeds (feet FL, FR, RL, RR), rules applied in this order:
 
@@ -25,7 +32,11 @@ Quadrupeds (feet FL, FR, RL, RR), rules applied in this order:
 
 3. **bound**: fore pair in phase and hind pair in phase (``d(FL, FR) <= tol`` and
    ``d(RL, RR) <= tol``), but not pronking.
-4. **canter/gallop**: any other (asymmetrical) footfall pattern. Detail: *canter* when one diagonal
+4. **walk** (irregular): any other pattern with a mean duty factor above
+   :data:`WALK_DUTY_FACTOR` (0.55): every foot is on the ground most of the stride, which asymmetrical
+   running gaits never are (canters and gallops have duty factors of 0.2-0.5, Hildebrand 1977), so a
+   slow, irregular shuffle is not a gallop.
+5. **canter/gallop**: any other (asymmetrical) footfall pattern. Detail: *canter* when one diagonal
    pair is in phase (three beats); *half-bound* when exactly one girdle pair is in phase; otherwise a
    *transverse* gallop when the lead (second-landing) fore- and hindfoot are on the same side and a
    *rotary* gallop when they are on opposite sides.
@@ -48,14 +59,18 @@ from lm_reward_learning.gait.contacts import circular_distance
 QUADRUPED_GAITS: tuple[str, ...] = ("walk", "trot", "pace", "canter/gallop", "bound", "pronk")
 #: Gait classes this module can return for bipeds (left, right).
 BIPED_GAITS: tuple[str, ...] = ("walk", "run", "hop", "skip")
-#: Default tolerance for "in phase" / "half a stride apart", stride fractions.
+#: Default tolerance for "in phase" / "half a stride apart", stride fractions (plus the sampling resolution).
 PHASE_TOLERANCE = 0.1
+#: Above this mean duty factor an asymmetrical pattern is an irregular walk, not a gallop (module docstring).
+WALK_DUTY_FACTOR = 0.55
 
 
 def classify_gait(
     phase_offsets: tuple[float | None, ...] | None,
     duty_factor: tuple[float, ...],
     tol: float = PHASE_TOLERANCE,
+    *,
+    resolution: float = 0.0,
 ) -> tuple[str | None, str | None]:
     """Classify a gait by the rules in the module docstring.
 
@@ -64,6 +79,8 @@ def classify_gait(
             4 entries (FL, FR, RL, RR) or 2 (left, right).
         duty_factor: Per-foot duty factors, same order.
         tol: Phase tolerance, stride fractions.
+        resolution: Sampling resolution of the phases, stride fractions (sample period / stride
+            period); added to ``tol``.
 
     Returns:
         ``(gait, detail)``: a class from :data:`QUADRUPED_GAITS` or :data:`BIPED_GAITS` and a short
@@ -74,18 +91,19 @@ def classify_gait(
         return None, None
     phases = [float(p) for p in phase_offsets if p is not None]  # all known: checked above
     mean_duty = sum(duty_factor) / len(duty_factor)
-    tol = tol + 1e-9  # a lag of exactly ``tol`` counts as within it, whatever the rounding
+    res = max(resolution, 0.0)
+    loose, near = tol + res + 1e-9, tol + res / 2 + 1e-9  # a lag of exactly ``tol`` counts as within it
     if len(phases) == 4:
-        return _classify_quadruped(phases, mean_duty, tol)
+        return _classify_quadruped(phases, mean_duty, loose, near)
     if len(phases) == 2:
-        return _classify_biped(phases[1], mean_duty, tol)
+        return _classify_biped(phases[1], mean_duty, loose)
     return None, None
 
 
-def _classify_quadruped(phases: list[float], mean_duty: float, tol: float) -> tuple[str, str]:
+def _classify_quadruped(phases: list[float], mean_duty: float, tol: float, near: float) -> tuple[str, str]:
     fl, fr, rl, rr = phases
     d = circular_distance
-    if all(d(a, b) <= tol for a, b in combinations(phases, 2)):
+    if all(d(a, b) <= near for a, b in combinations(phases, 2)):
         return "pronk", "pronk (all four feet together)"
     fore, hind = d(fl, fr), d(rl, rr)
     if abs(fore - 0.5) <= tol and abs(hind - 0.5) <= tol:
@@ -98,11 +116,13 @@ def _classify_quadruped(phases: list[float], mean_duty: float, tol: float) -> tu
         sequence = "lateral-sequence" if limb_phase < 0.5 else "diagonal-sequence"
         kind = "walk" if mean_duty > 0.5 else "running walk"
         return "walk", f"{sequence} {kind} (limb phase {limb_phase:.2f})"
-    if fore <= tol and hind <= tol:
+    if fore <= near and hind <= near:
         return "bound", "bound (fore pair and hind pair in phase)"
-    if d(fl, rr) <= tol or d(fr, rl) <= tol:
+    if mean_duty > WALK_DUTY_FACTOR:
+        return "walk", f"irregular walk (asymmetrical footfalls, duty factor {mean_duty:.2f} > {WALK_DUTY_FACTOR})"
+    if d(fl, rr) <= near or d(fr, rl) <= near:
         return "canter/gallop", "canter (one diagonal pair in phase, three beats)"
-    if fore <= tol or hind <= tol:
+    if fore <= near or hind <= near:
         return "canter/gallop", "half-bound (one girdle pair in phase)"
     fore_lead = "right" if (fr - fl) % 1.0 < 0.5 else "left"  # the second foot of the pair to land
     hind_lead = "right" if (rr - rl) % 1.0 < 0.5 else "left"

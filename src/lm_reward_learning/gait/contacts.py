@@ -55,6 +55,7 @@ class ContactTiming:
             reference stride; the whole tuple is ``None`` when the reference foot made fewer than
             :data:`MIN_STRIDES` strides.
         flight_fraction: Fraction of time with no foot in contact, in ``[0, 1]``.
+        dt: Sample period of the record, s.
     """
 
     contact: np.ndarray
@@ -64,6 +65,7 @@ class ContactTiming:
     duty_factor: tuple[float, ...]
     phase_offsets: tuple[float | None, ...] | None
     flight_fraction: float
+    dt: float = 0.0
 
 
 def debounce_contacts(contact: np.ndarray, min_run: int) -> np.ndarray:
@@ -188,4 +190,5 @@ def analyse_contacts(
         duty_factor=tuple(duty),
         phase_offsets=phases,
         flight_fraction=float(window.mean()),
+        dt=float(dt),
     )

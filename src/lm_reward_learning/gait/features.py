@@ -220,7 +220,8 @@ def _assemble(
 ) -> GaitFeatures:
     """The contact-derived features, plus Froude number and stride length where speed is known."""
     freq = None if timing.stride_period_s is None else 1.0 / timing.stride_period_s
-    gait, detail = classify_gait(timing.phase_offsets, timing.duty_factor, tol)
+    resolution = 0.0 if timing.stride_period_s is None else timing.dt / timing.stride_period_s
+    gait, detail = classify_gait(timing.phase_offsets, timing.duty_factor, tol, resolution=resolution)
     froude = None if speed is None or leg_length is None else speed**2 / (GRAVITY * leg_length)
     stride_length = None if speed is None or freq is None else speed / freq
     return GaitFeatures(

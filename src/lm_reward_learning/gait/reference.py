@@ -268,6 +268,7 @@ def load_deepmimic(
     *,
     loops: int = DEFAULT_LOOPS,
     directory: Path = DEEPMIMIC_DIR,
+    character_dir: Path | None = None,
     name: str = "",
     contact_height_m: float = CONTACT_HEIGHT_M,
     contact_speed_fraction: float = CONTACT_SPEED_FRACTION,
@@ -279,7 +280,8 @@ def load_deepmimic(
     Args:
         clip: Which files and joints to use.
         loops: How many times to repeat the clip (at least 1).
-        directory: Folder holding the files.
+        directory: Folder holding the motion file (and the character file, unless ``character_dir``).
+        character_dir: Folder holding the character file, if not ``directory``.
         name: Label of the trajectory.
         contact_height_m: Contact height threshold, m (see :data:`CONTACT_HEIGHT_M`).
         contact_speed_fraction: Contact speed threshold as a fraction of the mean root speed.
@@ -293,7 +295,7 @@ def load_deepmimic(
     """
     if loops < 1:
         raise ReferenceMotionError(f"loops must be at least 1; got {loops}")
-    skel = load_skeleton(directory / clip.character)
+    skel = load_skeleton((character_dir or directory) / clip.character)
     dt, frames = load_motion(directory / clip.motion, skel)
     pos, rot = forward_kinematics(skel, frames)
     feet = [skel.index(body) for _, body in clip.feet]
@@ -333,29 +335,56 @@ def load_deepmimic(
 
 
 def load_reference(name: str, *, loops: int = DEFAULT_LOOPS) -> GaitTrajectory:
-    """A named reference clip as a looped :class:`GaitTrajectory` (see :data:`REFERENCES`).
+    """A reference gait as a :class:`GaitTrajectory`: a named clip (:data:`REFERENCES`, looped) or a file.
 
     Args:
         name: One of :data:`REFERENCE_NAMES` (``dog_trot``, ``dog_pace``, ``dog_canter``,
-            ``human_walk``, ``human_run``, ``human_jump``).
-        loops: How many times to repeat the clip.
+            ``human_walk``, ``human_run``, ``human_jump``), or the path of a reference file
+            (:mod:`lm_reward_learning.gait.reference_file`: DeepMimic motion, ``.npz``, ``.csv``).
+        loops: How many times to repeat a named clip.
 
     Raises:
-        UnknownReferenceError: ``name`` is not a known reference.
+        UnknownReferenceError: ``name`` is neither a known reference nor an existing reference file.
+        GaitInputError, ReferenceMotionError: a reference file is malformed (the message says where).
     """
-    if name not in REFERENCES:
-        raise UnknownReferenceError(f"unknown reference motion {name!r}; known: {', '.join(REFERENCE_NAMES)}")
-    return load_deepmimic(REFERENCES[name], loops=loops, name=name)
+    if name in REFERENCES:
+        return load_deepmimic(REFERENCES[name], loops=loops, name=name)
+    from lm_reward_learning.gait.reference_file import REFERENCE_FILE_SUFFIXES, load_reference_file
+
+    path = Path(name).expanduser()
+    if path.suffix.lower() in REFERENCE_FILE_SUFFIXES and path.is_file():
+        return load_reference_file(path)
+    raise UnknownReferenceError(
+        f"unknown reference motion {name!r}; give one of {', '.join(REFERENCE_NAMES)}, or the path of a reference "
+        "file (a DeepMimic motion .txt/.json, or .npz/.csv of foot contacts, base trajectory and leg length: see "
+        "README 'Evaluation against a reference gait')"
+    )
+
+
+def reference_features(name: str) -> GaitFeatures:
+    """The :class:`GaitFeatures` of a reference (named clips are computed once per process).
+
+    Raises:
+        UnknownReferenceError, GaitInputError, ReferenceMotionError: as :func:`load_reference`.
+    """
+    if name in REFERENCES:
+        return _named_features(name)
+    return compute_features(load_reference(name))
 
 
 @cache
-def reference_features(name: str) -> GaitFeatures:
-    """The :class:`GaitFeatures` of a named reference clip (computed once per process).
-
-    Raises:
-        UnknownReferenceError: ``name`` is not a known reference.
-    """
+def _named_features(name: str) -> GaitFeatures:
     return compute_features(load_reference(name))
+
+
+def reference_label(name: str) -> str:
+    """A short label of a reference for folder names and tables: the name, or a file's stem."""
+    return name if name in REFERENCES else Path(name).stem
+
+
+def reference_gait(name: str) -> str | None:
+    """The gait class a reference shows: a named clip's, or the one measured from a file."""
+    return REFERENCES[name].expected_gait if name in REFERENCES else reference_features(name).gait
 
 
 def _loop_velocity(x: np.ndarray, dt: float, cycle_shift: np.ndarray) -> np.ndarray:
