@@ -1,6 +1,8 @@
 """``lmrl report RUN``: one self-contained HTML page for a learn run.
 
-Per iteration: the side-by-side video (expert | robot), the feedback in its four parts (with the
+A gait section (each iteration's measured gait class, timing and footfall pattern, the gait
+similarity to the run's reference when it has one, and footfall diagrams of the best policy). Per
+iteration: the side-by-side video (expert | robot), the feedback in its four parts (with the
 backend's honest label), the reward program's diff, the training curves (matplotlib, per-term means
 and episode return) and the robot's gait features against the expert's. Videos and plots are
 embedded as base64 data, so the page can be mailed or archived as one file.
@@ -149,6 +151,90 @@ def _progress_table(store: LearnStore) -> str:
     return head + "".join(rows) + "</table>"
 
 
+def _gait_section(store: LearnStore, reference: str | None) -> str:
+    """Measured gait of each iteration's chosen candidate (class, timing, pattern), and footfall diagrams of
+    the best one (against ``reference`` when the run has one), scored by :mod:`lm_reward_learning.gait`.
+
+    The progress table's score is the loop's own objective (stride-frequency match unless a reference is
+    set); this section is the objective yardstick that ``lmrl evaluate`` also uses.
+    """
+    from lm_reward_learning.evaluation.plots import FootfallPanel, plot_footfalls
+    from lm_reward_learning.gait import GaitInputError, compute_features, load_reference, reference_features, similarity
+    from lm_reward_learning.gait.reference import reference_label
+    from lm_reward_learning.rollout import load_rollout_trajectory
+
+    ref = None
+    if reference:
+        try:
+            ref = reference_features(reference)
+        except GaitInputError:
+            ref = None
+    rows, best_traj = [], None
+    status = store.status()
+    best = status.get("best") or [0, 0]
+    k = 0
+    while (store.path / f"iter_{k:02d}").is_dir():
+        summary = read_json(store.path / f"iter_{k:02d}" / "summary.json")
+        chosen = summary["chosen"] if summary else 0
+        arrays = store.path / f"iter_{k:02d}" / f"cand_{chosen}" / "rollout.npz"
+        k += 1
+        if (summary and summary.get("kept_previous")) or not arrays.is_file():
+            continue
+        try:
+            traj = load_rollout_trajectory(arrays)
+            f = compute_features(traj)
+        except GaitInputError as exc:
+            rows.append(f"<tr><td>{k - 1}</td><td colspan='7'>not measurable: {html.escape(str(exc))}</td></tr>")
+            continue
+        if [k - 1, chosen] == list(best):
+            best_traj = (traj, f)
+        duty = sum(f.duty_factor) / len(f.duty_factor)
+        phases = (
+            "–" if f.phase_offsets is None else ", ".join("–" if p is None else f"{p:.2f}" for p in f.phase_offsets)
+        )
+        hz = "–" if f.stride_frequency_hz is None else f"{f.stride_frequency_hz:.2f}"
+        sim = "–"
+        if ref is not None:
+            try:
+                sim = f"{similarity(f, ref).score:.3f}"
+            except GaitInputError as exc:
+                sim = html.escape(str(exc)[:80])
+        rows.append(
+            f"<tr><td>{k - 1}</td><td>{html.escape(str(f.gait))}</td><td>{html.escape(str(f.gait_detail))}</td>"
+            f"<td>{hz}</td><td>{duty:.2f}</td><td>{phases}</td><td>{f.flight_fraction:.2f}</td><td>{sim}</td></tr>"
+        )
+    if not rows:
+        return ""
+    label = reference_label(reference) if reference else None
+    head = (
+        "<h2>Gait</h2><p>The gait of each iteration's chosen policy, measured from its rollout (Hildebrand's "
+        "classes; phases are touchdown lags after FL / left, in stride fractions). The progress table's score "
+        "is the loop's own objective; the last column is the gait similarity to "
+        f"{f'<b>{html.escape(label)}</b>' if label else 'a reference (none set for this run)'}.</p>"
+        "<table><tr><th>iteration</th><th>class</th><th>detail</th><th>stride frequency (Hz)</th>"
+        "<th>mean duty factor</th><th>phase offsets</th><th>flight fraction</th><th>similarity</th></tr>"
+    )
+    out = head + "".join(rows) + "</table>"
+    if best_traj is not None:
+        traj, f = best_traj
+        panels = [
+            FootfallPanel(f"best policy: {f.gait}", traj.foot_contact, traj.dt, traj.foot_names, f.stride_period_s)
+        ]
+        if ref is not None and len(ref.foot_names) == len(f.foot_names):
+            rt = load_reference(reference)
+            panels.append(
+                FootfallPanel(
+                    f"reference {label}: {ref.gait}", rt.foot_contact, rt.dt, rt.foot_names, ref.stride_period_s
+                )
+            )
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            png = plot_footfalls(Path(tmp) / "footfalls.png", panels)
+            out += f'<p><img src="data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}"></p>'
+    return out
+
+
 def render_report(store: LearnStore) -> str:
     """Return the HTML text of the report of ``store`` (completed iterations only)."""
     cfg = store.config()
@@ -164,6 +250,7 @@ def render_report(store: LearnStore) -> str:
         f"<p>Task: {html.escape(cfg.task)}</p>",
     ]
     parts.append(_progress_table(store))
+    parts.append(_gait_section(store, cfg.reference))
     if expert is not None:
         parts.append("<h2>Expert video</h2>" + _video_tag(store.path / "expert" / "clip.mp4", 480))
         parts.append(f"<pre>{html.escape(json.dumps(expert, indent=2))}</pre>")

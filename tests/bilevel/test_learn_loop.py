@@ -67,6 +67,7 @@ def test_offline_learn_run_leaves_policy_report_and_resumable_store(tiny_learn_y
     assert "motion (heuristic analyser, not a VLM)" in report and "data:video/mp4;base64," in report
     assert "data:image/png;base64," in report
     assert "Status: done" in report and "<h2>Progress</h2>" in report
+    assert "<h2>Gait</h2>" in report and "the loop's own objective" in report  # the objective yardstick too
     # a finished run resumes to the same result without training again
     mtime = (it / "cand_0" / "train" / "checkpoints" / "latest.pt").stat().st_mtime
     assert main(["learn", "--resume", str(store.path), "--policies-dir", str(tmp_path / "pol"), "--no-progress"]) == 0
