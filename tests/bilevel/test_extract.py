@@ -169,3 +169,15 @@ class TestParseFeedback:
             parse_change_item("feet_air_time: longer | threshold_s=long")
         with pytest.raises(FeedbackFormatError, match="add\\[0\\]: missing 'instruction'"):
             parse_feedback({"problems": [], "add": [{"params": {"w": 1}}]}, backend="b", raw="")
+
+
+def test_feedback_may_carry_a_gait_pattern() -> None:
+    from lm_reward_learning.bilevel.extract import FeedbackFormatError, parse_feedback
+
+    pattern = {"gait": "Bound", "phase_offsets": [0.0, 0.5, 0.5], "duty_factor": 0.3}
+    fb = parse_feedback({"problems": ["trots"], "gait_pattern": pattern}, backend="t", raw="")
+    assert fb.gait_pattern.gait == "bound" and fb.gait_pattern.phase_offsets == (0.0, 0.5, 0.5)
+    assert fb.gait_pattern.frequency_hz is None
+    assert type(fb).from_dict(fb.to_dict()) == fb  # stored and read back unchanged
+    with pytest.raises(FeedbackFormatError, match=r"gait_pattern.gait: 'moonwalk'.*gait_pattern.duty_factor"):
+        parse_feedback({"problems": [], "gait_pattern": {"gait": "moonwalk", "duty_factor": 2}}, backend="t", raw="")

@@ -109,3 +109,25 @@ def test_rules_backend_needs_feedback_and_a_compute_reward() -> None:
     )
     assert result.backend.startswith("rules (deterministic editor, not an LLM)")
     assert "swing_duration_exp" in result.raw_response
+
+
+def test_a_gait_pattern_sets_the_pattern_timing_and_flight_terms() -> None:
+    from lm_reward_learning.bilevel.protocols import Feedback, GaitPattern
+
+    fb = Feedback(problems=("it trots; the horse gallops",), gait_pattern=GaitPattern("bound", None, 0.35, 2.0))
+    source, log = apply_feedback(default_program("go2").source, fb)
+    params = current_params(source)
+    sync = params["foot_contact_sync"]
+    assert (sync["phase_fr"], sync["phase_rl"], sync["phase_rr"]) == (0.0, 0.5, 0.5)  # bound: pairs together
+    assert params["stepping_frequency_exp"]["target_hz"] == 2.0
+    assert params["swing_duration_exp"]["target_s"] == pytest.approx(0.325)  # (1 - 0.35) / 2 Hz
+    assert params["stance_duration_l1"]["target_s"] == pytest.approx(0.175)
+    assert "flight_phase_exp" in params and any("gait pattern" in line for line in log)
+    from lm_reward_learning.reward.static_checks import check_source
+
+    assert check_source(source) == []  # the edited program is an ordinary, valid reward program
+    # then a walk: no flight, the walk's phases
+    walk = Feedback(problems=("x",), gait_pattern=GaitPattern("walk"))
+    params = current_params(apply_feedback(source, walk)[0])
+    assert "flight_phase_exp" not in params
+    assert params["foot_contact_sync"]["phase_rl"] == 0.75

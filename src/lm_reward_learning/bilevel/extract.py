@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lm_reward_learning.bilevel.protocols import ComponentChange, Feedback
+from lm_reward_learning.bilevel.protocols import GAIT_PATTERN_CLASSES, ComponentChange, Feedback, GaitPattern
 from lm_reward_learning.errors import LmrlError
 
 #: JSON fields that may hold a reward program, in order of preference.
@@ -219,7 +219,9 @@ def parse_feedback(data: Mapping[str, Any], *, backend: str, raw: str) -> Feedba
          "rewrite": [{"name": "<quantity>_<kernel>", "instruction": "...", "params": {"k": 1.0}}],
          "remove":  ["<name>"],
          "add":     [{"name": "...", "instruction": "...", "params": {}}],
-         "text": "..."}
+         "text": "...",
+         "gait_pattern": {"gait": "trot", "phase_offsets": [0.5, 0.5, 0.0], "duty_factor": 0.45,
+                          "frequency_hz": 2.5}}          # optional, every field optional
 
     A change may also be written ``"name: instruction"``, or be a plain sentence (``"reward forward
     speed"``, or an object with an ``instruction`` and no ``name``): a free-text item, kept with
@@ -252,6 +254,7 @@ def parse_feedback(data: Mapping[str, Any], *, backend: str, raw: str) -> Feedba
         text = ""
     if not isinstance(text, str):
         issues.append(f"text: expected a string, got {type(text).__name__}")
+    pattern = parse_gait_pattern(data.get("gait_pattern"), issues)
     if issues:
         raise FeedbackFormatError("; ".join(issues), issues)
     return Feedback(
@@ -262,7 +265,50 @@ def parse_feedback(data: Mapping[str, Any], *, backend: str, raw: str) -> Feedba
         text=text.strip(),
         backend=backend,
         raw=raw,
+        gait_pattern=pattern,
     )
+
+
+def parse_gait_pattern(value: Any, issues: list[str]) -> GaitPattern | None:
+    """The optional ``gait_pattern`` of feedback data (None when absent or empty); problems go to ``issues``."""
+    if value is None or value == {}:
+        return None
+    if not isinstance(value, Mapping):
+        issues.append(f"gait_pattern: expected an object, got {type(value).__name__}")
+        return None
+    gait = value.get("gait")
+    if gait is not None and (not isinstance(gait, str) or gait.strip().lower() not in GAIT_PATTERN_CLASSES):
+        issues.append(f"gait_pattern.gait: {gait!r} is not one of {', '.join(GAIT_PATTERN_CLASSES)}")
+        gait = None
+    phases = value.get("phase_offsets")
+    if phases is not None:
+        ok = isinstance(phases, list) and len(phases) in (1, 3) and all(_is_fraction(p) for p in phases)
+        if not ok:
+            issues.append(
+                f"gait_pattern.phase_offsets: expected 3 (FR, RL, RR after FL) or 1 fractions in [0, 1); got {phases!r}"
+            )
+            phases = None
+    duty, freq = value.get("duty_factor"), value.get("frequency_hz")
+    if duty is not None and not (_is_number(duty) and 0 < float(duty) < 1):
+        issues.append(f"gait_pattern.duty_factor: expected a number in (0, 1); got {duty!r}")
+        duty = None
+    if freq is not None and not (_is_number(freq) and 0 < float(freq) < 20):
+        issues.append(f"gait_pattern.frequency_hz: expected a stride frequency in (0, 20) Hz; got {freq!r}")
+        freq = None
+    return GaitPattern(
+        gait=gait.strip().lower() if isinstance(gait, str) else None,
+        phase_offsets=None if phases is None else tuple(float(p) for p in phases),
+        duty_factor=None if duty is None else float(duty),
+        frequency_hz=None if freq is None else float(freq),
+    )
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _is_fraction(x: Any) -> bool:
+    return _is_number(x) and 0.0 <= float(x) < 1.0
 
 
 def parse_change_item(text: str) -> ComponentChange:

@@ -33,6 +33,41 @@ class ComponentChange:
     params: dict[str, float] = field(default_factory=dict)
 
 
+#: Gait classes a feedback's gait pattern may name (Hildebrand's, as :mod:`lm_reward_learning.gait.classify`).
+GAIT_PATTERN_CLASSES: tuple[str, ...] = (
+    "walk", "trot", "pace", "bound", "half-bound", "canter", "gallop", "transverse gallop", "rotary gallop", "pronk",
+    "run", "hop", "skip",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GaitPattern:
+    """The expert's footfall pattern as the upper level sees it (every field optional).
+
+    Attributes:
+        gait: A class of :data:`GAIT_PATTERN_CLASSES`, or None.
+        phase_offsets: Touchdown lags after the first foot, stride fractions ``[0, 1)``: FR, RL, RR after
+            FL (3 values), or the right foot after the left (1 value); None to use the class's textbook
+            phases.
+        duty_factor: Fraction of the stride each foot is on the ground, ``(0, 1)``.
+        frequency_hz: Stride frequency, Hz (for the robot, at its size).
+    """
+
+    gait: str | None = None
+    phase_offsets: tuple[float, ...] | None = None
+    duty_factor: float | None = None
+    frequency_hz: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "gait": self.gait,
+            "phase_offsets": None if self.phase_offsets is None else list(self.phase_offsets),
+            "duty_factor": self.duty_factor,
+            "frequency_hz": self.frequency_hz,
+        }
+
+
 @dataclass(frozen=True)
 class Feedback:
     """Upper-level output: the paper's four parts plus free text.
@@ -47,6 +82,8 @@ class Feedback:
             VLM)"``, ``"openai:gpt-4o"``, ``"human"``).
         raw: The raw response (model output, the person's text, or the analyser's report as JSON).
         measurements: Measured quantities behind the feedback (expert vs robot), if any.
+        gait_pattern: The footfall pattern the robot should show, if the backend gave one (the rules
+            editor applies it with the library's pattern, timing and flight terms).
     """
 
     problems: tuple[str, ...]
@@ -57,9 +94,11 @@ class Feedback:
     backend: str = ""
     raw: str = ""
     measurements: dict[str, Any] = field(default_factory=dict)
+    gait_pattern: GaitPattern | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
+        """JSON-ready dict (``gait_pattern`` only when given)."""
+        extra = {} if self.gait_pattern is None else {"gait_pattern": self.gait_pattern.to_dict()}
         return {
             "problems": list(self.problems),
             "rewrite": [vars(c) for c in self.rewrite],
@@ -69,6 +108,7 @@ class Feedback:
             "backend": self.backend,
             "raw": self.raw,
             "measurements": self.measurements,
+            **extra,
         }
 
     @classmethod
@@ -83,7 +123,14 @@ class Feedback:
             backend=d.get("backend", ""),
             raw=d.get("raw", ""),
             measurements=dict(d.get("measurements", {})),
-        )
+            gait_pattern=None if not d.get("gait_pattern") else GaitPattern(
+                gait=d["gait_pattern"].get("gait"),
+                phase_offsets=None if d["gait_pattern"].get("phase_offsets") is None
+                else tuple(d["gait_pattern"]["phase_offsets"]),
+                duty_factor=d["gait_pattern"].get("duty_factor"),
+                frequency_hz=d["gait_pattern"].get("frequency_hz"),
+            ),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

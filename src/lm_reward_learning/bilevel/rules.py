@@ -5,7 +5,12 @@ It applies structured :class:`~lm_reward_learning.bilevel.protocols.Feedback` to
 * ``add`` / ``rewrite`` of a term from the gait-term library (``reward/library/gait_terms.py``) adds
   the term or updates its tunable parameters (``target_s``, ``weight``, ...);
 * ``rewrite`` of any other term with ``params={"weight_scale": s}`` scales that term;
-* ``remove`` drops a term (a library term, or any term of the base program).
+* ``remove`` drops a term (a library term, or any term of the base program);
+* a ``gait_pattern`` (class, phase offsets, duty factor, stride frequency) sets the footfall pattern
+  (``foot_contact_sync`` with the pattern's phases: given, or the class's textbook ones,
+  :data:`CLASS_PHASES`), the timing (``stepping_frequency_exp``, ``swing_duration_exp``,
+  ``stance_duration_l1`` from frequency and duty factor) and flight (``flight_phase_exp`` for gaits
+  with a flight phase, removed for those without).
 
 The first edit renames the program's ``compute_reward`` to ``base_reward`` and appends a generated
 section below :data:`MARKER` holding ``PARAMS_RULES`` (library terms and their parameters),
@@ -30,6 +35,29 @@ from lm_reward_learning.errors import LmrlError
 
 MARKER = "# ---- rules editor section (lm_reward_learning.bilevel.rules): regenerated on every edit ----"
 LABEL = "rules (deterministic editor, not an LLM)"
+
+
+#: Textbook phase offsets (FR, RL, RR after FL; bipeds: right after left) and duty factor of each class
+#: (Hildebrand 1965/1977; gallop leads of 0.15-0.2 of a stride; duty factors typical of each class).
+CLASS_PHASES: dict[str, tuple[tuple[float, ...], float]] = {
+    "walk": ((0.5, 0.75, 0.25), 0.65),
+    "trot": ((0.5, 0.5, 0.0), 0.45),
+    "pace": ((0.5, 0.0, 0.5), 0.5),
+    "bound": ((0.0, 0.5, 0.5), 0.35),
+    "half-bound": ((0.2, 0.5, 0.5), 0.35),
+    "canter": ((0.7, 0.7, 0.5), 0.35),
+    "gallop": ((0.15, 0.65, 0.5), 0.3),
+    "rotary gallop": ((0.15, 0.65, 0.5), 0.3),
+    "transverse gallop": ((0.15, 0.5, 0.65), 0.3),
+    "pronk": ((0.0, 0.0, 0.0), 0.35),
+    "run": ((0.5,), 0.35),
+    "hop": ((0.0,), 0.4),
+    "skip": ((0.3,), 0.4),
+}
+#: Classes whose strides have a flight phase (all feet in the air).
+FLIGHT_CLASSES = frozenset(
+    {"bound", "half-bound", "canter", "gallop", "rotary gallop", "transverse gallop", "pronk", "run", "hop", "skip"}
+)
 
 
 class RulesEditError(LmrlError):
@@ -184,6 +212,8 @@ def apply_feedback(source: str, feedback) -> tuple[str, list[str]]:
         elif name not in section.removed:
             section.removed.append(name)
             log.append(f"removed base term {name}")
+    if getattr(feedback, "gait_pattern", None) is not None:
+        log += _apply_pattern(section, feedback.gait_pattern)
     for change in (*feedback.rewrite, *feedback.add):
         params = {k: float(v) for k, v in change.params.items()}
         if not change.name:
@@ -207,6 +237,38 @@ def apply_feedback(source: str, feedback) -> tuple[str, list[str]]:
                 f"left out {change.name!r}: not a library term ({', '.join(sorted(lib))}) and no weight_scale given"
             )
     return render(base, section), log
+
+
+def _apply_pattern(section: RulesSection, pattern: Any) -> list[str]:
+    """Set the pattern, timing and flight terms of a gait pattern (module docstring); returns the log."""
+    lib, log = library(), []
+    textbook = CLASS_PHASES.get(pattern.gait or "")
+    phases = pattern.phase_offsets or (textbook[0] if textbook else None)
+    duty = pattern.duty_factor or (textbook[1] if textbook else None)
+
+    def put(name: str, **values: float) -> None:
+        merged = {**lib[name].params, **section.params.get(name, {}), **{k: round(v, 4) for k, v in values.items()}}
+        section.params[name] = merged
+        if name in section.removed:
+            section.removed.remove(name)
+        log.append(f"gait pattern: set {name} {merged}")
+
+    if phases is not None:
+        padded = (*phases, 0.0, 0.0)[:3] if len(phases) == 1 else phases
+        put("foot_contact_sync", phase_fr=padded[0], phase_rl=padded[1], phase_rr=padded[2])
+    else:
+        log.append("gait pattern: no phases and no known class; footfall pattern left as it is")
+    if pattern.frequency_hz is not None and duty is not None:
+        f = pattern.frequency_hz
+        put("stepping_frequency_exp", target_hz=f, duty_factor=duty)
+        put("swing_duration_exp", target_s=(1.0 - duty) / f)
+        put("stance_duration_l1", target_s=duty / f)
+    if pattern.gait in FLIGHT_CLASSES or (pattern.gait == "trot" and duty is not None and duty < 0.5):
+        put("flight_phase_exp")
+    elif pattern.gait is not None and "flight_phase_exp" in section.params:
+        del section.params["flight_phase_exp"]
+        log.append(f"gait pattern: removed flight_phase_exp ({pattern.gait} has no flight phase)")
+    return log
 
 
 class RulesSynthesis:

@@ -370,7 +370,8 @@ def visual_feedback(
 
 # --------------------------------------------------------------------------------------------- lower level
 def env_description(robot: str) -> str:
-    """The environment as text for the synthesis backend: robot, joints, feet, ``RewardState`` fields."""
+    """The environment as text for the synthesis backend: robot, joints, feet, ``RewardState`` fields, and
+    the gait vocabulary of the reward library (terms it may copy: footfall pattern, timing, clearance)."""
     from lm_reward_learning.reward.state import field_table
 
     spec = get_robot(robot)
@@ -379,8 +380,24 @@ def env_description(robot: str) -> str:
         f"{', '.join(spec.joint_names)}. Feet (order of the feet axis F): {', '.join(spec.foot_sites)}. "
         f"Nominal base height {spec.nominal_base_height:.3f} m, leg length {spec.leg_length:.3f} m. "
         f"Policy at 50 Hz (dt = 0.02 s). The velocity command is in state.commands.\n\n"
-        f"compute_reward(state) receives a RewardState with these fields:\n{field_table()}"
+        f"compute_reward(state) receives a RewardState with these fields:\n{field_table()}\n\n"
+        f"{gait_vocabulary()}"
     )
+
+
+def gait_vocabulary() -> str:
+    """The reward library's gait terms as text: each term's signature and what it rewards (for the LLM)."""
+    from lm_reward_learning.bilevel.rules import library
+
+    lines = [
+        "Gait terms you may use (reward/library/gait_terms.py; they pass the validator; copy a term's function "
+        "into the program to use it). Phase offsets are touchdown lags of FR, RL, RR after FL in stride "
+        "fractions; foot_contact_sync needs no clock and is the way to ask for a footfall pattern:"
+    ]
+    for term in library().values():
+        doc = " ".join(term.source.split('"""')[1].strip().split("\n\n")[0].split()) if '"""' in term.source else ""
+        lines.append(f"- {term.name}(state, {', '.join(term.args)}): {doc} Defaults: {term.params}")
+    return "\n".join(lines)
 
 
 def reflection_text(run: Path) -> str:
