@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -107,3 +108,23 @@ def test_missing_inputs_are_clear_errors(tmp_path) -> None:
     req = request(tmp_path, arrays, 2.0)
     with pytest.raises(MotionFeedbackError, match=r"rollout\.npz"):
         MotionFeedback().feedback(FeedbackRequest(**{**req.__dict__, "rollout_arrays": None}))
+
+
+def test_a_galloping_expert_asks_a_trotting_robot_for_a_gallop_then_harder(tmp_path) -> None:
+    from lm_reward_learning.bilevel.rules import current_params
+
+    arrays = rollout_npz(tmp_path / "r.npz", 2.0)  # a perfect trot at the expert's frequency
+    req = request(tmp_path, arrays, 2.0)
+    hint = {"gait_hint": "asymmetric", "confidence": 0.95, "flight_fraction": 0.22}
+    req = dataclasses.replace(req, expert_features={**req.expert_features, "footfalls": hint})
+    fb = MotionFeedback().feedback(req)
+    assert fb.gait_pattern is not None and fb.gait_pattern.gait == "gallop"
+    assert fb.gait_pattern.frequency_hz == pytest.approx(2.0)
+    assert any("asymmetrical" in p and "trot" in p for p in fb.problems)
+    source, _ = apply_feedback(req.reward_source, fb)
+    assert current_params(source)["foot_contact_sync"]["phase_rl"] == 0.65  # the gallop's phases
+    again = MotionFeedback().feedback(dataclasses.replace(req, reward_source=source))
+    assert {c.name: c for c in again.rewrite}["foot_contact_sync"].params["weight"] == pytest.approx(1.5)
+    # an unsure hint is not acted on
+    unsure = dataclasses.replace(req, expert_features={**req.expert_features, "footfalls": {**hint, "confidence": 0.2}})
+    assert MotionFeedback().feedback(unsure).gait_pattern is None

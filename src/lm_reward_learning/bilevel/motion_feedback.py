@@ -9,6 +9,13 @@ base height oscillation, speed). It writes the paper's four-part feedback from t
 terms of the gait-term library (``reward/library/gait_terms.py``) so the ``rules`` editor can act on
 it. Every output is labelled :data:`LABEL`.
 
+Footfall pattern: when the video's side-view footfall analysis (:mod:`lm_reward_learning.video.footfalls`)
+is confident that the expert runs with an asymmetrical gait (fore and hind legs landing in groups,
+with a flight phase) and the robot does not, the feedback carries a ``gait_pattern`` (a gallop at the
+target frequency; a side view cannot tell a gallop from a bound) that the ``rules`` editor turns into
+the footfall-pattern, timing and flight terms; repeated, it weighs the pattern term more. Likewise a
+symmetrical expert (each girdle always has a foot down) against an asymmetrical robot asks for a trot.
+
 Target stride frequency: the expert's, in real time (the video's time scale corrected by
 ``--video-speed``). With ``expert_leg_length_m`` given, it is scaled to the robot by dynamic
 similarity, ``f_robot = f_expert * sqrt(L_expert / L_robot)`` (equal Froude numbers; Alexander &
@@ -25,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from lm_reward_learning.bilevel.protocols import ComponentChange, Feedback, FeedbackRequest
+from lm_reward_learning.bilevel.protocols import ComponentChange, Feedback, FeedbackRequest, GaitPattern
 from lm_reward_learning.bilevel.rules import current_params
 from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.robots import get_robot
@@ -33,6 +40,10 @@ from lm_reward_learning.robots import get_robot
 log = logging.getLogger(__name__)
 
 LABEL = "motion (heuristic analyser, not a VLM)"
+#: Below this confidence the side-view footfall hint is not acted on.
+MIN_HINT_CONFIDENCE = 0.5
+#: Robot gait classes that are asymmetrical running gaits (what an "asymmetric" hint asks for).
+ASYMMETRIC_GAITS = frozenset({"canter/gallop", "bound", "pronk"})
 
 
 class MotionFeedbackError(LmrlError):
@@ -113,7 +124,12 @@ class MotionFeedback:
             )
         swing_target = round((1.0 - mean_duty) / target_hz, 4)
         stance_target = round(mean_duty / target_hz, 4)
-        if robot_hz is None:
+        pattern = self._pattern(
+            expert, robot.gait if robot is not None else None, target_hz, existing, problems, rewrite
+        )
+        if pattern is not None:
+            log.info("footfall pattern asked for: %s (it sets the stride timing with its own duty factor)", pattern)
+        elif robot_hz is None:
             problems.append(
                 f"The robot shows no regular stride; the expert strides at {target_hz:.2f} Hz (target for this robot)."
             )
@@ -182,7 +198,44 @@ class MotionFeedback:
             backend=LABEL,
             raw=json.dumps(measurements, default=float),
             measurements=measurements,
+            gait_pattern=pattern,
         )
+
+    def _pattern(
+        self,
+        expert: dict[str, Any],
+        robot_gait: str | None,
+        target_hz: float,
+        existing: dict[str, dict[str, float]],
+        problems: list[str],
+        rewrite: list[ComponentChange],
+    ) -> GaitPattern | None:
+        """The gait pattern to ask for from the video's side-view footfalls (module docstring), or None."""
+        ff = expert.get("footfalls") or {}
+        if float(ff.get("confidence") or 0.0) < MIN_HINT_CONFIDENCE:
+            return None
+        hint = ff.get("gait_hint")
+        if hint == "asymmetric" and robot_gait not in ASYMMETRIC_GAITS:
+            problems.append(
+                f"The expert's fore and hind legs land in separate groups and every foot is off the ground for "
+                f"{float(ff.get('flight_fraction') or 0):.0%} of the stride (heuristic side-view estimate): an "
+                f"asymmetrical running gait such as a gallop or bound. The robot's gait is {robot_gait or 'irregular'}."
+            )
+            gait = "gallop"
+        elif hint == "symmetric" and robot_gait in ASYMMETRIC_GAITS:
+            problems.append(
+                "The expert always has a foot of each girdle on the ground (a symmetrical gait such as a trot; "
+                f"heuristic side-view estimate), while the robot's gait is {robot_gait}."
+            )
+            gait = "trot"
+        else:
+            return None
+        if "foot_contact_sync" in existing:  # asked for before and still not there: weigh the pattern more
+            weight = min(existing["foot_contact_sync"].get("weight", 1.0) * 1.5, self.max_weight)
+            rewrite.append(
+                ComponentChange("foot_contact_sync", f"Ask harder for the {gait} pattern.", {"weight": weight})
+            )
+        return GaitPattern(gait=gait, frequency_hz=round(target_hz, 3))
 
     def _frequency_terms(
         self, existing: dict[str, dict[str, float]], swing_s: float, stance_s: float, *, raise_weight: bool

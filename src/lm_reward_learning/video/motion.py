@@ -16,6 +16,9 @@ clip's speed correction, see :mod:`lm_reward_learning.video.clip`):
 * **Vertical bounce.** Amplitude (half peak-to-peak) of the vertical position of the subject's trunk
   (the silhouette after a morphological opening that removes thin legs, tail and neck), averaged
   over the stride cycle (folded at ``P``), in pixels and relative to the silhouette's height.
+* **Footfalls seen from the side** (:mod:`lm_reward_learning.video.footfalls`): flight fraction,
+  fore/hind leg-group duty factors and the fore lag, and a gait hint (asymmetrical / symmetrical),
+  on frames of up to :data:`FOOTFALL_MAX_SIDE` px.
 * **Forward speed** in body lengths per second: the subject's horizontal speed in the image minus
   the background's (phase correlation of the image bands above and below the subject, which move
   when the camera pans), divided by the body length in pixels (``body_length_px``, or the
@@ -58,6 +61,8 @@ log = logging.getLogger(__name__)
 
 #: Longer side of the grey frames the analysis runs on, px.
 ANALYSIS_MAX_SIDE = 192
+#: Longer side of the grey frames the side-view footfall analysis runs on, px (legs are a few px wide).
+FOOTFALL_MAX_SIDE = 320
 #: Slowest stride frequency assumed when telling a user how long a clip must be, Hz (real time).
 MIN_STRIDE_HZ = 0.5
 #: Net displacement over the clip, in body lengths, below which a speed is not measurable.
@@ -92,6 +97,9 @@ class VideoMotion:
         held_frame_fraction: Fraction of frames identical to the previous one (stills held in an
             animation, or duplicated frames).
         notes: Caveats, one sentence each.
+        footfalls: Side-view flight and fore/hind leg-group contacts with a gait hint
+            (:func:`lm_reward_learning.video.footfalls.side_view_footfalls`, heuristic), as a dict; None
+            when not measured.
     """
 
     stride_frequency_hz: float | None
@@ -112,6 +120,7 @@ class VideoMotion:
     speed_factor: float
     held_frame_fraction: float
     notes: tuple[str, ...] = ()
+    footfalls: dict[str, object] | None = None
 
     def to_gait_features(self) -> dict[str, float | int | str | None]:
         """Measurements under the names of :class:`lm_reward_learning.gait.GaitFeatures` where they match.
@@ -120,8 +129,10 @@ class VideoMotion:
             ``stride_frequency_hz``, ``stride_period_s``, ``num_strides`` (complete strides),
             ``duration_s``, ``forward_speed_mps`` (as in ``GaitFeatures``); and, video-only:
             ``stride_frequency_confidence``, ``vertical_bounce_rel_height`` (bounce amplitude /
-            body height), ``forward_speed_body_lengths_s``, ``source``. Unmeasured values are None.
+            body height), ``forward_speed_body_lengths_s``, ``footfalls`` (side-view flight and leg
+            groups with a gait hint), ``source``. Unmeasured values are None.
         """
+        ff = self.footfalls or {}
         return {
             "stride_frequency_hz": self.stride_frequency_hz,
             "stride_period_s": self.stride_period_s,
@@ -131,6 +142,8 @@ class VideoMotion:
             "stride_frequency_confidence": self.confidence,
             "vertical_bounce_rel_height": self.vertical_bounce_rel_height,
             "forward_speed_body_lengths_s": self.forward_speed_body_lengths_s,
+            "flight_fraction": ff.get("flight_fraction"),
+            "footfalls": self.footfalls,
             "source": "video (heuristic analyser, not a VLM)",
         }
 
@@ -249,6 +262,14 @@ def analyse_expert_video(
     speed_bl = None if speed_px is None or not bl_px else speed_px / bl_px
     speed_mps = None if speed_bl is None or body_length_m is None else speed_bl * body_length_m
 
+    footfalls = None
+    if has_subject:
+        from lm_reward_learning.video.footfalls import side_view_footfalls
+
+        direction = None if speed_px is None or abs(speed_px) < 1e-9 else float(np.sign(speed_px))
+        fine = grey_frames(clip.frames, FOOTFALL_MAX_SIDE)  # legs are a few pixels wide: a finer copy
+        footfalls = side_view_footfalls(fine, period, direction=direction).to_dict()
+        log.info("expert video footfalls: %s", footfalls.get("note"))
     motion = VideoMotion(
         stride_frequency_hz=freq,
         stride_period_s=None if freq is None else 1.0 / freq,
@@ -268,6 +289,7 @@ def analyse_expert_video(
         speed_factor=clip.speed,
         held_frame_fraction=held,
         notes=tuple(notes),
+        footfalls=footfalls,
     )
     log.info(
         "expert video: stride %s Hz (confidence %.2f), bounce %s of height, speed %s body lengths/s",
