@@ -34,6 +34,13 @@ ARGUMENTS = (
     ("policy", "policies/go2/flat_walk", "policy directory (policy.onnx + deploy.yaml) or .onnx file"),
     ("robot", "go2", "robot simulated by mujoco_sim_node: go2 or g1"),
     ("sim_mode", "realtime", "mujoco_sim_node pacing: realtime or lockstep (one control period per command)"),
+    (
+        "start_mode",
+        "passive",
+        "policy_controller after activate: passive (stand it up with ~/stand_up, ~/policy or the gamepad) or policy "
+        "(stands up and walks unattended: simulation only)",
+    ),
+    ("joy_layout", "unitree", "gamepad layout of joy (config/ros/joystick/layouts.yaml): unitree, xbox, none"),
 )
 
 
@@ -72,7 +79,14 @@ def generate_launch_description() -> LaunchDescription:
         namespace="",
         output="screen",
         emulate_tty=True,
-        parameters=[_config("ros", "policy_controller.yaml"), {"policy": LaunchConfiguration("policy")}],
+        parameters=[
+            _config("ros", "policy_controller.yaml"),
+            {
+                "policy": LaunchConfiguration("policy"),
+                "start_mode": LaunchConfiguration("start_mode"),
+                "joy_layout": LaunchConfiguration("joy_layout"),
+            },
+        ],
     )
     configure = EmitEvent(
         event=ChangeState(

@@ -42,7 +42,10 @@ from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Imu, JointState
-from std_msgs.msg import Float64MultiArray, String
+from std_msgs.msg import Empty, Float64MultiArray, String
+from std_srvs.srv import SetBool, Trigger
+
+from lm_reward_learning.deploy.modes import Mode
 
 GO2_JOINTS = [f"{leg}_{part}_joint" for leg in ("FL", "FR", "RL", "RR") for part in ("hip", "thigh", "calf")]
 GO2_DEFAULT = [0.1, 0.8, -1.5, -0.1, 0.8, -1.5, 0.1, 1.0, -1.5, -0.1, 1.0, -1.5]
@@ -69,11 +72,22 @@ class Probe:
         self.node.create_subscription(Float64MultiArray, "joint_commands", self._on_command, 10)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
         self.change = self.node.create_client(ChangeState, f"{controller}/change_state")
+        self.heartbeat_on = True
+        """The operator's heartbeat (``heartbeat``, 20 Hz) while True."""
+        self.last_heartbeat = 0.0
+        """When the last heartbeat went out, s (probe clock)."""
+        self.heartbeat_pub = self.node.create_publisher(Empty, "heartbeat", 10)
+        self.node.create_timer(0.05, self._heartbeat)
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._spin, daemon=True)
         self.thread.start()
+
+    def _heartbeat(self) -> None:
+        if self.heartbeat_on:
+            self.heartbeat_pub.publish(Empty())
+            self.last_heartbeat = self.now()
 
     def _spin(self) -> None:
         while not self._stop.is_set():
@@ -117,6 +131,24 @@ class Probe:
         fut = self.change.call_async(ChangeState.Request(transition=Transition(id=transition_id)))
         self.wait(fut.done, timeout, f"transition {transition_id}")
         return bool(fut.result().success)
+
+    def ask(self, mode: str, timeout: float = 30.0) -> tuple[bool, str]:
+        """Call ``<controller>/<mode>`` (``std_srvs/Trigger``); return ``(success, message)``."""
+        client = self.node.create_client(Trigger, f"{self.controller}/{mode}")
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise SystemExit(f"{self.controller}/{mode} did not appear within {timeout} s")
+        fut = client.call_async(Trigger.Request())
+        self.wait(fut.done, timeout, f"{mode} service")
+        return bool(fut.result().success), fut.result().message
+
+    def e_stop(self, engaged: bool, timeout: float = 30.0) -> tuple[bool, str]:
+        """Call ``<controller>/e_stop`` (``std_srvs/SetBool``)."""
+        client = self.node.create_client(SetBool, f"{self.controller}/e_stop")
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise SystemExit(f"{self.controller}/e_stop did not appear within {timeout} s")
+        fut = client.call_async(SetBool.Request(data=engaged))
+        self.wait(fut.done, timeout, "e_stop service")
+        return bool(fut.result().success), fut.result().message
 
     def set_parameters(self, **values: Any) -> None:
         client = AsyncParameterClient(self.node, self.controller)
@@ -192,9 +224,9 @@ def cmd_faults(args: argparse.Namespace) -> dict[str, Any]:
         out["configure"] = probe.transition(Transition.TRANSITION_CONFIGURE)
         t = probe.now()
         out["activate"] = probe.transition(Transition.TRANSITION_ACTIVATE)
-        t_run = probe.wait(lambda: probe.state_since(t, "running") is not None, 30.0, "running")
-        soft = [c for ts, c in probe.commands if t <= ts <= t_run]
-        out["soft_start"] = {"first": _split(soft[0]), "last": _split(soft[-1]), "n": len(soft)}
+        t_run = probe.wait(lambda: probe.state_since(t, "policy") is not None, 30.0, "policy")
+        soft = [c for ts, c in probe.commands if t <= ts <= t_run and any(_split(c)["kp"])]  # not passive
+        out["stand_up"] = {"first": _split(soft[0]), "last": _split(soft[-1]), "n": len(soft)}
         time.sleep(0.2)
         out["running_command"] = _split(probe.commands[-1][1])
 
@@ -211,20 +243,20 @@ def cmd_faults(args: argparse.Namespace) -> dict[str, Any]:
         robot.imu_on = True
         time.sleep(0.1)
         t = probe.now()
-        out["stale_imu"]["still_damping"] = probe.state_since(t_fault, "running") is None
+        out["stale_imu"]["still_damping"] = probe.state_since(t_fault, "policy") is None
         out["deactivate_1"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
         out["activate_2"] = probe.transition(Transition.TRANSITION_ACTIVATE)
-        probe.wait(lambda: probe.state_since(t, "running") is not None, 30.0, "running again")
+        probe.wait(lambda: probe.state_since(t, "policy") is not None, 30.0, "policy again")
         time.sleep(0.1)
 
-        # 5. NaN joint state: hold the last target and report it; running again when finite
+        # 5. NaN joint state: hold the last target and report it; policy again when finite
         robot.position = [math.nan if n == "FL_calf_joint" else q for n, q in zip(GO2_JOINTS, CROUCH, strict=True)]
         t_fault = probe.now()
         t_hold = probe.wait(lambda: probe.state_since(t_fault, "hold") is not None, 10.0, "hold (NaN joint state)")
         time.sleep(0.1)
         held = [_split(c) for ts, c in probe.commands if ts > t_hold + 0.03]
         robot.position = list(CROUCH)
-        probe.wait(lambda: probe.state_since(t_hold, "running") is not None, 10.0, "running after NaN")
+        probe.wait(lambda: probe.state_since(t_hold, "policy") is not None, 10.0, "policy after NaN")
         out["nan_joint"] = {
             "state": probe.state_since(t_fault, "hold")[1],
             "held_positions_constant": bool(held) and all(h["positions"] == held[0]["positions"] for h in held),
@@ -245,7 +277,7 @@ def cmd_faults(args: argparse.Namespace) -> dict[str, Any]:
         t = probe.now()
         out["deactivate_2"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
         out["activate_3"] = probe.transition(Transition.TRANSITION_ACTIVATE)
-        probe.wait(lambda: probe.state_since(t, "running") is not None, 30.0, "running (3)")
+        probe.wait(lambda: probe.state_since(t, "policy") is not None, 30.0, "running (3)")
         time.sleep(0.2)
         t = probe.now()
         out["deactivate_3"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
@@ -293,11 +325,11 @@ def cmd_walk(args: argparse.Namespace) -> dict[str, Any]:
         out["configure"] = probe.transition(Transition.TRANSITION_CONFIGURE, timeout=args.timeout)
         out["activate"] = probe.transition(Transition.TRANSITION_ACTIVATE, timeout=args.timeout)
         probe.wait(
-            lambda: probe.state_since(0.0, "running") is not None or probe.state_since(0.0, "damping") is not None,
+            lambda: probe.state_since(0.0, "policy") is not None or probe.state_since(0.0, "damping") is not None,
             args.timeout,
-            "running",
+            "policy",
         )
-        if probe.state_since(0.0, "running") is None:
+        if probe.state_since(0.0, "policy") is None:
             raise SystemExit(f"the controller went to damping before running: {probe.states}")
         probe.wait(lambda: bool(odom), args.timeout, "odometry")
         with probe.lock:
@@ -335,6 +367,115 @@ def cmd_walk(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def cmd_session(args: argparse.Namespace) -> dict[str, Any]:
+    """The operator's session on ``mujoco_sim_node``: passive -> stand_up -> policy at ``--speed`` for ``--duration`` s
+    of simulated time -> sit_down -> passive, driven by ``--driver service`` (Trigger services, ``cmd_vel``) or
+    ``--driver joystick`` (``joy`` in the unitree layout: button combinations, left stick for the speed)."""
+    from sensor_msgs.msg import Joy
+
+    from lm_reward_learning.config import config_dir
+    from lm_reward_learning.deploy.joystick import load_layouts
+
+    probe = Probe(args.namespace, args.controller)
+    odom: list[tuple[float, float, float, float, float, float, float, float]] = []
+
+    def on_odom(msg: Odometry) -> None:
+        p, q = msg.pose.pose.position, msg.pose.pose.orientation
+        with probe.lock:
+            odom.append((msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, p.x, p.y, p.z, q.x, q.y, q.z, q.w))
+
+    probe.node.create_subscription(Odometry, "odom", on_odom, 50)
+    layout = load_layouts(config_dir() / "ros" / "joystick" / "layouts.yaml")["unitree"]
+    pad = {"buttons": set(), "left_y": 0.0}
+    speed = {"v": 0.0}
+    joy_pub = probe.node.create_publisher(Joy, "joy", 10)
+    cmd_pub = probe.node.create_publisher(Twist, "cmd_vel", 10)
+
+    def publish_inputs() -> None:
+        if args.driver == "joystick":
+            buttons = [0] * 16
+            for b in pad["buttons"]:
+                buttons[layout.buttons[b]] = 1
+            axes = [0.0] * 5
+            axes[1] = pad["left_y"]
+            joy_pub.publish(Joy(buttons=buttons, axes=axes))
+        else:
+            twist = Twist()
+            twist.linear.x = speed["v"]
+            cmd_pub.publish(twist)
+
+    probe.node.create_timer(0.05, publish_inputs)  # 20 Hz: joy's autorepeat rate, a typical cmd_vel rate
+
+    def ask(mode: str) -> tuple[bool, str]:
+        if args.driver == "service":
+            return probe.ask(mode)
+        pad["buttons"] = set(layout.modes[Mode(mode)])
+        time.sleep(0.3)
+        pad["buttons"] = set()
+        time.sleep(0.2)
+        return True, "pressed"
+
+    def sim_time() -> float:
+        with probe.lock:
+            return odom[-1][0] if odom else 0.0
+
+    def wait_sim(seconds: float) -> None:
+        t0 = sim_time()
+        probe.wait(lambda: bool(odom) and odom[-1][0] >= t0 + seconds, args.timeout, f"{seconds} s of simulated time")
+
+    out: dict[str, Any] = {"driver": args.driver}
+    try:
+        if not probe.transition(Transition.TRANSITION_CONFIGURE, timeout=args.timeout):
+            raise SystemExit(f"configure failed: {probe.states[-1]}")
+        out["configure"] = True
+        out["activate"] = probe.transition(Transition.TRANSITION_ACTIVATE, timeout=args.timeout)
+        probe.wait(lambda: probe.state_since(0.0, "passive") is not None, args.timeout, "passive")
+        probe.wait(lambda: bool(odom), args.timeout, "odometry")
+        wait_sim(1.5)  # limp: the robot sinks to the floor
+        out["z_passive"] = odom[-1][3]
+        t = probe.now()
+        out["stand_up"] = ask("stand_up")
+        probe.wait(lambda: probe.state_since(t, "stand_up") is not None, args.timeout, "stand_up")
+        if args.driver == "service":
+            out["policy_too_early"] = probe.ask("policy")  # refused while the ramp runs
+        wait_sim(args.stand_up_s + 0.5)
+        out["z_standing"] = odom[-1][3]
+        t = probe.now()
+        out["policy"] = ask("policy")
+        probe.wait(lambda: probe.state_since(t, "policy") is not None, args.timeout, "policy")
+        speed["v"], pad["left_y"] = args.speed, args.speed
+        with probe.lock:
+            start = odom[-1]
+        wall0 = time.monotonic()
+        wait_sim(args.duration)
+        with probe.lock:
+            run = [o for o in odom if o[0] >= start[0]]
+        end = run[-1]
+        out.update(
+            sim_time_s=end[0] - start[0],
+            wall_time_s=time.monotonic() - wall0,
+            speed_x=(end[1] - start[1]) / (end[0] - start[0]),
+            speed_y=(end[2] - start[2]) / (end[0] - start[0]),
+            min_height=min(o[3] for o in run),
+            max_tilt_rad=max(math.acos(max(-1.0, min(1.0, 1.0 - 2.0 * (o[4] ** 2 + o[5] ** 2)))) for o in run),
+        )
+        speed["v"], pad["left_y"] = 0.0, 0.0
+        wait_sim(1.5)  # the command ramps down: stand still before sitting
+        t = probe.now()
+        out["sit_down"] = ask("sit_down")
+        probe.wait(lambda: probe.state_since(t, "sit_down") is not None, args.timeout, "sit_down")
+        probe.wait(lambda: probe.state_since(t, "passive") is not None, args.timeout, "passive after sitting")
+        wait_sim(1.0)
+        out["z_sat"] = odom[-1][3]
+        time.sleep(1.2)  # one more diagnostics message
+        out["states"] = [s for _, s in probe.states]
+        out["diagnostics"] = probe.diagnostics
+        out["deactivate"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
+    finally:
+        probe.close()
+    return out
+
+
 def cmd_watchdog(args: argparse.Namespace) -> dict[str, Any]:
     """``--trials`` times: activate, let the policy run, stop the fake robot (both topics) at a random phase
     of the control tick, and time the first damping command (kp 0) after the last message went out."""
@@ -349,7 +490,7 @@ def cmd_watchdog(args: argparse.Namespace) -> dict[str, Any]:
             t = probe.now()
             if not probe.transition(Transition.TRANSITION_ACTIVATE):
                 raise SystemExit("activate failed")
-            probe.wait(lambda t=t: probe.state_since(t, "running") is not None, 30.0, "running")
+            probe.wait(lambda t=t: probe.state_since(t, "policy") is not None, 30.0, "policy")
             time.sleep(rng.uniform(0.1, 0.2))
             robot.on = False
             time.sleep(0.02)  # the publishing timer has seen the switch
@@ -370,6 +511,69 @@ def cmd_watchdog(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         probe.close()
     return {"latencies_s": latencies, "states": states}
+
+
+def cmd_estop(args: argparse.Namespace) -> dict[str, Any]:
+    """``--trials`` times each, with the policy running on the fake robot: call ``~/e_stop`` (true) and time the first
+    damping command (kp 0) after the call; stop the heartbeat and time the first damping command after the heartbeat
+    timed out (last heartbeat + ``--heartbeat-timeout``). Between trials: release, passive, stand_up, policy. A trial
+    whose damping had another cause (a stall of this loaded machine) is repeated and counted."""
+    probe = Probe(args.namespace, args.controller)
+    FakeRobot(probe)
+    rng = np.random.default_rng(0)
+    out: dict[str, Any] = {"e_stop_s": [], "heartbeat_s": [], "other_faults": []}
+
+    def damping_after(t0: float) -> float | None:
+        return next((ts for ts, c in probe.commands if ts > t0 and not any(_split(c)["kp"])), None)
+
+    def to_policy() -> None:
+        for mode in ("passive", "stand_up", "policy"):
+            ok, why = probe.ask(mode)
+            if not ok:
+                raise SystemExit(f"{mode} refused: {why}")
+
+    try:
+        if not probe.transition(Transition.TRANSITION_CONFIGURE, timeout=args.timeout):
+            raise SystemExit("configure failed")
+        if not probe.transition(Transition.TRANSITION_ACTIVATE):
+            raise SystemExit("activate failed")
+        probe.wait(lambda: probe.state_since(0.0, "policy") is not None, 30.0, "policy")
+        for kind in ("e_stop", "heartbeat"):
+            done = 0
+            while done < args.trials:
+                time.sleep(rng.uniform(0.05, 0.15))  # a random phase of the control tick
+                t_state = probe.now()
+                if kind == "e_stop":
+                    t0 = t_from = probe.now()
+                    probe.e_stop(True)
+                else:
+                    probe.heartbeat_on = False
+                    time.sleep(0.06)
+                    t_from = probe.last_heartbeat  # damping before the timeout would show as a negative latency
+                    t0 = t_from + args.heartbeat_timeout
+                probe.wait(lambda t=t_from: damping_after(t) is not None, 10.0, f"damping ({kind})")
+                probe.wait(lambda t=t_state: probe.state_since(t, "damping") is not None, 5.0, "the damping state")
+                with probe.lock:
+                    t_damp = damping_after(t_from)
+                state = probe.state_since(t_state, "damping")[1]
+                expected = "e-stop engaged" if kind == "e_stop" else "operator heartbeat lost"
+                if kind == "e_stop":
+                    probe.e_stop(False)
+                probe.heartbeat_on = True
+                time.sleep(0.1)
+                to_policy()
+                if expected not in state:
+                    out["other_faults"].append(state)
+                    if len(out["other_faults"]) > args.trials:
+                        raise SystemExit(f"too many other faults: {out['other_faults'][-5:]}")
+                    continue
+                out[f"{kind}_s"].append(t_damp - t0)
+                done += 1
+        out["states"] = [s for _, s in probe.states][-10:]
+        out["deactivate"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
+    finally:
+        probe.close()
+    return out
 
 
 def cmd_reset(args: argparse.Namespace) -> dict[str, Any]:
@@ -456,7 +660,7 @@ def cmd_startup(args: argparse.Namespace) -> dict[str, Any]:
         out["configure"] = probe.transition(Transition.TRANSITION_CONFIGURE, timeout=args.timeout)
         t = probe.now()
         out["activate"] = probe.transition(Transition.TRANSITION_ACTIVATE, timeout=args.timeout)
-        probe.wait(lambda: probe.state_since(t, "running") is not None, args.timeout, "running")
+        probe.wait(lambda: probe.state_since(t, "policy") is not None, args.timeout, "policy")
         out["deactivate"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
         out["states"] = [s for _, s in probe.states]
     finally:
@@ -465,6 +669,8 @@ def cmd_startup(args: argparse.Namespace) -> dict[str, Any]:
 
 
 COMMANDS = {
+    "session": cmd_session,
+    "estop": cmd_estop,
     "faults": cmd_faults,
     "walk": cmd_walk,
     "startup": cmd_startup,
@@ -487,6 +693,9 @@ def main() -> None:
     ap.add_argument("--cmd-period", type=float, default=0.05, help="s between cmd_vel messages")
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--trials", type=int, default=20, help="watchdog: stops of the robot")
+    ap.add_argument("--driver", choices=("service", "joystick"), default="service", help="session: who switches modes")
+    ap.add_argument("--stand-up-s", type=float, default=2.0, help="session: the controller's stand_up_s")
+    ap.add_argument("--heartbeat-timeout", type=float, default=0.2, help="estop: the controller's heartbeat_timeout_s")
     ap.add_argument("--read", action="append", default=[], help="params: node:name1,name2 (repeatable)")
     ap.add_argument("--controller-params", default="", help="startup: comma-separated parameter names to read")
     ap.add_argument("--sim-params", default="", help="startup: comma-separated parameter names to read")

@@ -43,7 +43,8 @@ def _declared() -> dict[str, str]:
 
 def test_declares_the_issue_arguments_and_uses_only_those():
     declared = _declared()
-    assert set(declared) == {"sim", "policy", "robot", "sim_mode", "activate"}
+    assert set(declared) == {"sim", "policy", "robot", "sim_mode", "activate", "start_mode", "joy_layout"}
+    assert declared["start_mode"] == "passive"  # on hardware the operator stands the robot up
     assert declared["sim"] == "true" and declared["sim_mode"] in ("realtime", "lockstep")
     assert (REPO / declared["policy"] / "policy.onnx").is_file()  # the shipped policy, from the repo root
     used = {ast.literal_eval(c.args[0]) for c in _calls("LaunchConfiguration")}

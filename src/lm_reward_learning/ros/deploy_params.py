@@ -107,12 +107,33 @@ POLICY_CONTROLLER: tuple[Param, ...] = tuple(
             "acceleration limit of the command [v_x m/s², v_y m/s², yaw rate rad/s²]; 0: no limit on that axis",
             non_negative_3,
         ),
-        Param("soft_start_s", 2.0, "ramp from the measured to the default pose before the policy, s", non_negative),
+        Param(
+            "start_mode",
+            "passive",
+            "mode after activate: passive (limp; the operator stands the robot up) or policy (stand up, then the "
+            "policy, unattended: simulation)",
+            one_of("passive", "policy"),
+        ),
+        Param("stand_up_s", 2.0, "stand_up: ramp from the present to the default pose, s", non_negative),
+        Param("sit_down_s", 2.0, "sit_down: ramp from the present to the sitting pose, then passive, s", non_negative),
+        Param(
+            "heartbeat_timeout_s",
+            0.2,
+            "no message on heartbeat (std_msgs/Empty) for this long: damping (stand_up refused), s; 0: not needed",
+            non_negative,
+        ),
+        Param(
+            "joy_layout",
+            "unitree",
+            "gamepad layout of joy (sensor_msgs/Joy) in joy_layouts_file: unitree, xbox; none: ignore joy",
+        ),
+        Param("joy_layouts_file", "", "YAML of gamepad layouts; empty: the shipped config/ros/joystick/layouts.yaml"),
+        Param("joy_heartbeat", False, "joy messages also count as the operator's heartbeat"),
         Param("max_roll_rad", 0.7, "|roll| above this: damping, rad", positive),
         Param("max_pitch_rad", 0.7, "|pitch| above this: damping, rad", positive),
         Param("max_target_rate_rad_s", 40.0, "largest change of a joint target, rad/s", positive),
         Param("hold_timeout_s", 0.5, "a hold on non-finite input longer than this: damping, s", positive),
-        Param("damping_kd", 1.0, "joint damping of the damping command, N·m·s/rad", non_negative),
+        Param("damping_kd", 1.0, "joint damping of passive and damping (kp 0), N·m·s/rad", non_negative),
         Param("diagnostics_period_s", 1.0, "period of /diagnostics, s", positive),
         Param("stats_window", 500, "control ticks in the timing percentiles", positive),
         Param(
@@ -161,7 +182,16 @@ MUJOCO_SIM_NODE: tuple[Param, ...] = (
     Param("initial_base_height", 0.0, "initial base height, m; 0: the robot's spawn height", non_negative),
     Param("odom_frame", "odom", "odometry / TF parent frame (the simulator's world)"),
     Param("base_frame", "", "TF frame of the base; empty: the robot's base body name (go2: base)"),
-    Param("publish_tf", True, "publish odom_frame -> base_frame on /tf"),
+    Param(
+        "publish_tf",
+        True,
+        "publish odom_frame -> base_frame and every body of the robot on /tf, foot frames on /tf_static",
+    ),
+    Param(
+        "publish_robot_description",
+        True,
+        "publish the robot's URDF (config/ros/urdf/<robot>.urdf) on robot_description, transient local",
+    ),
     Param("publish_clock", True, "publish the simulated time on /clock"),
     Param("stamp_source", "sim", "header stamps: sim (simulated time, as /clock) or wall", one_of("sim", "wall")),
 )
