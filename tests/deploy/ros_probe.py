@@ -72,6 +72,7 @@ class Probe:
         self.node.create_subscription(Float64MultiArray, "joint_commands", self._on_command, 10)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
         self.change = self.node.create_client(ChangeState, f"{controller}/change_state")
+        self._clients: dict[str, Any] = {}
         self.heartbeat_on = True
         """The operator's heartbeat (``heartbeat``, 20 Hz) while True."""
         self.last_heartbeat = 0.0
@@ -132,20 +133,26 @@ class Probe:
         self.wait(fut.done, timeout, f"transition {transition_id}")
         return bool(fut.result().success)
 
+    def _client(self, srv_type: Any, name: str, timeout: float) -> Any:
+        """A client of ``<controller>/<name>``, made once and kept: a new client must first be discovered by the
+        server (tens of ms), which would count in the latencies measured with it."""
+        client = self._clients.get(name)
+        if client is None:
+            client = self._clients[name] = self.node.create_client(srv_type, f"{self.controller}/{name}")
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise SystemExit(f"{self.controller}/{name} did not appear within {timeout} s")
+        return client
+
     def ask(self, mode: str, timeout: float = 30.0) -> tuple[bool, str]:
         """Call ``<controller>/<mode>`` (``std_srvs/Trigger``); return ``(success, message)``."""
-        client = self.node.create_client(Trigger, f"{self.controller}/{mode}")
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise SystemExit(f"{self.controller}/{mode} did not appear within {timeout} s")
+        client = self._client(Trigger, mode, timeout)
         fut = client.call_async(Trigger.Request())
         self.wait(fut.done, timeout, f"{mode} service")
         return bool(fut.result().success), fut.result().message
 
     def e_stop(self, engaged: bool, timeout: float = 30.0) -> tuple[bool, str]:
         """Call ``<controller>/e_stop`` (``std_srvs/SetBool``)."""
-        client = self.node.create_client(SetBool, f"{self.controller}/e_stop")
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise SystemExit(f"{self.controller}/e_stop did not appear within {timeout} s")
+        client = self._client(SetBool, "e_stop", timeout)
         fut = client.call_async(SetBool.Request(data=engaged))
         self.wait(fut.done, timeout, "e_stop service")
         return bool(fut.result().success), fut.result().message
