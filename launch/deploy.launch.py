@@ -11,19 +11,24 @@ sends a damping command. Drive it with ``cmd_vel`` (``geometry_msgs/Twist``).
 
 Arguments (``ros2 launch ... --show-args``): ``sim`` (``true``/``false``), ``policy`` (a directory with
 ``policy.onnx`` + ``deploy.yaml``, relative to the working directory, or an ``.onnx`` file), ``robot``
-(simulated robot), ``sim_mode`` (``realtime``/``lockstep``), ``activate`` (default: ``sim``).
+(simulated robot; its URDF for RViz), ``sim_mode`` (``realtime``/``lockstep``), ``activate`` (default: ``sim``),
+``start_mode`` (``passive``: the operator stands the robot up; ``policy``: unattended, simulation only),
+``joy_layout`` (gamepad on ``joy``), ``driver`` (with ``sim:=false``: ``unitree_go2`` starts ``unitree_go2_bridge``),
+``record`` (``true``: ``deploy_recorder`` writes an MCAP bag of the deployment).
+With ``sim:=false`` ``robot_state_publisher`` publishes ``robot_description`` and the links' TF from ``joint_states``.
 """
 
 from __future__ import annotations
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
-from launch.conditions import IfCondition
+from launch.conditions import IfCondition, UnlessCondition
 from launch.events import matches_action
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import Command, LaunchConfiguration, PathJoinSubstitution, PythonExpression
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
+from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 from lifecycle_msgs.msg import Transition
 
@@ -41,12 +46,26 @@ ARGUMENTS = (
         "(stands up and walks unattended: simulation only)",
     ),
     ("joy_layout", "unitree", "gamepad layout of joy (config/ros/joystick/layouts.yaml): unitree, xbox, none"),
+    (
+        "driver",
+        "unitree_go2",
+        "with sim:=false: unitree_go2 (start unitree_go2_bridge to a Go2 on /lowcmd, /lowstate) or none (your own "
+        "driver publishes joint_states and imu/data and follows joint_commands)",
+    ),
+    ("record", "false", "record the deployment (low state, commands, safety state) to bags/deploy_<time> (MCAP)"),
 )
 
 
 def _config(*parts: str) -> PathJoinSubstitution:
     """A file in the installed ``share/lm_reward_learning/config/``."""
     return PathJoinSubstitution([FindPackageShare(PACKAGE), "config", *parts])
+
+
+def _urdf() -> PathJoinSubstitution:
+    """The installed URDF of the ``robot`` argument (``config/ros/urdf/<robot>.urdf``)."""
+    return PathJoinSubstitution(
+        [FindPackageShare(PACKAGE), "config", "ros", "urdf", [LaunchConfiguration("robot"), ".urdf"]]
+    )
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -88,6 +107,41 @@ def generate_launch_description() -> LaunchDescription:
             },
         ],
     )
+    # On hardware: the robot model for RViz (robot_description, transient local) and the TF of its links from
+    # joint_states; in simulation mujoco_sim_node publishes both.
+    description = Node(
+        package="robot_state_publisher",
+        executable="robot_state_publisher",
+        name="robot_state_publisher",
+        parameters=[{"robot_description": ParameterValue(Command(["cat ", _urdf()]), value_type=str)}],
+        condition=UnlessCondition(LaunchConfiguration("sim")),
+    )
+    bridge = Node(
+        package=PACKAGE,
+        executable="unitree_go2_bridge",
+        name="unitree_go2_bridge",
+        output="screen",
+        parameters=[_config("ros", "unitree_go2_bridge.yaml")],
+        condition=IfCondition(
+            PythonExpression(
+                [
+                    "'",
+                    LaunchConfiguration("sim"),
+                    "' == 'false' and '",
+                    LaunchConfiguration("driver"),
+                    "' == 'unitree_go2'",
+                ]
+            )
+        ),
+    )
+    recorder = Node(
+        package=PACKAGE,
+        executable="deploy_recorder",
+        name="deploy_recorder",
+        output="screen",
+        parameters=[_config("ros", "deploy_recorder.yaml")],
+        condition=IfCondition(LaunchConfiguration("record")),
+    )
     configure = EmitEvent(
         event=ChangeState(
             lifecycle_node_matcher=matches_action(controller), transition_id=Transition.TRANSITION_CONFIGURE
@@ -108,4 +162,6 @@ def generate_launch_description() -> LaunchDescription:
         ),
         condition=IfCondition(LaunchConfiguration("activate")),
     )
-    return LaunchDescription([*arguments, sim, controller, activate_when_configured, configure])
+    return LaunchDescription(
+        [*arguments, sim, description, bridge, recorder, controller, activate_when_configured, configure]
+    )

@@ -583,6 +583,139 @@ def cmd_estop(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def cmd_bridge(args: argparse.Namespace) -> dict[str, Any]:
+    """The controller's side of ``unitree_go2_bridge`` + the fake Go2: read the bridge's joint states, IMU, foot
+    forces and joy; command every joint at the default pose with FL_calf 0.3 rad lower (policy order, kp 35,
+    kd 0.5) and read the joints back; send one LowCmd with a wrong CRC straight to the fake (it must be
+    dropped); stop commanding (the bridge must fall back to damping on its own)."""
+    from sensor_msgs.msg import Joy
+    from std_msgs.msg import Float32MultiArray
+    from unitree_go.msg import LowCmd
+
+    probe = Probe(args.namespace, args.controller)
+    seen: dict[str, Any] = {}
+
+    def keep(key: str) -> Callable[[Any], None]:
+        def on(msg: Any) -> None:
+            with probe.lock:
+                seen[key] = msg
+
+        return on
+
+    probe.node.create_subscription(JointState, "joint_states", keep("joints"), 10)
+    probe.node.create_subscription(Imu, "imu/data", keep("imu"), 10)
+    probe.node.create_subscription(Float32MultiArray, "foot_force", keep("feet"), 10)
+    probe.node.create_subscription(Joy, "joy", keep("joy"), 10)
+    cmd_pub = probe.node.create_publisher(Float64MultiArray, "joint_commands", 10)
+    bad_pub = probe.node.create_publisher(LowCmd, "lowcmd", 10)
+    target = list(GO2_DEFAULT)
+    target[GO2_JOINTS.index("FL_calf_joint")] -= 0.3
+    commanding = {"on": False}
+    probe.node.create_timer(
+        0.02, lambda: commanding["on"] and cmd_pub.publish(Float64MultiArray(data=target + [35.0] * 12 + [0.5] * 12))
+    )
+    out: dict[str, Any] = {}
+
+    def joints() -> dict[str, float]:
+        with probe.lock:
+            m = seen["joints"]
+            return dict(zip(m.name, m.position, strict=True))
+
+    try:
+        probe.wait(lambda: {"joints", "imu", "feet", "joy"} <= set(seen), args.timeout, "the bridge's state topics")
+        out["before"] = joints()
+        imu, feet, joy = seen["imu"], seen["feet"], seen["joy"]
+        o = imu.orientation
+        out["imu_xyzw"] = [o.x, o.y, o.z, o.w]
+        out["imu_acc"] = [imu.linear_acceleration.x, imu.linear_acceleration.y, imu.linear_acceleration.z]
+        out["feet"] = list(feet.data)
+        out["feet_label"] = feet.layout.dim[0].label
+        out["joy_buttons"], out["joy_axes"] = list(joy.buttons), list(joy.axes)
+        commanding["on"] = True
+        time.sleep(1.0)  # 50 time constants of the fake's motors
+        out["after"] = joints()
+        bad = LowCmd()
+        bad.head, bad.level_flag, bad.crc = [0xFE, 0xEF], 0xFF, 1  # valid header, wrong CRC
+        for m in bad.motor_cmd:
+            m.q, m.kp = 1.0, 50.0
+        while bad_pub.get_subscription_count() == 0:
+            time.sleep(0.05)
+        bad_pub.publish(bad)
+        time.sleep(0.5)
+        out["after_bad_crc"] = joints()
+        commanding["on"] = False
+        time.sleep(0.5)  # > command_timeout_s: the bridge sends damping
+        out["after_stop"] = joints()
+    finally:
+        probe.close()
+    return out
+
+
+def cmd_hold_state(args: argparse.Namespace) -> dict[str, Any]:
+    """Bring the controller (fed by the fake robot) to ``--state``, write ``<out>.ready``, keep everything running
+    until this probe gets SIGINT; report the commands the controller sent after the ready file (its last words)."""
+    import signal
+
+    stop = threading.Event()
+    probe = Probe(args.namespace, args.controller)
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    robot = FakeRobot(probe)
+    robot.position = list(GO2_DEFAULT)
+    state = args.state
+
+    def ask(mode: str) -> None:
+        # the controller hears the heartbeat only once it has discovered this probe: retry that refusal
+        deadline = time.monotonic() + args.timeout
+        while True:
+            ok, why = probe.ask(mode)
+            if ok:
+                return
+            if "heartbeat" not in why or time.monotonic() > deadline:
+                raise SystemExit(f"{mode} refused: {why}")
+            time.sleep(0.1)
+
+    def reach(prefix: str) -> None:
+        probe.wait(lambda: probe.states and probe.states[-1][1].startswith(prefix), args.timeout, prefix)
+
+    try:
+        reach("unconfigured")  # the latched state: the controller is up and this probe hears it
+        if state != "unconfigured" and not probe.transition(Transition.TRANSITION_CONFIGURE, timeout=args.timeout):
+            raise SystemExit("configure failed")
+        if state not in ("unconfigured", "inactive"):
+            probe.transition(Transition.TRANSITION_ACTIVATE)
+            reach("passive")
+        if state in ("stand_up", "policy", "sit_down", "hold"):
+            ask("stand_up")
+            reach("stand_up")
+        if state in ("policy", "sit_down", "hold"):
+            probe.wait(lambda: probe.ask("policy")[0], args.timeout, "the stand-up's end")
+            reach("policy")
+        if state == "sit_down":
+            ask("sit_down")
+            reach("sit_down")
+        if state == "hold":
+            robot.position[2] = math.nan
+            reach("hold")
+        if state == "damping":
+            probe.e_stop(True)
+            reach("damping")
+        t_ready = probe.now()
+        Path(args.out + ".ready").write_text(probe.states[-1][1])
+        while not stop.is_set():
+            time.sleep(0.05)
+        with probe.lock:
+            after = [c for ts, c in probe.commands if ts > t_ready]
+            states = [s for ts, s in probe.states if ts > t_ready]
+        return {
+            "state": probe.states[-1][1] if states else "",
+            "ready_state": Path(args.out + ".ready").read_text(),
+            "last_command": _split(after[-1]) if after else None,
+            "states_after": states,
+        }
+    finally:
+        probe.close()
+
+
 def cmd_reset(args: argparse.Namespace) -> dict[str, Any]:
     """Let the simulated robot sink (1 s of zero-stiffness commands, lockstep), then call ``mujoco_sim_node/reset``."""
     from std_srvs.srv import Trigger
@@ -603,6 +736,24 @@ def cmd_reset(args: argparse.Namespace) -> dict[str, Any]:
     probe.node.create_subscription(Odometry, "odom", on_odom, 50)
     pub = probe.node.create_publisher(Float64MultiArray, "joint_commands", 10)
     reset = probe.node.create_client(Trigger, "mujoco_sim_node/reset")
+    # The robot model for RViz: robot_description and /tf_static are latched (this subscriber joins late).
+    from tf2_msgs.msg import TFMessage
+
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    model: dict[str, Any] = {"tf": set(), "tf_static": set()}
+
+    def on_tf(key: str) -> Callable[[Any], None]:
+        def on(m: Any) -> None:
+            with probe.lock:
+                model[key] |= {(t.header.frame_id, t.child_frame_id) for t in m.transforms}
+
+        return on
+
+    probe.node.create_subscription(
+        String, "robot_description", lambda m: model.__setitem__("description", m.data), latched
+    )
+    probe.node.create_subscription(TFMessage, "/tf", on_tf("tf"), 50)
+    probe.node.create_subscription(TFMessage, "/tf_static", on_tf("tf_static"), latched)
     out: dict[str, Any] = {}
     try:
         probe.wait(lambda: bool(joints) and bool(odom) and pub.get_subscription_count() > 0, 30.0, "the simulator")
@@ -627,6 +778,10 @@ def cmd_reset(args: argparse.Namespace) -> dict[str, Any]:
             _, names, pos = joints[-1]
             out["t_after"], out["z_after"] = odom[-1]
         out["joint_pos"] = dict(zip(names, pos, strict=True))
+        probe.wait(lambda: "description" in model and model["tf_static"], 30.0, "robot_description and /tf_static")
+        out["robot_description"] = model["description"]
+        out["tf"] = sorted(model["tf"])
+        out["tf_static"] = sorted(model["tf_static"])
     finally:
         probe.close()
     return out
@@ -677,6 +832,8 @@ def cmd_startup(args: argparse.Namespace) -> dict[str, Any]:
 
 COMMANDS = {
     "session": cmd_session,
+    "hold_state": cmd_hold_state,
+    "bridge": cmd_bridge,
     "estop": cmd_estop,
     "faults": cmd_faults,
     "walk": cmd_walk,
@@ -702,6 +859,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=20, help="watchdog: stops of the robot")
     ap.add_argument("--driver", choices=("service", "joystick"), default="service", help="session: who switches modes")
     ap.add_argument("--stand-up-s", type=float, default=2.0, help="session: the controller's stand_up_s")
+    ap.add_argument("--state", default="passive", help="hold_state: the controller's state to hold")
     ap.add_argument("--heartbeat-timeout", type=float, default=0.2, help="estop: the controller's heartbeat_timeout_s")
     ap.add_argument("--read", action="append", default=[], help="params: node:name1,name2 (repeatable)")
     ap.add_argument("--controller-params", default="", help="startup: comma-separated parameter names to read")

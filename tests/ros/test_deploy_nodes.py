@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +204,12 @@ def test_the_simulator_resets_to_its_initial_pose_with_its_clock_running_on(ros_
     default = dict(zip(spec.joint_names, spec.per_joint(spec.default_joint_pos), strict=True))
     assert out["joint_pos"] == pytest.approx(default, abs=1e-6)
     assert out["t_after"] >= out["t_before"]  # /clock and the stamps do not jump back
+    # RViz's RobotModel: the URDF (latched) and the TF of every one of its links (/tf) and foot frames (/tf_static).
+    urdf = (REPO / "config" / "ros" / "urdf" / "go2.urdf").read_text()
+    assert out["robot_description"] == urdf
+    links = {e.get("name") for e in ET.fromstring(urdf).iter("link")}
+    framed = {child for _, child in out["tf"]} | {child for _, child in out["tf_static"]} | {"base"}
+    assert links == framed, links ^ framed
+    assert (
+        ["FL_calf", "FL_foot"] in out["tf_static"] and ["base", "FL_hip"] in out["tf"] and ["odom", "base"] in out["tf"]
+    )
