@@ -688,7 +688,11 @@ def cmd_hold_state(args: argparse.Namespace) -> dict[str, Any]:
             ask("stand_up")
             reach("stand_up")
         if state in ("policy", "sit_down", "hold"):
-            probe.wait(lambda: probe.ask("policy")[0], args.timeout, "the stand-up's end")
+            deadline = time.monotonic() + args.timeout
+            while not probe.ask("policy")[0]:  # refused until the stand-up ramp is done
+                if time.monotonic() > deadline:
+                    raise SystemExit("policy refused until the timeout")
+                time.sleep(0.1)
             reach("policy")
         if state == "sit_down":
             ask("sit_down")
