@@ -13,6 +13,7 @@ Arguments (``ros2 launch ... --show-args``): ``sim`` (``true``/``false``), ``pol
 ``policy.onnx`` + ``deploy.yaml``, relative to the working directory, or an ``.onnx`` file), ``robot``
 (simulated robot; its URDF for RViz), ``sim_mode`` (``realtime``/``lockstep``), ``activate`` (default: ``sim``),
 ``start_mode`` (``passive``: the operator stands the robot up; ``policy``: unattended, simulation only),
+``heartbeat_timeout_s`` (0.2; ``0.0`` with ``start_mode:=policy`` for an unattended simulation),
 ``joy_layout`` (gamepad on ``joy``), ``driver`` (with ``sim:=false``: ``unitree_go2`` starts ``unitree_go2_bridge``),
 ``record`` (``true``: ``deploy_recorder`` writes an MCAP bag of the deployment).
 With ``sim:=false`` ``robot_state_publisher`` publishes ``robot_description`` and the links' TF from ``joint_states``.
@@ -44,6 +45,12 @@ ARGUMENTS = (
         "passive",
         "policy_controller after activate: passive (stand it up with ~/stand_up, ~/policy or the gamepad) or policy "
         "(stands up and walks unattended: simulation only)",
+    ),
+    (
+        "heartbeat_timeout_s",
+        "0.2",
+        "policy_controller damps when the operator's heartbeat (std_msgs/Empty on heartbeat) is older; 0.0: none "
+        "needed (an unattended simulation)",
     ),
     ("joy_layout", "unitree", "gamepad layout of joy (config/ros/joystick/layouts.yaml): unitree, xbox, none"),
     (
@@ -103,6 +110,7 @@ def generate_launch_description() -> LaunchDescription:
             {
                 "policy": LaunchConfiguration("policy"),
                 "start_mode": LaunchConfiguration("start_mode"),
+                "heartbeat_timeout_s": LaunchConfiguration("heartbeat_timeout_s"),
                 "joy_layout": LaunchConfiguration("joy_layout"),
             },
         ],

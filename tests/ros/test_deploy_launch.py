@@ -50,8 +50,10 @@ def _declared() -> dict[str, str]:
 def test_declares_the_issue_arguments_and_uses_only_those():
     declared = _declared()
     assert set(declared) == {
-        "sim", "policy", "robot", "sim_mode", "activate", "start_mode", "joy_layout", "driver", "record"
+        "sim", "policy", "robot", "sim_mode", "activate", "start_mode", "heartbeat_timeout_s", "joy_layout", "driver",
+        "record",
     }  # fmt: skip
+    assert declared["heartbeat_timeout_s"] == "0.2"  # as config/ros/policy_controller.yaml
     assert declared["driver"] == "unitree_go2" and declared["record"] == "false"
     assert declared["start_mode"] == "passive"  # on hardware the operator stands the robot up
     assert declared["sim"] == "true" and declared["sim_mode"] in ("realtime", "lockstep")

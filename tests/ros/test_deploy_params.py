@@ -113,3 +113,32 @@ def test_an_empty_list_in_a_users_parameter_file_means_the_default(ros_env, tmp_
     assert code == 0, node.log_text()
     n = len(MUJOCO_SIM_NODE)
     assert f"{n} of {n} parameters set at start-up" in node.log_text()
+
+
+@NAMESPACES
+def test_the_bridge_and_recorder_files_load_as_the_launch_file_passes_them(ros_env, tmp_path, namespace):
+    """``unitree_go2_bridge`` and ``deploy_recorder`` (started by deploy.launch.py with ``sim:=false``) with their
+    shipped files, in the root namespace and in a namespace: every value taken, both ready, both exit 0."""
+    from ros_harness import missing_unitree
+
+    from lm_reward_learning.ros.deploy_params import DEPLOY_RECORDER, UNITREE_GO2_BRIDGE
+
+    env = _env(ros_env, namespace)
+    reason = missing_unitree(env)
+    if reason:
+        pytest.skip(reason)
+    nodes = {}
+    for name in ("unitree_go2_bridge", "deploy_recorder"):
+        nodes[name] = start_node(env, tmp_path, launch_node_argv(DEPLOY_LAUNCH, name, namespace, tmp_path), name)
+    try:
+        nodes["unitree_go2_bridge"].wait_for("ready: joint_commands -> /lowcmd at 500 Hz", timeout=90)
+        nodes["deploy_recorder"].wait_for("ready: recording", timeout=90)
+    finally:
+        codes = {name: node.stop() for name, node in nodes.items()}
+    logs = "\n".join(n.log_text()[-2000:] for n in nodes.values())
+    assert codes == {"unitree_go2_bridge": 0, "deploy_recorder": 0}, logs
+    for name, table in (("unitree_go2_bridge", UNITREE_GO2_BRIDGE), ("deploy_recorder", DEPLOY_RECORDER)):
+        n = len(shipped_params(name))
+        assert f"{n} of {len(table)} parameters set at start-up" in nodes[name].log_text(), logs
+    bags = list((tmp_path / "bags").glob("deploy_*/metadata.yaml"))
+    assert len(bags) == 1, logs  # the default bag directory, closed on SIGINT

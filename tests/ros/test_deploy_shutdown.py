@@ -65,7 +65,11 @@ def test_policy_controller_exits_on_sigint_in_every_state(ros_env, tmp_path, sta
     finally:
         if probe is not None:
             probe.send_signal(signal.SIGINT)
-            probe.wait(30)
+            try:
+                probe.wait(30)
+            except subprocess.TimeoutExpired:
+                probe.kill()
+                probe.wait(10)
         node.stop()
     assert ready.startswith(state), ready
     assert code == 0 and elapsed < 5.0, f"exit code {code} after {elapsed:.1f} s:\n{node.log_text()[-3000:]}"
