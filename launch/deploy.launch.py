@@ -56,8 +56,8 @@ ARGUMENTS = (
     (
         "driver",
         "unitree_go2",
-        "with sim:=false: unitree_go2 (start unitree_go2_bridge to a Go2 on /lowcmd, /lowstate) or none (your own "
-        "driver publishes joint_states and imu/data and follows joint_commands)",
+        "with sim:=false: unitree_go2 or unitree_g1 (start unitree_go2_bridge / unitree_g1_bridge to the robot's "
+        "/lowcmd, /lowstate) or none (your own driver publishes joint_states and imu/data and follows joint_commands)",
     ),
     ("record", "false", "record the deployment (low state, commands, safety state) to bags/deploy_<time> (MCAP)"),
 )
@@ -73,6 +73,12 @@ def _urdf() -> PathJoinSubstitution:
     return PathJoinSubstitution(
         [FindPackageShare(PACKAGE), "config", "ros", "urdf", [LaunchConfiguration("robot"), ".urdf"]]
     )
+
+
+def _driver(name: str) -> IfCondition:
+    """True with ``sim:=false driver:=<name>``."""
+    sim, driver = LaunchConfiguration("sim"), LaunchConfiguration("driver")
+    return IfCondition(PythonExpression(["'", sim, "' == 'false' and '", driver, f"' == '{name}'"]))
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -124,30 +130,29 @@ def generate_launch_description() -> LaunchDescription:
         parameters=[{"robot_description": ParameterValue(Command(["cat ", _urdf()]), value_type=str)}],
         condition=UnlessCondition(LaunchConfiguration("sim")),
     )
-    bridge = Node(
+    # The Unitree robot's bridge: sim:=false and driver:=unitree_go2 / unitree_g1.
+    unitree_go2 = Node(
         package=PACKAGE,
         executable="unitree_go2_bridge",
         name="unitree_go2_bridge",
         output="screen",
         parameters=[_config("ros", "unitree_go2_bridge.yaml")],
-        condition=IfCondition(
-            PythonExpression(
-                [
-                    "'",
-                    LaunchConfiguration("sim"),
-                    "' == 'false' and '",
-                    LaunchConfiguration("driver"),
-                    "' == 'unitree_go2'",
-                ]
-            )
-        ),
+        condition=_driver("unitree_go2"),
+    )
+    unitree_g1 = Node(
+        package=PACKAGE,
+        executable="unitree_g1_bridge",
+        name="unitree_g1_bridge",
+        output="screen",
+        parameters=[_config("ros", "unitree_g1_bridge.yaml")],
+        condition=_driver("unitree_g1"),
     )
     recorder = Node(
         package=PACKAGE,
         executable="deploy_recorder",
         name="deploy_recorder",
         output="screen",
-        parameters=[_config("ros", "deploy_recorder.yaml")],
+        parameters=[_config("ros", "deploy_recorder.yaml"), {"driver": LaunchConfiguration("driver")}],
         condition=IfCondition(LaunchConfiguration("record")),
     )
     configure = EmitEvent(
@@ -171,5 +176,15 @@ def generate_launch_description() -> LaunchDescription:
         condition=IfCondition(LaunchConfiguration("activate")),
     )
     return LaunchDescription(
-        [*arguments, sim, description, bridge, recorder, controller, activate_when_configured, configure]
+        [
+            *arguments,
+            sim,
+            description,
+            unitree_go2,
+            unitree_g1,
+            recorder,
+            controller,
+            activate_when_configured,
+            configure,
+        ]
     )

@@ -584,14 +584,22 @@ def cmd_estop(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_bridge(args: argparse.Namespace) -> dict[str, Any]:
-    """The controller's side of ``unitree_go2_bridge`` + the fake Go2: read the bridge's joint states, IMU, foot
-    forces and joy; command every joint at the default pose with FL_calf 0.3 rad lower (policy order, kp 35,
-    kd 0.5) and read the joints back; send one LowCmd with a wrong CRC straight to the fake (it must be
+    """The controller's side of ``unitree_<robot>_bridge`` + the fake robot: read the bridge's joint states, IMU, foot
+    forces (Go2) and joy; command every joint at the default pose with ``--joint`` 0.3 rad lower (the robot's joint
+    order, kp 35, kd 0.5) and read the joints back; send one LowCmd with a wrong CRC straight to the fake (it must be
     dropped); stop commanding (the bridge must fall back to damping on its own)."""
+    import importlib
+
     from sensor_msgs.msg import Joy
     from std_msgs.msg import Float32MultiArray
-    from unitree_go.msg import LowCmd
 
+    from lm_reward_learning.deploy.unitree import UNITREE_ROBOTS
+    from lm_reward_learning.robots import get_robot
+
+    robot = UNITREE_ROBOTS[args.robot]
+    LowCmd = importlib.import_module(f"{robot.package}.msg").LowCmd  # noqa: N806
+    spec = get_robot(args.robot)
+    names = list(spec.joint_names)
     probe = Probe(args.namespace, args.controller)
     seen: dict[str, Any] = {}
 
@@ -608,12 +616,14 @@ def cmd_bridge(args: argparse.Namespace) -> dict[str, Any]:
     probe.node.create_subscription(Joy, "joy", keep("joy"), 10)
     cmd_pub = probe.node.create_publisher(Float64MultiArray, "joint_commands", 10)
     bad_pub = probe.node.create_publisher(LowCmd, "lowcmd", 10)
-    target = list(GO2_DEFAULT)
-    target[GO2_JOINTS.index("FL_calf_joint")] -= 0.3
+    target = spec.per_joint(spec.default_joint_pos)
+    target[names.index(args.joint)] -= 0.3
+    n = len(names)
     commanding = {"on": False}
     probe.node.create_timer(
-        0.02, lambda: commanding["on"] and cmd_pub.publish(Float64MultiArray(data=target + [35.0] * 12 + [0.5] * 12))
+        0.02, lambda: commanding["on"] and cmd_pub.publish(Float64MultiArray(data=target + [35.0] * n + [0.5] * n))
     )
+    wanted = {"joints", "imu", "joy"} | ({"feet"} if robot.feet else set())
     out: dict[str, Any] = {}
 
     def joints() -> dict[str, float]:
@@ -622,20 +632,25 @@ def cmd_bridge(args: argparse.Namespace) -> dict[str, Any]:
             return dict(zip(m.name, m.position, strict=True))
 
     try:
-        probe.wait(lambda: {"joints", "imu", "feet", "joy"} <= set(seen), args.timeout, "the bridge's state topics")
+        probe.wait(lambda: wanted <= set(seen), args.timeout, "the bridge's state topics")
         out["before"] = joints()
-        imu, feet, joy = seen["imu"], seen["feet"], seen["joy"]
+        imu, joy = seen["imu"], seen["joy"]
         o = imu.orientation
         out["imu_xyzw"] = [o.x, o.y, o.z, o.w]
         out["imu_acc"] = [imu.linear_acceleration.x, imu.linear_acceleration.y, imu.linear_acceleration.z]
-        out["feet"] = list(feet.data)
-        out["feet_label"] = feet.layout.dim[0].label
+        if robot.feet:
+            out["feet"] = list(seen["feet"].data)
+            out["feet_label"] = seen["feet"].layout.dim[0].label
         out["joy_buttons"], out["joy_axes"] = list(joy.buttons), list(joy.axes)
         commanding["on"] = True
         time.sleep(1.0)  # 50 time constants of the fake's motors
         out["after"] = joints()
         bad = LowCmd()
-        bad.head, bad.level_flag, bad.crc = [0xFE, 0xEF], 0xFF, 1  # valid header, wrong CRC
+        if robot.feet:
+            bad.head, bad.level_flag = [0xFE, 0xEF], 0xFF  # a valid Go2 header
+        else:
+            bad.mode_machine = 5  # the fake G1's
+        bad.crc = 1  # a wrong CRC
         for m in bad.motor_cmd:
             m.q, m.kp = 1.0, 50.0
         while bad_pub.get_subscription_count() == 0:
@@ -864,6 +879,8 @@ def main() -> None:
     ap.add_argument("--driver", choices=("service", "joystick"), default="service", help="session: who switches modes")
     ap.add_argument("--stand-up-s", type=float, default=2.0, help="session: the controller's stand_up_s")
     ap.add_argument("--state", default="passive", help="hold_state: the controller's state to hold")
+    ap.add_argument("--robot", default="go2", help="bridge: go2 or g1")
+    ap.add_argument("--joint", default="FL_calf_joint", help="bridge: the one joint commanded away from the default")
     ap.add_argument("--heartbeat-timeout", type=float, default=0.2, help="estop: the controller's heartbeat_timeout_s")
     ap.add_argument("--read", action="append", default=[], help="params: node:name1,name2 (repeatable)")
     ap.add_argument("--controller-params", default="", help="startup: comma-separated parameter names to read")

@@ -75,7 +75,7 @@ def test_motor_order_is_fr_fl_rr_rl_by_name():
     assert unitree.GO2_MOTORS[5] == "FL_calf_joint" and unitree.GO2_MOTORS[9] == "RL_hip_joint"
     policy = [f"{leg}_{p}_joint" for leg in ("FL", "FR", "RL", "RR") for p in ("hip", "thigh", "calf")]
     np.testing.assert_array_equal(unitree.motor_index(policy), [3, 4, 5, 0, 1, 2, 9, 10, 11, 6, 7, 8])
-    with pytest.raises(ValueError, match=r"joints \['FL_knee_joint'\] are not Go2 motors"):
+    with pytest.raises(ValueError, match=r"joints \[.FL_knee_joint.\] are not motors of this robot"):
         unitree.motor_index(["FL_knee_joint"])
 
 
@@ -91,3 +91,31 @@ def test_the_remote_packet_becomes_joy_with_ros_axis_signs():
     assert axes == pytest.approx([-0.5, 0.25, 0.75, 1.0, 0.3])  # right stick pushed right -> negative yaw axis
     with pytest.raises(ValueError, match="40 bytes"):
         unitree.decode_remote(b"\x00" * 39)
+
+
+def test_the_g1_command_is_laid_out_as_the_sdks_unitree_hg_struct_and_crcd_the_same_way():
+    """1004 bytes: mode_pr, mode_machine, 2 padding bytes, 35 motors of 28 bytes from 4 (mode, 3 padding bytes, q,
+    dq, tau, kp, kd, reserve), reserve[4] at 984, crc at 1000."""
+    motors = [SimpleNamespace(mode=1, q=0.1 * i, dq=0.0, tau=0.0, kp=40.0, kd=1.0, reserve=0) for i in range(35)]
+    cmd = SimpleNamespace(mode_pr=0, mode_machine=5, motor_cmd=motors, reserve=[0, 0, 0, 7], crc=0xDEADBEEF)
+    raw = unitree.pack_hg_low_cmd(cmd)
+    assert len(raw) == 1004 and raw[:4] == bytes([0, 5, 0, 0])
+    assert raw[4 + 28] == 1 and struct.unpack_from("<f", raw, 4 + 28 + 4)[0] == pytest.approx(0.1)  # motor 1: mode, q
+    assert struct.unpack_from("<4II", raw, 984) == (0, 0, 0, 7, 0xDEADBEEF)
+    words = list(struct.unpack("<251I", raw))
+    assert unitree.hg_low_cmd_crc(cmd) == reference_crc(words[:250])
+    assert unitree.UNITREE_ROBOTS["g1"].crc is unitree.hg_low_cmd_crc
+
+
+def test_g1_motor_order_is_unitrees_and_the_policys():
+    """unitree_sdk2's G1JointIndex: left leg 0-5, right leg 6-11, waist 12-14, left arm 15-21, right arm 22-28."""
+    from lm_reward_learning.robots import get_robot
+
+    g1 = unitree.G1_MOTORS
+    assert (g1[0], g1[3], g1[5], g1[6], g1[12], g1[14], g1[15], g1[21], g1[22], g1[28]) == (
+        "left_hip_pitch_joint", "left_knee_joint", "left_ankle_roll_joint", "right_hip_pitch_joint",
+        "waist_yaw_joint", "waist_pitch_joint", "left_shoulder_pitch_joint", "left_wrist_yaw_joint",
+        "right_shoulder_pitch_joint", "right_wrist_yaw_joint",
+    )  # fmt: skip
+    assert g1 == get_robot("g1").joint_names  # the vendored MJCF names its joints as Unitree does
+    np.testing.assert_array_equal(unitree.motor_index(["left_knee_joint"], g1), [3])

@@ -59,15 +59,17 @@ before ``setup_ros.sh`` added one skips the ROS tests with the reason instead of
 
 
 def missing_unitree(env: dict[str, str]) -> str | None:
-    """Why ``unitree_go`` messages cannot be imported in the ROS environment, or None."""
+    """Why the ``unitree_go`` and ``unitree_hg`` messages cannot be imported in the ROS environment, or None."""
     probe = subprocess.run(
-        [str(VENV_PYTHON), "-c", "import unitree_go.msg"], env=env, capture_output=True, text=True, timeout=60
-    )
+        [str(VENV_PYTHON), "-c", "import unitree_go.msg, unitree_hg.msg"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
     if probe.returncode == 0:
         return None
     return (
-        "no unitree_go messages: re-run `bash scripts/setup_ros.sh` (it builds ros2_ws/src/unitree_go into "
-        ".ros-install), or point LMRL_ROS_OVERLAY at an install prefix that has them (Unitree's unitree_ros2)"
+        "no unitree_go / unitree_hg messages: re-run `bash scripts/setup_ros.sh` (it builds ros2_ws/src/unitree_go "
+        "and unitree_hg into .ros-install), or point LMRL_ROS_OVERLAY at an install prefix that has them (Unitree's "
+        "unitree_ros2)"
     )
 
 

@@ -17,6 +17,7 @@ from lm_reward_learning.ros.deploy_params import (
     FILE_CHOICES,
     MUJOCO_SIM_NODE,
     POLICY_CONTROLLER,
+    UNITREE_G1_BRIDGE,
     UNITREE_GO2_BRIDGE,
 )
 
@@ -65,7 +66,8 @@ def test_declares_the_issue_arguments_and_uses_only_those():
 def test_starts_the_nodes_with_their_config_files():
     nodes = {ast.literal_eval(_kw(c, "executable")): c for c in _calls("Node") + _calls("LifecycleNode")}
     assert set(nodes) == {
-        "mujoco_sim_node", "policy_controller", "robot_state_publisher", "unitree_go2_bridge", "deploy_recorder"
+        "mujoco_sim_node", "policy_controller", "robot_state_publisher", "unitree_go2_bridge", "unitree_g1_bridge",
+        "deploy_recorder",
     }  # fmt: skip
     assert _calls("LifecycleNode")[0] is nodes["policy_controller"]  # the controller is a lifecycle node
     assert "IfCondition(LaunchConfiguration('sim'))" in ast.unparse(_kw(nodes["mujoco_sim_node"], "condition"))
@@ -73,8 +75,10 @@ def test_starts_the_nodes_with_their_config_files():
     assert "UnlessCondition(LaunchConfiguration('sim'))" in ast.unparse(
         _kw(nodes["robot_state_publisher"], "condition")
     )
-    bridge_if = ast.unparse(_kw(nodes["unitree_go2_bridge"], "condition"))
-    assert "LaunchConfiguration('sim')" in bridge_if and "LaunchConfiguration('driver')" in bridge_if
+    for robot in ("go2", "g1"):
+        assert ast.unparse(_kw(nodes[f"unitree_{robot}_bridge"], "condition")) == f"_driver('unitree_{robot}')"
+    driver = next(f for f in ast.walk(TREE) if isinstance(f, ast.FunctionDef) and f.name == "_driver")
+    assert "'false'" in ast.unparse(driver) and "LaunchConfiguration('driver')" in ast.unparse(driver)
     assert "robot_description" in ast.unparse(_kw(nodes["robot_state_publisher"], "parameters"))
     for robot in ("go2", "g1"):
         assert (REPO / "config" / "ros" / "urdf" / f"{robot}.urdf").is_file()
@@ -87,6 +91,7 @@ def test_starts_the_nodes_with_their_config_files():
         ["ros", "deploy_recorder.yaml"],
         ["ros", "mujoco_sim_node.yaml"],
         ["ros", "policy_controller.yaml"],
+        ["ros", "unitree_g1_bridge.yaml"],
         ["ros", "unitree_go2_bridge.yaml"],
     ]
     for parts in configs:
@@ -108,6 +113,7 @@ def test_configures_at_start_and_activates_only_when_asked():
         ("policy_controller", POLICY_CONTROLLER),
         ("mujoco_sim_node", MUJOCO_SIM_NODE),
         ("unitree_go2_bridge", UNITREE_GO2_BRIDGE),
+        ("unitree_g1_bridge", UNITREE_G1_BRIDGE),
         ("deploy_recorder", DEPLOY_RECORDER),
     ],
 )

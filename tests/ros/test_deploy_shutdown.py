@@ -3,7 +3,7 @@
 ``policy_controller`` is held by the probe (``tests/deploy/ros_probe.py hold_state``, with its fake robot still
 publishing) in each lifecycle state and each mode, then gets SIGINT: it must exit with code 0 within 5 s, and
 from an active state its last joint command must be damping (kp 0). ``mujoco_sim_node`` (both pacings) and
-``unitree_go2_bridge`` (idle, and while commanding the fake Go2) get the same signal.
+``unitree_go2_bridge`` (idle, and while commanded) and ``unitree_g1_bridge`` (idle) get the same signal.
 """
 
 from __future__ import annotations
@@ -95,13 +95,16 @@ def test_mujoco_sim_node_exits_on_sigint(ros_env, tmp_path, mode):
     assert code == 0 and elapsed < 5.0, node.log_text()[-2000:]
 
 
-@pytest.mark.parametrize("commanding", [False, True], ids=["idle", "commanding"])
-def test_unitree_go2_bridge_exits_on_sigint(ros_env, tmp_path, commanding):
+@pytest.mark.parametrize(("robot", "commanding"), [("go2", False), ("go2", True), ("g1", False)])
+def test_unitree_bridges_exit_on_sigint(ros_env, tmp_path, robot, commanding):
+    """Idle (nothing commanded yet) and, for the Go2, commanding (it sends damping on its way out; the G1 bridge
+    sends nothing before it has the robot's LowState, which this test does not publish)."""
     reason = missing_unitree(ros_env)
     if reason:
         pytest.skip(reason)
-    argv = node_argv("unitree_go2_bridge", "-p", "lowcmd_topic:=lowcmd", "-p", "lowstate_topic:=lowstate")
-    node = start_node(ros_env, tmp_path, argv, "unitree_go2_bridge")
+    name = f"unitree_{robot}_bridge"
+    argv = node_argv(name, "-p", "lowcmd_topic:=lowcmd", "-p", "lowstate_topic:=lowstate")
+    node = start_node(ros_env, tmp_path, argv, name)
     pub = None
     try:
         node.wait_for("ready: joint_commands ->", timeout=90)

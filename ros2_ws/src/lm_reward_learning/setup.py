@@ -34,6 +34,7 @@ NODES = {
     "policy_controller": "lm_reward_learning.ros.policy_controller:main",
     "mujoco_sim_node": "lm_reward_learning.ros.mujoco_sim_node:main",
     "unitree_go2_bridge": "lm_reward_learning.ros.unitree_go2_bridge:main",
+    "unitree_g1_bridge": "lm_reward_learning.ros.unitree_g1_bridge:main",
     "deploy_recorder": "lm_reward_learning.ros.deploy_recorder:main",
 }
 """Console scripts, installed to ``lib/lm_reward_learning/`` for ``ros2 run`` and launch files."""
@@ -51,7 +52,7 @@ def _tree(top: Path, dest: str) -> list[tuple[str, list[str]]]:
 
 
 def _meshes() -> list[tuple[str, list[str]]]:
-    """``data_files`` entries installing each robot's meshes (and licence files) into ``share/<pkg>/meshes/<robot>/``."""
+    """``data_files`` entries installing each robot's meshes and licences into ``share/<pkg>/meshes/<robot>/``."""
     entries = []
     for robot in sorted((SRC / PACKAGE / "robots" / "assets").iterdir()):
         if (robot / "meshes").is_dir():

@@ -157,13 +157,94 @@ def remote_to_joy(remote: Remote) -> tuple[list[int], list[float]]:
     return buttons, [-remote.lx, remote.ly, -remote.rx, remote.ry, remote.l2]
 
 
-def motor_index(joint_names: Sequence[str]) -> np.ndarray:
-    """Motor index of each of ``joint_names``.
+def motor_index(joint_names: Sequence[str], motors: Sequence[str] = GO2_MOTORS) -> np.ndarray:
+    """Motor index of each of ``joint_names`` among ``motors`` (the robot's motor order; default the Go2's).
 
     Raises:
-        ValueError: naming the joints that are not Go2 motors.
+        ValueError: naming the joints that are not among the motors.
     """
-    unknown = [n for n in joint_names if n not in GO2_MOTORS]
+    unknown = [n for n in joint_names if n not in motors]
     if unknown:
-        raise ValueError(f"joints {unknown} are not Go2 motors; the Go2's are {list(GO2_MOTORS)}")
-    return np.array([GO2_MOTORS.index(n) for n in joint_names], dtype=np.int64)
+        raise ValueError(f"joints {unknown} are not motors of this robot; its motors are {list(motors)}")
+    return np.array([list(motors).index(n) for n in joint_names], dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------------- the G1 (unitree_hg)
+G1_MOTORS = (
+    *(
+        f"{side}_{j}_joint"
+        for side in ("left", "right")
+        for j in ("hip_pitch", "hip_roll", "hip_yaw", "knee", "ankle_pitch", "ankle_roll")
+    ),
+    "waist_yaw_joint",
+    "waist_roll_joint",
+    "waist_pitch_joint",
+    *(
+        f"{side}_{j}_joint"
+        for side in ("left", "right")
+        for j in ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow", "wrist_roll", "wrist_pitch", "wrist_yaw")
+    ),
+)
+"""Joint of each motor index 0-28 of the 29-DoF G1's ``unitree_hg`` LowCmd/LowState (unitree_sdk2's
+``G1JointIndex``: LeftHipPitch = 0 ... LeftAnkleRoll = 5, RightHipPitch = 6 ... 11, WaistYaw = 12, WaistRoll,
+WaistPitch, LeftShoulderPitch = 15 ... LeftWristYaw = 21, RightShoulderPitch = 22 ... RightWristYaw = 28)."""
+HG_NUM_MOTORS = 35
+"""Length of ``unitree_hg`` ``motor_cmd`` / ``motor_state`` (``MotorCmd[35]``)."""
+HG_MODE_PR = 0
+"""``mode_pr`` of unitree_sdk2's G1 examples: ankles commanded as pitch and roll (the MJCF's joints)."""
+HG_MOTOR_ENABLE = 1
+HG_LOW_CMD_LAYOUT = "<BB2x" + "B3x5fI" * HG_NUM_MOTORS + "4II"
+"""``struct`` format of unitree_sdk2's ``unitree_hg`` LowCmd: mode_pr, mode_machine, 2 padding bytes, 35 motors of
+28 bytes (mode, 3 padding bytes, q, dq, tau, kp, kd, reserve), reserve[4], crc: 1004 bytes."""
+
+
+def pack_hg_low_cmd(cmd: Any) -> bytes:
+    """``cmd`` (a ``unitree_hg/msg/LowCmd`` or any object with its fields) as unitree_sdk2's C struct.
+
+    Raises:
+        ValueError: if a field has the wrong length or a value does not fit its type.
+    """
+    if len(cmd.motor_cmd) != HG_NUM_MOTORS:
+        raise ValueError(f"LowCmd.motor_cmd has {len(cmd.motor_cmd)} motors, not {HG_NUM_MOTORS}")
+    values: list[Any] = [cmd.mode_pr, cmd.mode_machine]
+    for m in cmd.motor_cmd:
+        values += [m.mode, m.q, m.dq, m.tau, m.kp, m.kd, m.reserve]
+    values += [*cmd.reserve, cmd.crc]
+    try:
+        return struct.pack(HG_LOW_CMD_LAYOUT, *(int(v) if not isinstance(v, float) else v for v in values))
+    except struct.error as exc:
+        raise ValueError(f"LowCmd does not fit unitree_sdk2's unitree_hg layout: {exc}") from None
+
+
+def hg_low_cmd_crc(cmd: Any) -> int:
+    """The ``crc`` a G1 expects for a ``unitree_hg`` LowCmd (the same CRC as the Go2's, over its own layout)."""
+    words = np.frombuffer(pack_hg_low_cmd(cmd), dtype="<u4")
+    return crc32_core(words[:-1])
+
+
+@dataclass(frozen=True)
+class UnitreeRobot:
+    """What differs between the Unitree robots the bridge speaks to.
+
+    Attributes:
+        name: Registered robot (``go2``, ``g1``).
+        package: Message package of its LowCmd/LowState (``unitree_go``, ``unitree_hg``).
+        motors: Joint of each motor index.
+        slots: Length of the messages' motor arrays.
+        feet: Leg of each ``foot_force`` entry; empty: no foot force in LowState.
+        crc: The command's CRC function.
+    """
+
+    name: str
+    package: str
+    motors: tuple[str, ...]
+    slots: int
+    feet: tuple[str, ...]
+    crc: Any
+
+
+UNITREE_ROBOTS = {
+    "go2": UnitreeRobot("go2", "unitree_go", GO2_MOTORS, NUM_MOTORS, GO2_FEET, low_cmd_crc),
+    "g1": UnitreeRobot("g1", "unitree_hg", G1_MOTORS, HG_NUM_MOTORS, (), hg_low_cmd_crc),
+}
+"""The robots :mod:`lm_reward_learning.ros.unitree_bridge` speaks to."""

@@ -197,37 +197,54 @@ MUJOCO_SIM_NODE: tuple[Param, ...] = (
 )
 """Parameters of ``mujoco_sim_node`` (``config/ros/mujoco_sim_node.yaml``)."""
 
-UNITREE_GO2_BRIDGE: tuple[Param, ...] = (
-    Param(
-        "command_joints",
-        [],
-        "joint order of joint_commands (position_kp_kd layout), as policy_controller's; empty: the Go2's policy order",
-        names,
-    ),
-    Param("rate_hz", 500.0, "LowCmd rate, Hz (Unitree's low-level examples: 500)", positive),
-    Param(
-        "command_timeout_s",
-        0.1,
-        "joint_commands older than this: the bridge itself sends damping (kp 0, kd damping_kd), s",
-        positive,
-    ),
-    Param("damping_kd", 1.0, "joint damping of the bridge's own damping command, N·m·s/rad", non_negative),
-    Param("lowcmd_topic", "/lowcmd", "unitree_go/msg/LowCmd topic (the robot's: /lowcmd)"),
-    Param("lowstate_topic", "/lowstate", "unitree_go/msg/LowState topic (the robot's: /lowstate)"),
-    Param(
-        "state_rate_hz",
-        200.0,
-        "most LowState messages per second republished as joint_states, imu/data, foot_force, Hz",
-        positive,
-    ),
-    Param("base_frame", "base", "frame_id of imu/data (the URDF's root link)"),
-    Param("joy_rate_hz", 50.0, "rate of joy (the wireless remote as sensor_msgs/Joy, unitree layout), Hz", positive),
-)
+
+def _bridge_params(robot: str, base_frame: str) -> tuple[Param, ...]:
+    """Parameters of ``unitree_<robot>_bridge``."""
+    return (
+        Param(
+            "command_joints",
+            [],
+            f"joint order of joint_commands (position_kp_kd layout), as policy_controller's; empty: the {robot}'s "
+            "joint order",
+            names,
+        ),
+        Param("rate_hz", 500.0, "LowCmd rate, Hz (Unitree's low-level examples: 500)", positive),
+        Param(
+            "command_timeout_s",
+            0.1,
+            "joint_commands older than this: the bridge itself sends damping (kp 0, kd damping_kd), s",
+            positive,
+        ),
+        Param("damping_kd", 1.0, "joint damping of the bridge's own damping command, N·m·s/rad", non_negative),
+        Param("lowcmd_topic", "/lowcmd", "LowCmd topic (the robot's: /lowcmd)"),
+        Param("lowstate_topic", "/lowstate", "LowState topic (the robot's: /lowstate)"),
+        Param(
+            "state_rate_hz",
+            200.0,
+            "most LowState messages per second republished as joint_states, imu/data, foot_force, Hz",
+            positive,
+        ),
+        Param("base_frame", base_frame, "frame_id of imu/data (the URDF's root link)"),
+        Param(
+            "joy_rate_hz", 50.0, "rate of joy (the wireless remote as sensor_msgs/Joy, unitree layout), Hz", positive
+        ),
+    )
+
+
+UNITREE_GO2_BRIDGE = _bridge_params("go2", "base")
 """Parameters of ``unitree_go2_bridge`` (``config/ros/unitree_go2_bridge.yaml``)."""
+UNITREE_G1_BRIDGE = _bridge_params("g1", "pelvis")
+"""Parameters of ``unitree_g1_bridge`` (``config/ros/unitree_g1_bridge.yaml``)."""
 
 DEPLOY_RECORDER: tuple[Param, ...] = (
     Param("bag", "", "rosbag2 MCAP directory to create; empty: bags/deploy_<date>_<time> in the working directory"),
     Param("topics", [], "topics to record; empty: all of deploy_recorder.DEPLOY_TOPICS", names),
+    Param(
+        "driver",
+        "unitree_go2",
+        "robot driver whose /lowstate and /lowcmd to record: unitree_go2 (unitree_go), unitree_g1 (unitree_hg), none",
+        one_of("unitree_go2", "unitree_g1", "none"),
+    ),
 )
 """Parameters of ``deploy_recorder`` (``config/ros/deploy_recorder.yaml``)."""
 

@@ -32,6 +32,8 @@ from lm_reward_learning.ros.bag import BagError, BagRecorder, interfaces_typesto
 from lm_reward_learning.ros.deploy_params import DEPLOY_RECORDER, declare_parameters
 from lm_reward_learning.ros.node_params import ParameterError
 
+UNITREE_PACKAGES = {"unitree_go2": "unitree_go", "unitree_g1": "unitree_hg"}
+"""Message package of ``/lowstate`` and ``/lowcmd`` for each ``driver``."""
 DEPLOY_TOPICS: dict[str, str] = {
     "/lowstate": "unitree_go/msg/LowState",
     "/lowcmd": "unitree_go/msg/LowCmd",
@@ -46,9 +48,9 @@ DEPLOY_TOPICS: dict[str, str] = {
     "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
     "odom": "nav_msgs/msg/Odometry",
 }
-"""Topics recorded by default and their types; a topic of ``topics`` is typed by its name without the
-leading ``/`` (``lowstate`` and ``/lowstate`` are both LowState)."""
-TYPES = {k.lstrip("/"): v for k, v in DEPLOY_TOPICS.items()}
+"""Topics recorded by default and their types (``/lowstate`` and ``/lowcmd``: the ``driver``'s package, ``unitree_go``
+for the Go2, ``unitree_hg`` for the G1); a topic of ``topics`` is typed by its name without the leading ``/``
+(``lowstate`` and ``/lowstate`` are both LowState)."""
 LATCHED = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
     depth=20,
@@ -100,20 +102,26 @@ class DeployRecorder(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("deploy_recorder", **kwargs)
         p = declare_parameters(self, DEPLOY_RECORDER, "config/ros/deploy_recorder.yaml")
-        topics = p["topics"] or list(DEPLOY_TOPICS)
-        unknown = [t for t in topics if t.lstrip("/") not in TYPES]
+        package = UNITREE_PACKAGES.get(p["driver"])
+        types = {
+            k.lstrip("/"): v.replace("unitree_go/", f"{package}/") if package else v
+            for k, v in DEPLOY_TOPICS.items()
+            if package or not v.startswith("unitree_go/")
+        }
+        topics = p["topics"] or [t for t in DEPLOY_TOPICS if t.lstrip("/") in types]
+        unknown = [t for t in topics if t.lstrip("/") not in types]
         if unknown:
-            raise ParameterError(f"topics {unknown} have no known type; record some of {sorted(DEPLOY_TOPICS)}")
+            raise ParameterError(f"topics {unknown} have no known type; record some of {sorted(types)}")
         classes = {}
         for topic in topics:
             try:
-                classes[topic] = message_class(TYPES[topic.lstrip("/")])
+                classes[topic] = message_class(types[topic.lstrip("/")])
             except ImportError:
-                self.get_logger().warning(f"not recording {topic}: {TYPES[topic.lstrip('/')]} is not installed")
+                self.get_logger().warning(f"not recording {topic}: {types[topic.lstrip('/')]} is not installed")
         resolved = {t: self.resolve_topic_name(t) for t in classes}
         bag = Path(p["bag"] or f"bags/deploy_{datetime.now():%Y%m%d_%H%M%S}")
-        typestore = _typestore_with({TYPES[t.lstrip("/")] for t in classes})
-        self.recorder = BagRecorder(bag, {resolved[t]: TYPES[t.lstrip("/")] for t in classes}, typestore)
+        typestore = _typestore_with({types[t.lstrip("/")] for t in classes})
+        self.recorder = BagRecorder(bag, {resolved[t]: types[t.lstrip("/")] for t in classes}, typestore)
         self._lock = threading.Lock()
         for topic, cls in classes.items():
             qos = LATCHED if topic.endswith("safety_state") else qos_profile_sensor_data
