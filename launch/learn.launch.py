@@ -10,7 +10,7 @@ Starts the four nodes of the bi-level loop, each with its ``config/ros/<node>.ya
 * ``feedback_node`` — action server ``get_visual_feedback`` (upper level), publishes ``visual_feedback``;
 * ``reward_synth_node`` — action server ``synthesize_reward`` (lower level), publishes ``reward_program``;
 
-and RViz with ``config/rviz/lmrl.rviz`` unless ``rviz:=false``.
+and RViz with ``config/rviz/lmrl.rviz`` (and ``robot_state_publisher`` for its RobotModel) unless ``rviz:=false``.
 
 Arguments (``ros2 launch ... --show-args``): ``video`` (expert video; empty: the bundled clip),
 ``robot`` (``go2``, ``g1``), ``feedback`` (``motion``, ``human``, ``openai``), ``synthesis``
@@ -25,7 +25,7 @@ from __future__ import annotations
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import Command, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
@@ -103,4 +103,17 @@ def generate_launch_description() -> LaunchDescription:
         arguments=["-d", _config("rviz", "lmrl.rviz")],
         condition=IfCondition(LaunchConfiguration("rviz")),
     )
-    return LaunchDescription([*arguments, trainer, feedback, synthesis, session, rviz])
+    # The robot model for RViz's RobotModel: robot_description (transient local) and the fixed foot frames only; the
+    # links' TF comes from trainer_node, so robot_state_publisher's joint_states input is left unconnected.
+    urdf = PathJoinSubstitution(
+        [FindPackageShare(PACKAGE), "config", "ros", "urdf", [LaunchConfiguration("robot"), ".urdf"]]
+    )
+    description = Node(
+        package="robot_state_publisher",
+        executable="robot_state_publisher",
+        name="robot_state_publisher",
+        parameters=[{"robot_description": ParameterValue(Command(["cat ", urdf]), value_type=str)}],
+        remappings=[("joint_states", "robot_state_publisher/unused_joint_states")],
+        condition=IfCondition(LaunchConfiguration("rviz")),
+    )
+    return LaunchDescription([*arguments, trainer, feedback, synthesis, session, description, rviz])

@@ -35,12 +35,14 @@ def generate_launch_description() -> LaunchDescription:
     urdf = PathJoinSubstitution(
         [FindPackageShare(PACKAGE), "config", "ros", "urdf", [LaunchConfiguration("robot"), ".urdf"]]
     )
-    # robot_description (transient local) for RViz's RobotModel, drawn over the bag's (or trainer_node's) TF.
+    # robot_description (transient local) for RViz's RobotModel, drawn over the bag's (or trainer_node's) TF of every
+    # link; robot_state_publisher adds only the fixed foot frames (its joint_states input is left unconnected).
     description = Node(
         package="robot_state_publisher",
         executable="robot_state_publisher",
         name="robot_state_publisher",
         parameters=[{"robot_description": ParameterValue(Command(["cat ", urdf]), value_type=str)}],
+        remappings=[("joint_states", "robot_state_publisher/unused_joint_states")],
     )
     rviz = Node(
         package="rviz2",
