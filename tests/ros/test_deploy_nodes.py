@@ -68,6 +68,9 @@ def faults(ros_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) ->
     argv = controller_argv(
         "-p", f"policy:={bad}", "-p", "stand_up_s:=0.3", "-p", "start_mode:=policy",
         "-p", "joint_states_timeout_s:=5.0", "-p", "diagnostics_period_s:=0.3", "-p", "cmd_vel_timeout_s:=0.0",
+        # The fault sequence must not be cut short by a stall of this shared machine (281 ms seen with the 100 ms
+        # default); the watchdog's timing at its default is measured below (test_the_watchdog_damps...).
+        "-p", "sensor_timeout_s:=0.5",
     )  # fmt: skip
     node = start_node(ros_env, cwd, argv, "policy_controller")
     try:
@@ -108,8 +111,8 @@ def test_stand_up_ramps_from_the_measured_pose_to_the_default(faults):
 def test_stale_imu_switches_to_damping(faults):
     stale = faults[0]["stale_imu"]
     assert stale["state"].startswith("damping: IMU stale: last message")
-    assert "> sensor_timeout_s 100 ms" in stale["state"]
-    assert stale["latency_s"] < 0.5  # 100 ms timeout + one 20 ms tick + delivery, on a loaded machine
+    assert "> sensor_timeout_s 500 ms" in stale["state"]
+    assert stale["latency_s"] < 1.0  # 500 ms timeout + the watchdog's 5 ms period + delivery, on a loaded machine
     np.testing.assert_allclose(stale["command"]["kp"], 0.0)
     np.testing.assert_allclose(stale["command"]["kd"], 1.0)  # damping_kd
     assert stale["still_damping"]  # latched: the IMU coming back does not restart the policy
