@@ -79,7 +79,8 @@ def over_ros(duration: float, priority: int, executor: str) -> dict[str, float]:
         ("mujoco_sim_node", ["-p", "mode:=lockstep"]),
         (
             "policy_controller",
-            ["-p", f"policy:={POLICY}", "-p", "soft_start_s:=1.0", "-p", f"stats_window:={window}",
+            ["-p", f"policy:={POLICY}", "-p", "stand_up_s:=1.0", "-p", "start_mode:=policy",
+             "-p", "heartbeat_timeout_s:=0.0", "-p", f"stats_window:={window}",
              "-p", f"realtime_priority:={priority}", "-p", f"executor:={executor}"],
         ),
     ):  # fmt: skip
@@ -135,7 +136,7 @@ def over_ros(duration: float, priority: int, executor: str) -> dict[str, float]:
     try:
         transition(Transition.TRANSITION_CONFIGURE)
         transition(Transition.TRANSITION_ACTIVATE)
-        wait(lambda: any(s.startswith("running") for s in state), 30.0, "the policy to run")
+        wait(lambda: any(s.startswith("policy") for s in state), 30.0, "the policy to run")
         t_run = time.monotonic()
         time.sleep(duration)
         diag.clear()

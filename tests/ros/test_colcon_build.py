@@ -44,8 +44,9 @@ def colcon_install(ros_env, tmp_path_factory):
 
 def test_colcon_installs_scripts_launch_and_config(colcon_install):
     pkg = colcon_install / "lm_reward_learning"
-    script = pkg / "lib" / "lm_reward_learning" / "trainer_node"
-    assert script.is_file() and script.stat().st_mode & 0o111
+    for name in ("trainer_node", "policy_controller", "unitree_go2_bridge", "deploy_recorder"):
+        script = pkg / "lib" / "lm_reward_learning" / name
+        assert script.is_file() and script.stat().st_mode & 0o111, name
     share = pkg / "share" / "lm_reward_learning"
     for rel in (
         "package.xml",
@@ -54,6 +55,11 @@ def test_colcon_installs_scripts_launch_and_config(colcon_install):
         "config/ros/trainer_node.yaml",
         "config/rviz/lmrl.rviz",
         "config/train/go2.yaml",
+        "config/ros/urdf/go2.urdf",
+        "config/ros/joystick/layouts.yaml",
+        "meshes/go2/base_0.stl",  # the URDF's package://lm_reward_learning/meshes/go2/ URIs resolve here
+        "meshes/g1/pelvis.stl",
+        "meshes/go2/LICENSE",
     ):
         assert (share / rel).is_file(), rel
     assert (pkg / "share" / "ament_index" / "resource_index" / "packages" / "lm_reward_learning").is_file()

@@ -12,7 +12,14 @@ import ast
 import pytest
 from ros_harness import REPO, shipped_params
 
-from lm_reward_learning.ros.deploy_params import FILE_CHOICES, MUJOCO_SIM_NODE, POLICY_CONTROLLER
+from lm_reward_learning.ros.deploy_params import (
+    DEPLOY_RECORDER,
+    FILE_CHOICES,
+    MUJOCO_SIM_NODE,
+    POLICY_CONTROLLER,
+    UNITREE_G1_BRIDGE,
+    UNITREE_GO2_BRIDGE,
+)
 
 LAUNCH = REPO / "launch" / "deploy.launch.py"
 TREE = ast.parse(LAUNCH.read_text(), str(LAUNCH))
@@ -43,24 +50,50 @@ def _declared() -> dict[str, str]:
 
 def test_declares_the_issue_arguments_and_uses_only_those():
     declared = _declared()
-    assert set(declared) == {"sim", "policy", "robot", "sim_mode", "activate"}
+    assert set(declared) == {
+        "sim", "policy", "robot", "sim_mode", "activate", "start_mode", "heartbeat_timeout_s", "joy_layout", "driver",
+        "record",
+    }  # fmt: skip
+    assert declared["heartbeat_timeout_s"] == "0.2"  # as config/ros/policy_controller.yaml
+    assert declared["driver"] == "unitree_go2" and declared["record"] == "false"
+    assert declared["start_mode"] == "passive"  # on hardware the operator stands the robot up
     assert declared["sim"] == "true" and declared["sim_mode"] in ("realtime", "lockstep")
     assert (REPO / declared["policy"] / "policy.onnx").is_file()  # the shipped policy, from the repo root
     used = {ast.literal_eval(c.args[0]) for c in _calls("LaunchConfiguration")}
     assert used <= set(declared), used - set(declared)
 
 
-def test_starts_the_two_nodes_with_their_config_files():
+def test_starts_the_nodes_with_their_config_files():
     nodes = {ast.literal_eval(_kw(c, "executable")): c for c in _calls("Node") + _calls("LifecycleNode")}
-    assert set(nodes) == {"mujoco_sim_node", "policy_controller"}
+    assert set(nodes) == {
+        "mujoco_sim_node", "policy_controller", "robot_state_publisher", "unitree_go2_bridge", "unitree_g1_bridge",
+        "deploy_recorder",
+    }  # fmt: skip
     assert _calls("LifecycleNode")[0] is nodes["policy_controller"]  # the controller is a lifecycle node
-    assert _kw(nodes["mujoco_sim_node"], "condition") is not None  # only with sim:=true
-    for name in nodes:
+    assert "IfCondition(LaunchConfiguration('sim'))" in ast.unparse(_kw(nodes["mujoco_sim_node"], "condition"))
+    # On hardware: robot_state_publisher with the robot's URDF, and the Go2 bridge unless driver:=none.
+    assert "UnlessCondition(LaunchConfiguration('sim'))" in ast.unparse(
+        _kw(nodes["robot_state_publisher"], "condition")
+    )
+    for robot in ("go2", "g1"):
+        assert ast.unparse(_kw(nodes[f"unitree_{robot}_bridge"], "condition")) == f"_driver('unitree_{robot}')"
+    driver = next(f for f in ast.walk(TREE) if isinstance(f, ast.FunctionDef) and f.name == "_driver")
+    assert "'false'" in ast.unparse(driver) and "LaunchConfiguration('driver')" in ast.unparse(driver)
+    assert "robot_description" in ast.unparse(_kw(nodes["robot_state_publisher"], "parameters"))
+    for robot in ("go2", "g1"):
+        assert (REPO / "config" / "ros" / "urdf" / f"{robot}.urdf").is_file()
+    for name in set(nodes) - {"robot_state_publisher"}:
         # each executable is the module's main() (setup.py's NODES maps name -> lm_reward_learning.ros.<name>:main)
         module = REPO / "src" / "lm_reward_learning" / "ros" / f"{name}.py"
         assert any(isinstance(n, ast.FunctionDef) and n.name == "main" for n in ast.parse(module.read_text()).body)
     configs = [[ast.literal_eval(a) for a in c.args] for c in _calls("_config")]
-    assert sorted(configs) == [["ros", "mujoco_sim_node.yaml"], ["ros", "policy_controller.yaml"]]
+    assert sorted(configs) == [
+        ["ros", "deploy_recorder.yaml"],
+        ["ros", "mujoco_sim_node.yaml"],
+        ["ros", "policy_controller.yaml"],
+        ["ros", "unitree_g1_bridge.yaml"],
+        ["ros", "unitree_go2_bridge.yaml"],
+    ]
     for parts in configs:
         assert (REPO / "config" / "/".join(parts)).is_file()
 
@@ -75,7 +108,14 @@ def test_configures_at_start_and_activates_only_when_asked():
 
 
 @pytest.mark.parametrize(
-    ("node", "table"), [("policy_controller", POLICY_CONTROLLER), ("mujoco_sim_node", MUJOCO_SIM_NODE)]
+    ("node", "table"),
+    [
+        ("policy_controller", POLICY_CONTROLLER),
+        ("mujoco_sim_node", MUJOCO_SIM_NODE),
+        ("unitree_go2_bridge", UNITREE_GO2_BRIDGE),
+        ("unitree_g1_bridge", UNITREE_G1_BRIDGE),
+        ("deploy_recorder", DEPLOY_RECORDER),
+    ],
 )
 def test_parameter_yaml_matches_the_declared_parameters(node, table):
     params = shipped_params(node)

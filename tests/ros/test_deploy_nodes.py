@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,11 @@ def faults(ros_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) ->
     cwd = tmp_path_factory.mktemp("deploy_faults")
     bad = write_policy(cwd / "bad_obs_policy", obs_size=44)
     argv = controller_argv(
-        "-p", f"policy:={bad}", "-p", "soft_start_s:=0.3", "-p", "joint_states_timeout_s:=5.0",
-        "-p", "diagnostics_period_s:=0.3", "-p", "cmd_vel_timeout_s:=0.0",
+        "-p", f"policy:={bad}", "-p", "stand_up_s:=0.3", "-p", "start_mode:=policy",
+        "-p", "joint_states_timeout_s:=5.0", "-p", "diagnostics_period_s:=0.3", "-p", "cmd_vel_timeout_s:=0.0",
+        # The fault sequence must not be cut short by a stall of this shared machine (281 ms seen with the 100 ms
+        # default); the watchdog's timing at its default is measured below (test_the_watchdog_damps...).
+        "-p", "sensor_timeout_s:=0.5",
     )  # fmt: skip
     node = start_node(ros_env, cwd, argv, "policy_controller")
     try:
@@ -94,8 +98,8 @@ def test_mismatched_joint_names_refuse_to_configure(faults):
     assert out["configure"] is True and out["activate"] is True
 
 
-def test_soft_start_ramps_from_the_measured_pose_to_the_default(faults):
-    soft = faults[0]["soft_start"]
+def test_stand_up_ramps_from_the_measured_pose_to_the_default(faults):
+    soft = faults[0]["stand_up"]
     np.testing.assert_allclose(soft["first"]["positions"], CROUCH, atol=0.02)  # from where the robot stands
     np.testing.assert_allclose(soft["last"]["positions"], DEFAULT, atol=1e-6)
     np.testing.assert_allclose(soft["first"]["kp"], 35.0)
@@ -107,8 +111,8 @@ def test_soft_start_ramps_from_the_measured_pose_to_the_default(faults):
 def test_stale_imu_switches_to_damping(faults):
     stale = faults[0]["stale_imu"]
     assert stale["state"].startswith("damping: IMU stale: last message")
-    assert "> sensor_timeout_s 100 ms" in stale["state"]
-    assert stale["latency_s"] < 0.5  # 100 ms timeout + one 20 ms tick + delivery, on a loaded machine
+    assert "> sensor_timeout_s 500 ms" in stale["state"]
+    assert stale["latency_s"] < 1.0  # 500 ms timeout + the watchdog's 5 ms period + delivery, on a loaded machine
     np.testing.assert_allclose(stale["command"]["kp"], 0.0)
     np.testing.assert_allclose(stale["command"]["kd"], 1.0)  # damping_kd
     assert stale["still_damping"]  # latched: the IMU coming back does not restart the policy
@@ -153,7 +157,7 @@ def test_diagnostics_report_timing_and_safety(faults):
     for key in ("jitter_p50_ms", "jitter_p99_ms", "inference_p50_us", "inference_p99_us", "period_p99_ms"):
         assert float(d[key]) >= 0.0, key
     assert float(d["control_period_ms"]) == pytest.approx(20.0)
-    assert d["mode"] in ("running", "damping", "soft_start", "hold", "idle")
+    assert d["mode"] in ("policy", "damping", "stand_up", "hold", "idle", "passive") and d["e_stop"] == "released"
     assert float(d["faults"]) == 2 and float(d["holds"]) == 1  # stale IMU and tilt; the NaN joint state
 
 
@@ -163,7 +167,9 @@ def test_the_watchdog_damps_within_its_timeout_of_the_last_message(ros_env, tmp_
     The control tick runs at 10 Hz here, so a watchdog checked only on control ticks would show up as
     100-200 ms; the watchdog's own 5 ms timer (``watchdog_period_s``) does not depend on the tick.
     """
-    argv = controller_argv("-p", f"policy:={SHIPPED}", "-p", "soft_start_s:=0.0", "-p", "control_rate_hz:=10.0")
+    argv = controller_argv(
+        "-p", f"policy:={SHIPPED}", "-p", "stand_up_s:=0.0", "-p", "start_mode:=policy", "-p", "control_rate_hz:=10.0"
+    )  # fmt: skip
     node = start_node(ros_env, tmp_path, argv, "policy_controller")
     try:
         node.wait_for("ready (unconfigured)", timeout=90)
@@ -201,3 +207,12 @@ def test_the_simulator_resets_to_its_initial_pose_with_its_clock_running_on(ros_
     default = dict(zip(spec.joint_names, spec.per_joint(spec.default_joint_pos), strict=True))
     assert out["joint_pos"] == pytest.approx(default, abs=1e-6)
     assert out["t_after"] >= out["t_before"]  # /clock and the stamps do not jump back
+    # RViz's RobotModel: the URDF (latched) and the TF of every one of its links (/tf) and foot frames (/tf_static).
+    urdf = (REPO / "config" / "ros" / "urdf" / "go2.urdf").read_text()
+    assert out["robot_description"] == urdf
+    links = {e.get("name") for e in ET.fromstring(urdf).iter("link")}
+    framed = {child for _, child in out["tf"]} | {child for _, child in out["tf_static"]} | {"base"}
+    assert links == framed, links ^ framed
+    assert (
+        ["FL_calf", "FL_foot"] in out["tf_static"] and ["base", "FL_hip"] in out["tf"] and ["odom", "base"] in out["tf"]
+    )

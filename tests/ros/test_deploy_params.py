@@ -53,9 +53,10 @@ def test_shipped_parameter_files_start_the_nodes_and_take_effect(ros_env, tmp_pa
     sim = start_node(
         env, REPO, launch_node_argv(DEPLOY_LAUNCH, "mujoco_sim_node", namespace, tmp_path), "sim", tmp_path
     )
-    # One addition after the launch file's arguments: a 0.5 s watchdog (tested with its 0.1 s default in
+    # start_mode:=policy (launch argument): stand up and run unattended, as in simulation. One addition after
+    # the launch file's arguments: a 0.5 s watchdog (tested with its 0.1 s default in
     # test_deploy_nodes), so that a stall of the loaded test machine cannot turn the start into damping.
-    ctl_argv = launch_node_argv(DEPLOY_LAUNCH, "policy_controller", namespace, tmp_path)
+    ctl_argv = launch_node_argv(DEPLOY_LAUNCH, "policy_controller", namespace, tmp_path, {"start_mode": "policy"})
     ctl_argv += ["-p", "sensor_timeout_s:=0.5"]
     ctl = start_node(env, REPO, ctl_argv, "ctl", tmp_path)
     ctl_file, sim_file = shipped_params("policy_controller"), shipped_params("mujoco_sim_node")
@@ -71,7 +72,7 @@ def test_shipped_parameter_files_start_the_nodes_and_take_effect(ros_env, tmp_pa
     logs = f"controller:\n{ctl.log_text()[-3000:]}\nsim:\n{sim.log_text()[-2000:]}"
     assert ctl_code == 0 and sim_code == 0, logs
     # Every value of the files reached the nodes; one of them differs from the code's default (the executor).
-    assert out["controller_params"] == {**ctl_file, "sensor_timeout_s": 0.5}, logs
+    assert out["controller_params"] == {**ctl_file, "sensor_timeout_s": 0.5, "start_mode": "policy"}, logs
     assert out["sim_params"] == sim_file, logs
     assert ctl_file["executor"] == "events" and "executor: events" in ctl.log_text()
     assert f"{len(ctl_file)} of {len(POLICY_CONTROLLER)} parameters set at start-up" in ctl.log_text(), logs
@@ -79,12 +80,12 @@ def test_shipped_parameter_files_start_the_nodes_and_take_effect(ros_env, tmp_pa
     # The controller configures against the simulator with the launch default policy and runs it.
     assert out["configure"] and out["activate"] and out["deactivate"], logs
     assert "configured with policies/go2/flat_walk/policy.onnx" in " ".join(out["states"])
-    assert [s.split(":")[0] for s in out["states"]][-4:] == ["inactive", "soft_start", "running", "inactive"]
+    assert [s.split(":")[0] for s in out["states"]][-5:] == ["inactive", "passive", "stand_up", "policy", "inactive"]
 
 
 @NAMESPACES
 def test_a_bad_value_in_a_parameter_file_stops_the_node_with_the_reason(ros_env, tmp_path, namespace):
-    params = dict(shipped_params("policy_controller"), soft_start_s=-1.0, damping_kd=1, sensor_timeout=0.05)
+    params = dict(shipped_params("policy_controller"), stand_up_s=-1.0, damping_kd=1, sensor_timeout=0.05)
     bad = tmp_path / "policy_controller.yaml"
     bad.write_text(yaml.safe_dump({"/**/policy_controller": {"ros__parameters": params}}))
     argv = launch_node_argv(DEPLOY_LAUNCH, "policy_controller", namespace, tmp_path)
@@ -93,7 +94,7 @@ def test_a_bad_value_in_a_parameter_file_stops_the_node_with_the_reason(ros_env,
     assert node.proc.wait(90) == 2
     errors = [ln for ln in node.log_text().splitlines() if "ERROR" in ln]
     assert len(errors) == 1, node.log_text()  # one paragraph naming every problem and where to fix it
-    assert "soft_start_s=-1.0 must be a number >= 0" in errors[0]
+    assert "stand_up_s=-1.0 must be a number >= 0" in errors[0]
     assert "damping_kd=1 must be a float like 1.0" in errors[0]
     assert "'sensor_timeout' is not a parameter of policy_controller (misspelled?)" in errors[0]
     assert "normally config/ros/policy_controller.yaml" in errors[0]
@@ -112,3 +113,32 @@ def test_an_empty_list_in_a_users_parameter_file_means_the_default(ros_env, tmp_
     assert code == 0, node.log_text()
     n = len(MUJOCO_SIM_NODE)
     assert f"{n} of {n} parameters set at start-up" in node.log_text()
+
+
+@NAMESPACES
+def test_the_bridge_and_recorder_files_load_as_the_launch_file_passes_them(ros_env, tmp_path, namespace):
+    """``unitree_go2_bridge`` and ``deploy_recorder`` (started by deploy.launch.py with ``sim:=false``) with their
+    shipped files, in the root namespace and in a namespace: every value taken, both ready, both exit 0."""
+    from ros_harness import missing_unitree
+
+    from lm_reward_learning.ros.deploy_params import DEPLOY_RECORDER, UNITREE_GO2_BRIDGE
+
+    env = _env(ros_env, namespace)
+    reason = missing_unitree(env)
+    if reason:
+        pytest.skip(reason)
+    nodes = {}
+    for name in ("unitree_go2_bridge", "deploy_recorder"):
+        nodes[name] = start_node(env, tmp_path, launch_node_argv(DEPLOY_LAUNCH, name, namespace, tmp_path), name)
+    try:
+        nodes["unitree_go2_bridge"].wait_for("ready: joint_commands -> /lowcmd at 500 Hz", timeout=90)
+        nodes["deploy_recorder"].wait_for("ready: recording", timeout=90)
+    finally:
+        codes = {name: node.stop() for name, node in nodes.items()}
+    logs = "\n".join(n.log_text()[-2000:] for n in nodes.values())
+    assert codes == {"unitree_go2_bridge": 0, "deploy_recorder": 0}, logs
+    for name, table in (("unitree_go2_bridge", UNITREE_GO2_BRIDGE), ("deploy_recorder", DEPLOY_RECORDER)):
+        n = len(shipped_params(name))
+        assert f"{n} of {len(table)} parameters set at start-up" in nodes[name].log_text(), logs
+    bags = list((tmp_path / "bags").glob("deploy_*/metadata.yaml"))
+    assert len(bags) == 1, logs  # the default bag directory, closed on SIGINT

@@ -58,7 +58,9 @@ def sim_to_sim(ros_env, tmp_path, *probe_args: str, duration: float = DURATION) 
     ]  # fmt: skip
     # The watchdog is tested with its default (100 ms) in test_deploy_nodes; here a loaded CI machine may
     # stall a process for longer than that, which must not turn a walking test into a damping one.
-    ctl_argv = controller_argv("-p", f"policy:={SHIPPED}", "-p", "soft_start_s:=1.0", "-p", "sensor_timeout_s:=0.5")
+    ctl_argv = controller_argv(
+        "-p", f"policy:={SHIPPED}", "-p", "stand_up_s:=1.0", "-p", "sensor_timeout_s:=0.5", "-p", "start_mode:=policy"
+    )  # fmt: skip
     sim = start_node(ros_env, tmp_path, sim_argv, "mujoco_sim_node")
     ctl = start_node(ros_env, tmp_path, ctl_argv, "policy_controller")
     try:
@@ -90,9 +92,11 @@ def test_exported_policy_walks_in_mujoco_sim_node_through_policy_controller(ros_
     assert out["min_height"] > 0.2 and out["max_tilt_rad"] < 0.5, out
     # The safety layer never intervened.
     modes = [s.split(":")[0] for s in out["states"]]
-    assert modes[-3:] == ["inactive", "soft_start", "running"] and "damping" not in modes and "hold" not in modes
+    assert (
+        modes[-4:] == ["inactive", "passive", "stand_up", "policy"] and "damping" not in modes and "hold" not in modes
+    )
     d = out["diagnostics"]
-    assert d["mode"] == "running" and float(d["faults"]) == 0 and float(d["rate_limited"]) == 0
+    assert d["mode"] == "policy" and float(d["faults"]) == 0 and float(d["rate_limited"]) == 0
     assert d["command"] == f"{command:.4g} 0 0" and float(d["cmd_clamped"]) == 0
     # A sanity bound (the benchmark measures jitter properly): with the two cores shared by other jobs
     # (load average 6 seen here) the 99th percentile reaches 25 ms.

@@ -150,7 +150,7 @@ def test_parameter_files_match_their_node_in_any_namespace_and_hold_no_empty_lis
     assert all(lists(data)), f"{path.name} holds an empty list"
 
 
-def test_rviz_config_shows_the_rollout_image_and_the_robot_tf():
+def test_rviz_config_shows_the_rollout_image_the_robot_tf_and_its_model():
     rviz = yaml.safe_load((REPO / "config" / "rviz" / "lmrl.rviz").read_text())
     manager = rviz["Visualization Manager"]
     displays = {d["Class"]: d for d in manager["Displays"]}
@@ -159,6 +159,10 @@ def test_rviz_config_shows_the_rollout_image_and_the_robot_tf():
     assert displays["rviz_default_plugins/TF"]["Enabled"]
     assert manager["Global Options"]["Fixed Frame"] == shipped_params("trainer_node")["odom_frame"]
     assert manager["Views"]["Current"]["Target Frame"] == "base"  # the Go2's base body
+    model = displays["rviz_default_plugins/RobotModel"]
+    assert model["Enabled"] and model["Description Source"] == "Topic"
+    assert model["Description Topic"]["Value"] == "/robot_description"
+    assert model["Description Topic"]["Durability Policy"] == "Transient Local"  # latched, as it is published
 
 
 def test_ament_packages_are_format_3_with_matching_build_types():

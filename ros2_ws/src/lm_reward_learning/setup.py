@@ -7,7 +7,9 @@ referenced by relative paths. Installed layout (``colcon build``):
 * ``lib/python3.X/site-packages/lm_reward_learning`` — the core, with ``config/`` as
   ``lm_reward_learning/_repo_config`` (where ``lm_reward_learning.config.config_dir`` looks);
 * ``lib/lm_reward_learning/<node>`` — one console script per node (``ros2 run lm_reward_learning <node>``);
-* ``share/lm_reward_learning/{launch,config}`` — launch files, ROS parameters, RViz config, training YAML.
+* ``share/lm_reward_learning/{launch,config}`` — launch files, ROS parameters, RViz config, URDF, training YAML;
+* ``share/lm_reward_learning/meshes/<robot>/`` — the robots' meshes and licences, for the URDF's
+  ``package://lm_reward_learning/meshes/<robot>/<file>`` URIs (RViz, robot_state_publisher).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ NODES = {
     "reward_synth_node": "lm_reward_learning.ros.reward_synth_node:main",
     "policy_controller": "lm_reward_learning.ros.policy_controller:main",
     "mujoco_sim_node": "lm_reward_learning.ros.mujoco_sim_node:main",
+    "unitree_go2_bridge": "lm_reward_learning.ros.unitree_go2_bridge:main",
+    "unitree_g1_bridge": "lm_reward_learning.ros.unitree_g1_bridge:main",
+    "deploy_recorder": "lm_reward_learning.ros.deploy_recorder:main",
 }
 """Console scripts, installed to ``lib/lm_reward_learning/`` for ``ros2 run`` and launch files."""
 
@@ -44,6 +49,17 @@ def _tree(top: Path, dest: str) -> list[tuple[str, list[str]]]:
             target = Path("share", PACKAGE, dest, rel)
             entries.append((str(target), [str(Path(dirpath, f)) for f in sorted(files)]))
     return sorted(entries)
+
+
+def _meshes() -> list[tuple[str, list[str]]]:
+    """``data_files`` entries installing each robot's meshes and licences into ``share/<pkg>/meshes/<robot>/``."""
+    entries = []
+    for robot in sorted((SRC / PACKAGE / "robots" / "assets").iterdir()):
+        if (robot / "meshes").is_dir():
+            licences = sorted(str(p) for p in robot.glob("LICENSE*"))
+            meshes = sorted(str(p) for p in (robot / "meshes").iterdir() if p.is_file())
+            entries.append((str(Path("share", PACKAGE, "meshes", robot.name)), meshes + licences))
+    return entries
 
 
 def _package_files(top: Path) -> list[str]:
@@ -79,6 +95,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         *_tree(REPO / "launch", "launch"),
         *_tree(REPO / "config", "config"),
+        *_meshes(),
     ],
     cmdclass={"build_py": BuildPyWithConfig},
     install_requires=["setuptools"],

@@ -8,9 +8,13 @@ A policy exported by ``lmrl export`` (``policy.onnx`` + ``deploy.yaml``, the sam
 * :mod:`~lm_reward_learning.deploy.observation` — :class:`ObservationBuilder`: the actor observation
   from joint states (mapped by name, :class:`JointMap`), the IMU and the velocity command, exactly as
   :class:`~lm_reward_learning.envs.mujoco_env.MujocoVecEnv` builds it in training.
-* :mod:`~lm_reward_learning.deploy.safety` — :class:`SafetySupervisor`: soft start, clamps, rate
-  limit, sensor watchdog, tilt limits, non-finite handling and damping, as a pure state machine of
-  time and inputs.
+* :mod:`~lm_reward_learning.deploy.modes` — the controller's modes (passive, stand_up, policy,
+  sit_down, hold, damping) and the transitions an operator may ask for;
+  :mod:`~lm_reward_learning.deploy.safety` — :class:`SafetySupervisor`: that mode machine with its
+  ramps, clamps, rate limit, sensor and heartbeat watchdogs, e-stop, tilt limits, non-finite
+  handling and damping, as a pure state machine of time and inputs.
+* :mod:`~lm_reward_learning.deploy.joystick` — ``sensor_msgs/Joy`` as mode requests (button
+  combinations) and velocity commands (teleop_twist_joy's conventions), layouts from YAML.
 * :mod:`~lm_reward_learning.deploy.velocity` — :class:`VelocityCommand`: ``cmd_vel`` as the policy sees
   it (timeout, clamp to the trained command ranges, acceleration limit).
 * :mod:`~lm_reward_learning.deploy.core` — :class:`ControllerCore`: one control tick (observation →
@@ -32,6 +36,7 @@ the world (REP 145); times are seconds of a monotonic clock.
 from __future__ import annotations
 
 from lm_reward_learning.deploy.core import ControllerCore
+from lm_reward_learning.deploy.modes import TransitionRefusedError
 from lm_reward_learning.deploy.observation import JointMap, ObservationBuilder
 from lm_reward_learning.deploy.policy import DeployedPolicy, DeployError, DeployFacts, PolicyMismatchError
 from lm_reward_learning.deploy.safety import JointCommand, Mode, SafetyConfig, SafetySupervisor, Sensors
@@ -52,5 +57,6 @@ __all__ = [
     "SafetyConfig",
     "SafetySupervisor",
     "Sensors",
+    "TransitionRefusedError",
     "VelocityCommand",
 ]

@@ -132,13 +132,40 @@ class ControllerCore:
         """
         self.velocity.request(now, v_x, v_y, yaw_rate)
 
+    def on_heartbeat(self, now: float) -> None:
+        """Note an operator heartbeat that arrived at ``now``."""
+        self.sensors.heartbeat_stamp = now
+
+    # ------------------------------------------------------------------ operator
+    def request(self, now: float, mode: Mode | str, source: str = "request") -> JointCommand | None:
+        """An operator's mode request (:meth:`SafetySupervisor.request`); entering the policy resets its memory.
+
+        Returns:
+            The command to send at once (``passive``), else None.
+
+        Raises:
+            lm_reward_learning.deploy.modes.TransitionRefusedError: naming why.
+        """
+        cmd = self.supervisor.request(now, Mode(mode), self.sensors, source)
+        if self.supervisor.mode is Mode.STAND_UP:
+            self._policy_fresh()
+        return cmd
+
+    def e_stop(self, now: float, engaged: bool, source: str = "e-stop") -> JointCommand | None:
+        """Engage or release the e-stop (:meth:`SafetySupervisor.e_stop`); the command to send at once, or None."""
+        return self.supervisor.e_stop(now, engaged, self.sensors, source)
+
     # ------------------------------------------------------------------ lifecycle and ticks
-    def activate(self, now: float) -> None:
-        """Start commanding (soft start first); reset the last action and the statistics."""
+    def activate(self, now: float, *, auto_policy: bool = False) -> None:
+        """Start commanding in ``passive`` (with ``auto_policy``: stand up, then the policy); reset the statistics."""
+        self._policy_fresh()
+        self.stats.reset()
+        self.supervisor.activate(now, auto_policy=auto_policy)
+
+    def _policy_fresh(self) -> None:
+        """The policy starts as in training: no last action, the command ramping from zero."""
         self.last_action[:] = 0.0
         self.velocity.reset()
-        self.stats.reset()
-        self.supervisor.activate(now)
 
     def deactivate(self, now: float) -> JointCommand:
         """Stop commanding; return the damping command to send last."""
@@ -189,6 +216,7 @@ class ControllerCore:
         out: dict[str, Any] = {"mode": self.mode.value, "reason": self.supervisor.reason}
         out.update(self.stats.summary())
         out.update({k: float(v) for k, v in self.supervisor.counters.items()})
+        out["e_stop"] = "engaged" if self.supervisor.e_stop_engaged else "released"
         out["command"] = [float(x) for x in self.command]
         out["command_requested"] = [float(x) for x in self.velocity.requested]
         out["cmd_clamped"] = float(self.velocity.clamped)

@@ -1,168 +1,89 @@
-"""Safety layer between a policy and a robot: a state machine of time and inputs, without ROS.
+"""Safety layer between a policy and a robot: the mode machine with its fault rules, without ROS.
 
-Modes (:class:`Mode`) and what the robot is commanded in each:
+:class:`SafetySupervisor` runs the modes of :mod:`lm_reward_learning.deploy.modes` (``passive`` →
+``stand_up`` → ``policy`` → ``sit_down`` → ``passive``; ``hold``; ``damping``) and decides the joint
+command of each control tick. The operator asks for modes (:meth:`SafetySupervisor.request`, from
+a service or a joystick); the e-stop (:meth:`SafetySupervisor.e_stop`) and faults latch
+``damping``. Rules in the energized modes (``stand_up``, ``policy``, ``sit_down``, ``hold``):
 
-``idle``
-    Not active (the lifecycle node is unconfigured or inactive); nothing is commanded.
-``soft_start``
-    After activation (inputs may take up to ``sensor_timeout_s`` to arrive; until then the command is
-    damping): joint targets ramp (smoothstep) from the pose measured at the first tick to the
-    policy's default pose over ``soft_start_s``, with the policy's kp/kd; then ``running``.
-``running``
-    Targets are ``default + action_scale * clip(action, ±action_clip)`` (as in training), clamped to
-    the joint limits and rate-limited (``max_target_rate_rad_s``), with the policy's kp/kd.
-``hold``
-    A non-finite joint state, IMU reading, observation or action: the last target is held with the
-    policy's gains and the cause reported; finite inputs resume the previous mode, and a hold longer
-    than ``hold_timeout_s`` becomes ``damping``.
-``damping``
-    Latched fault (stale joint states or IMU beyond ``sensor_timeout_s``, checked on every control tick
-    and between ticks by :meth:`SafetySupervisor.watchdog`; roll or pitch beyond their
-    limits, or a hold that lasted too long), and on deactivation: ``kp = 0``, ``kd = damping_kd``,
-    zero target velocity, so the joints only resist motion. Leaving it takes a deactivate/activate
-    cycle (an operator's decision, never automatic).
+* **Watchdogs** — joint states or IMU older than ``sensor_timeout_s``, or no operator heartbeat for
+  ``heartbeat_timeout_s``: ``damping``; checked on every control tick and between ticks by
+  :meth:`SafetySupervisor.watchdog` (its own timer in ``policy_controller``).
+* **Tilt** — ``|roll|`` or ``|pitch|`` beyond their limits: ``damping``.
+* **Non-finite** joint state, IMU reading, observation or action: ``hold`` the last target, the
+  previous mode resumes with finite inputs; a hold longer than ``hold_timeout_s``: ``damping``.
+* **Targets** — policy targets are ``default + action_scale * clip(action, ±action_clip)`` (as in
+  training); every target (ramps too) is clamped to the joint limits and rate-limited
+  (``max_target_rate_rad_s``), with the policy's kp/kd.
 
-Every function takes the time ``now`` (s, monotonic) as an argument, so tests drive it with a fake
-clock. Joint arrays are in the policy's joint order. The rules follow common practice in legged-robot
-deployment stacks (e.g. Unitree's ``unitree_rl_gym`` deploy scripts and legged_control: damping mode on
-faults, a ramp to the default pose before the policy, clamps on targets).
+``passive`` and ``damping`` command ``kp = 0``, ``kd = damping_kd``, zero target velocity, so the
+joints only resist motion. Standing up needs fresh inputs, the heartbeat, a level base and the
+e-stop released. Every function takes the time ``now`` (s, monotonic) as an argument, so tests
+drive it with a fake clock. Joint arrays are in the policy's joint order. The rules follow
+legged-robot deployment stacks (Unitree's ``unitree_rl_gym`` deploy scripts, rl_sar,
+unitree_rl_lab, legged_control: damping on faults, a ramp to the default pose before the policy,
+clamps on targets).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 
+from lm_reward_learning.deploy.modes import (
+    ALLOWED,
+    ENERGIZED,
+    REQUESTABLE,
+    Mode,
+    Ramp,
+    TransitionRefusedError,
+    sit_pose,
+)
 from lm_reward_learning.deploy.observation import roll_pitch
 from lm_reward_learning.deploy.policy import DeployFacts
+from lm_reward_learning.deploy.signals import JointCommand, SafetyConfig, SafetyEvent, Sensors, is_finite_command
 
 log = logging.getLogger(__name__)
 
-
-class Mode(str, Enum):
-    """Safety mode of the controller (see the module docstring)."""
-
-    IDLE = "idle"
-    SOFT_START = "soft_start"
-    RUNNING = "running"
-    HOLD = "hold"
-    DAMPING = "damping"
-
-
-@dataclass(frozen=True)
-class SafetyConfig:
-    """Limits of the safety layer.
-
-    Attributes:
-        soft_start_s: Duration of the ramp from the measured pose to the default pose, s (0: one step,
-            still rate-limited).
-        sensor_timeout_s: Joint states or IMU older than this (time since the last message arrived)
-            switch to damping, s.
-        max_roll_rad: ``|roll|`` above this switches to damping, rad.
-        max_pitch_rad: ``|pitch|`` above this switches to damping, rad.
-        max_target_rate_rad_s: Largest change of a joint target per second, rad/s; applied per control
-            period as ``rate * control_dt``. The shipped Go2 walk changes targets by at most 23 rad/s
-            at 0.8 m/s (measured over a 10 s rollout), so the default 40 rad/s never limits it.
-        hold_timeout_s: A hold (non-finite input) longer than this becomes damping, s.
-        damping_kd: Joint damping of the damping command, N·m·s/rad.
-        joint_lower: Lowest joint targets, rad, policy order (None: no clamp). Shape: (J,).
-        joint_upper: Highest joint targets, rad, policy order (None: no clamp). Shape: (J,).
-    """
-
-    soft_start_s: float = 2.0
-    sensor_timeout_s: float = 0.1
-    max_roll_rad: float = 0.7
-    max_pitch_rad: float = 0.7
-    max_target_rate_rad_s: float = 40.0
-    hold_timeout_s: float = 0.5
-    damping_kd: float = 1.0
-    joint_lower: tuple[float, ...] | None = None
-    joint_upper: tuple[float, ...] | None = None
-
-
-@dataclass
-class Sensors:
-    """The latest measurements, in policy joint order, with the times they arrived.
-
-    Attributes:
-        joint_pos: Joint positions, rad. Shape: (J,). None before the first message.
-        joint_vel: Joint velocities, rad/s. Shape: (J,).
-        joint_stamp: When the last joint state arrived, s (monotonic); None before the first.
-        quat_xyzw: Base orientation in the world (IMU), x, y, z, w. Shape: (4,).
-        ang_vel_b: Base angular velocity, base frame, rad/s (IMU). Shape: (3,).
-        imu_stamp: When the last IMU message arrived, s (monotonic); None before the first.
-    """
-
-    joint_pos: np.ndarray | None = None
-    joint_vel: np.ndarray | None = None
-    joint_stamp: float | None = None
-    quat_xyzw: np.ndarray | None = None
-    ang_vel_b: np.ndarray | None = None
-    imu_stamp: float | None = None
-
-
-@dataclass(frozen=True)
-class JointCommand:
-    """Joint position targets with PD gains, policy joint order.
-
-    The joint controller applies ``tau = kp (positions - q) + kd (velocities - q_dot)``.
-
-    Attributes:
-        positions: Target positions, rad. Shape: (J,).
-        velocities: Target velocities, rad/s (always zero here). Shape: (J,).
-        kp: Position gains, N·m/rad. Shape: (J,).
-        kd: Damping gains, N·m·s/rad. Shape: (J,).
-        mode: The safety mode that produced it.
-    """
-
-    positions: np.ndarray
-    velocities: np.ndarray
-    kp: np.ndarray
-    kd: np.ndarray
-    mode: Mode
-
-
-@dataclass(frozen=True)
-class SafetyEvent:
-    """A mode change: at ``time`` (s), from ``old`` to ``new``, because of ``reason``."""
-
-    time: float
-    old: Mode
-    new: Mode
-    reason: str
+__all__ = [
+    "JointCommand",
+    "Mode",
+    "SafetyConfig",
+    "SafetyEvent",
+    "SafetySupervisor",
+    "Sensors",
+    "TransitionRefusedError",
+    "is_finite_command",
+]
 
 
 PolicyFn = Callable[[], "tuple[np.ndarray, np.ndarray]"]
 """Runs the policy on the current inputs and returns ``(observation (D,), action (J,))``."""
 
 
-def _smoothstep(a: float) -> float:
-    """3a² − 2a³ on [0, 1]: zero slope at both ends, so the ramp starts and ends without a jerk."""
-    a = min(max(a, 0.0), 1.0)
-    return a * a * (3.0 - 2.0 * a)
-
-
 class SafetySupervisor:
-    """The safety state machine of one controller.
+    """The mode machine and safety rules of one controller.
 
     Args:
         facts: The policy's deployment facts (joint names, default pose, gains, action scale and clip,
             control period).
         cfg: The limits.
 
+    Raises:
+        ValueError: if a joint limit or the sitting pose has the wrong length.
+
     Attributes:
-        mode: The current :class:`Mode`.
+        mode: The current :class:`~lm_reward_learning.deploy.modes.Mode`.
         reason: Why the last mode change happened.
+        e_stop_engaged: Whether the e-stop is engaged (latched until released).
         applied_action: The clipped action applied on the last :meth:`step`, or None if the policy's
-            output was not applied (soft start, hold, damping). Shape: (J,).
+            output was not applied. Shape: (J,).
         counters: Totals since construction: ``clamped`` (joint targets clamped to a limit),
-            ``rate_limited`` (targets slowed down), ``holds``, ``faults``.
+            ``rate_limited`` (targets slowed down), ``holds``, ``faults``, ``refused`` (mode requests).
+        events: The last 100 mode changes.
     """
 
     def __init__(self, facts: DeployFacts, cfg: SafetyConfig) -> None:
@@ -177,47 +98,140 @@ class SafetySupervisor:
         self._damping_kd = np.full(j, float(cfg.damping_kd))
         self._lower = np.asarray(cfg.joint_lower, dtype=np.float64) if cfg.joint_lower is not None else None
         self._upper = np.asarray(cfg.joint_upper, dtype=np.float64) if cfg.joint_upper is not None else None
-        for name, lim in (("joint_lower", self._lower), ("joint_upper", self._upper)):
-            if lim is not None and lim.shape != (j,):
-                raise ValueError(f"SafetyConfig.{name} has {lim.shape[0]} values for {j} joints")
+        sit = sit_pose(facts.robot, facts.joint_names, self._default) if cfg.sit_pose is None else cfg.sit_pose
+        self._sit = np.asarray(sit, dtype=np.float64)
+        for name, arr in (("joint_lower", self._lower), ("joint_upper", self._upper), ("sit_pose", self._sit)):
+            if arr is not None and arr.shape != (j,):
+                raise ValueError(f"SafetyConfig.{name} has {arr.shape[0]} values for {j} joints")
         self._max_step = cfg.max_target_rate_rad_s * facts.control_dt
         self.mode = Mode.IDLE
         self.reason = "not activated"
+        self.e_stop_engaged = False
         self.applied_action: np.ndarray | None = None
-        self.counters = {"clamped": 0, "rate_limited": 0, "holds": 0, "faults": 0}
+        self.counters = {"clamped": 0, "rate_limited": 0, "holds": 0, "faults": 0, "refused": 0}
         self.events: deque[SafetyEvent] = deque(maxlen=100)
         self._last_target: np.ndarray | None = None
         self._last_measured: np.ndarray | None = None
-        self._ramp_start: np.ndarray | None = None
-        self._ramp_t0 = 0.0
-        self._t_activated = 0.0
+        self._ramp: Ramp | None = None
         self._hold_since = 0.0
-        self._resume: Mode = Mode.RUNNING
+        self._resume: Mode = Mode.POLICY
+        self._auto_policy = False
 
     # ------------------------------------------------------------------ lifecycle
-    def activate(self, now: float) -> None:
-        """Start commanding: the next :meth:`step` begins the soft start from the measured pose."""
+    def activate(self, now: float, *, auto_policy: bool = False) -> None:
+        """Start commanding in ``passive`` (``damping`` while the e-stop is engaged).
+
+        Args:
+            now: Current time, s.
+            auto_policy: Stand up as soon as the inputs allow it, then run the policy (an unattended
+                simulation; on hardware the operator asks for each mode).
+        """
         self._last_target = None
-        self._ramp_start = None
+        self._ramp = None
         self.applied_action = None
-        self._t_activated = now
-        self._set_mode(now, Mode.SOFT_START, "activated")
+        self._auto_policy = auto_policy and not self.e_stop_engaged
+        if self.e_stop_engaged:
+            self._set_mode(now, Mode.DAMPING, "activated with the e-stop engaged")
+        else:
+            self._set_mode(now, Mode.PASSIVE, "activated" + (": standing up, then the policy" if auto_policy else ""))
 
     def deactivate(self, now: float, sensors: Sensors) -> JointCommand:
         """Stop commanding; return the damping command to send last."""
         self._note_measured(sensors)
         cmd = self._damping()
+        self._auto_policy = False
         self._set_mode(now, Mode.IDLE, "deactivated")
         return cmd
 
+    # ------------------------------------------------------------------ operator
+    def request(self, now: float, target: Mode, sensors: Sensors, source: str = "request") -> JointCommand | None:
+        """Switch to ``target`` if the transition is allowed now (an operator's request).
+
+        Args:
+            now: Current time, s.
+            target: One of :data:`~lm_reward_learning.deploy.modes.REQUESTABLE`.
+            sensors: The latest measurements (preconditions, ramp start).
+            source: Who asked (``service``, ``joystick``), for the reason.
+
+        Returns:
+            The damping command to send at once for ``passive``; None otherwise (the next tick
+            commands the new mode).
+
+        Raises:
+            TransitionRefusedError: naming why (not allowed from the present mode, or a failed precondition).
+        """
+        try:
+            return self._request(now, Mode(target), sensors, source)
+        except TransitionRefusedError:
+            self.counters["refused"] += 1
+            raise
+
+    def _request(self, now: float, target: Mode, sensors: Sensors, source: str) -> JointCommand | None:
+        if target not in REQUESTABLE:
+            raise TransitionRefusedError(
+                f"{target.value} cannot be asked for; ask for one of {[m.value for m in REQUESTABLE]}"
+            )
+        if self.mode is Mode.IDLE:
+            raise TransitionRefusedError(f"the controller is not active; activate it before asking for {target.value}")
+        if target not in ALLOWED[self.mode]:
+            allowed = sorted(m.value for m in ALLOWED[self.mode])
+            raise TransitionRefusedError(
+                f"{self.mode.value} -> {target.value} is not allowed; from {self.mode.value}: {allowed}"
+            )
+        if target is self.mode:
+            return None
+        self._note_measured(sensors)
+        self._auto_policy = False
+        if target is Mode.PASSIVE:
+            if self.e_stop_engaged:
+                raise TransitionRefusedError(
+                    "the e-stop is engaged: release it first (e_stop false), then ask for passive"
+                )
+            self._set_mode(now, Mode.PASSIVE, f"{source}: passive")
+            return self._damping()
+        if target is Mode.STAND_UP:
+            if self.mode is Mode.PASSIVE:
+                why = self._not_ready(now, sensors)
+                if why:
+                    raise TransitionRefusedError(f"cannot stand up: {why}")
+            self._start_ramp(now, self._default, self.cfg.stand_up_s)
+        elif target is Mode.POLICY:
+            assert self._ramp is not None
+            left = self._ramp.remaining(now)
+            if left > 0:
+                raise TransitionRefusedError(f"still standing up ({left:.2f} s left); ask for policy once standing")
+        else:  # SIT_DOWN
+            self._start_ramp(now, self._sit, self.cfg.sit_down_s)
+        self._set_mode(now, target, f"{source}: {target.value}")
+        return None
+
+    def e_stop(self, now: float, engaged: bool, sensors: Sensors, source: str = "e-stop") -> JointCommand | None:
+        """Engage (latch ``damping``) or release the e-stop.
+
+        Returns:
+            The damping command to send at once when engaging an active controller, else None.
+            Releasing leaves ``damping``; the operator then asks for ``passive``.
+        """
+        if not engaged:
+            if self.e_stop_engaged:
+                log.warning("safety: e-stop released (%s); ask for passive to leave damping", source)
+            self.e_stop_engaged = False
+            return None
+        self.e_stop_engaged = True
+        self._auto_policy = False
+        if self.mode is Mode.IDLE:
+            return None
+        self._note_measured(sensors)
+        return self.fault(now, f"e-stop engaged ({source})")
+
     # ------------------------------------------------------------------ one control tick
     def step(self, now: float, sensors: Sensors, policy: PolicyFn) -> JointCommand:
-        """Decide this tick's command; run ``policy`` only when the rules allow it.
+        """Decide this tick's command; run ``policy`` only in ``policy`` mode when the rules allow it.
 
         Args:
             now: Current time, s (the clock of the sensor stamps).
             sensors: The latest measurements.
-            policy: Called in ``running`` mode to get ``(observation, action)``.
+            policy: Called in ``policy`` mode to get ``(observation, action)``.
 
         Returns:
             The command to send.
@@ -229,29 +243,27 @@ class SafetySupervisor:
             raise RuntimeError("SafetySupervisor.step() called before activate()")
         self.applied_action = None
         self._note_measured(sensors)
-        if self.mode is Mode.DAMPING:
+        if self.mode is Mode.PASSIVE and self._auto_policy and self._not_ready(now, sensors) is None:
+            self._start_ramp(now, self._default, self.cfg.stand_up_s)
+            self._set_mode(now, Mode.STAND_UP, "start_mode policy: standing up")
+        if self.mode in (Mode.PASSIVE, Mode.DAMPING):
             return self._damping()
         stale = self._stale(now, sensors)
         if stale:
-            if self._waiting_for_first_inputs(now):
-                return self._damping()  # just activated: fresh inputs may still be on their way
             return self.fault(now, stale)
         bad = self._nonfinite_sensors(sensors)
         if bad:
             return self._hold(now, bad)
-        assert sensors.quat_xyzw is not None and sensors.joint_pos is not None
-        roll, pitch = roll_pitch(sensors.quat_xyzw)
-        if abs(roll) > self.cfg.max_roll_rad:
-            return self.fault(now, f"base tilted: roll {roll:+.2f} rad beyond ±{self.cfg.max_roll_rad:.2f} rad")
-        if abs(pitch) > self.cfg.max_pitch_rad:
-            return self.fault(now, f"base tilted: pitch {pitch:+.2f} rad beyond ±{self.cfg.max_pitch_rad:.2f} rad")
+        tilted = self._tilted(sensors)
+        if tilted:
+            return self.fault(now, tilted)
         if self.mode is Mode.HOLD:
             resume = self._resume
-            if resume is Mode.SOFT_START:
-                self._ramp_start = None  # restart the ramp from where the joints are now
+            if resume in (Mode.STAND_UP, Mode.SIT_DOWN) and self._ramp is not None:
+                self._start_ramp(now, self._ramp.goal, self._ramp.duration)  # again from the held target
             self._set_mode(now, resume, "inputs finite again")
-        if self.mode is Mode.SOFT_START:
-            return self._soft_start(now, sensors.joint_pos)
+        if self.mode in (Mode.STAND_UP, Mode.SIT_DOWN):
+            return self._follow_ramp(now)
         obs, action = policy()
         if not np.all(np.isfinite(obs)):
             return self._hold(now, f"non-finite observation ({self._obs_terms_at(obs)})")
@@ -261,34 +273,37 @@ class SafetySupervisor:
         a = np.clip(np.asarray(action, dtype=np.float64), -self.facts.action_clip, self.facts.action_clip)
         target = self._limit(self._default + self.facts.action_scale * a)
         self.applied_action = a
-        return JointCommand(target, self._zeros, self._kp, self._kd, Mode.RUNNING)
+        return JointCommand(target, self._zeros, self._kp, self._kd, Mode.POLICY)
 
     def watchdog(self, now: float, sensors: Sensors) -> JointCommand | None:
-        """The input watchdog between control ticks: latch damping as soon as an input is stale.
+        """The input and heartbeat watchdog between control ticks: latch damping as soon as one is stale.
 
         Called on a timer of its own (``policy_controller``: every ``watchdog_period_s``), so damping
-        starts within ``sensor_timeout_s`` + that period of the last message, not at the next control
-        tick. The control tick applies the same rule (:meth:`step`).
-
-        Args:
-            now: Current time, s (the clock of the sensor stamps).
-            sensors: The latest measurements.
+        starts within the timeout + that period of the last message, not at the next control tick.
+        The control tick applies the same rule (:meth:`step`).
 
         Returns:
             The damping command to send at once if this call latched the fault, else None (nothing
-            stale, already damping, not commanding, or just activated and waiting for the first inputs).
+            stale, or not energized).
         """
-        if self.mode not in (Mode.SOFT_START, Mode.RUNNING, Mode.HOLD):
+        if self.mode not in ENERGIZED:
             return None
         stale = self._stale(now, sensors)
-        if stale is None or self._waiting_for_first_inputs(now):
+        if stale is None:
             return None
         self._note_measured(sensors)
         return self.fault(now, stale)
 
+    def fault(self, now: float, why: str) -> JointCommand:
+        """Latch damping because of ``why`` (also for faults found outside the supervisor); return its command."""
+        self.counters["faults"] += 1
+        self._auto_policy = False
+        self._set_mode(now, Mode.DAMPING, why)
+        return self._damping()
+
     # ------------------------------------------------------------------ rules
     def _stale(self, now: float, s: Sensors) -> str | None:
-        """Why the inputs are too old for control (the watchdog), or None."""
+        """Why the inputs or the operator's heartbeat are too old (the watchdogs), or None."""
         limit = self.cfg.sensor_timeout_s
         for what, stamp in (("joint_states", s.joint_stamp), ("IMU", s.imu_stamp)):
             if stamp is None:
@@ -296,15 +311,29 @@ class SafetySupervisor:
             age = now - stamp
             if age > limit:
                 return f"{what} stale: last message {age * 1e3:.0f} ms ago > sensor_timeout_s {limit * 1e3:.0f} ms"
+        hb = self.cfg.heartbeat_timeout_s
+        if hb > 0:
+            if s.heartbeat_stamp is None:
+                return "no operator heartbeat received"
+            age = now - s.heartbeat_stamp
+            if age > hb:
+                return f"operator heartbeat lost: last {age * 1e3:.0f} ms ago > heartbeat_timeout_s {hb * 1e3:.0f} ms"
         return None
 
-    def _waiting_for_first_inputs(self, now: float) -> bool:
-        """Within ``sensor_timeout_s`` of activation, before the ramp has started: stale inputs are not yet a fault."""
-        return (
-            self.mode is Mode.SOFT_START
-            and self._ramp_start is None
-            and now - self._t_activated <= self.cfg.sensor_timeout_s
-        )
+    def _not_ready(self, now: float, s: Sensors) -> str | None:
+        """Why the robot may not be stood up now, or None."""
+        if self.e_stop_engaged:
+            return "the e-stop is engaged"
+        return self._stale(now, s) or self._nonfinite_sensors(s) or self._tilted(s)
+
+    def _tilted(self, s: Sensors) -> str | None:
+        assert s.quat_xyzw is not None
+        roll, pitch = roll_pitch(s.quat_xyzw)
+        if abs(roll) > self.cfg.max_roll_rad:
+            return f"base tilted: roll {roll:+.2f} rad beyond ±{self.cfg.max_roll_rad:.2f} rad"
+        if abs(pitch) > self.cfg.max_pitch_rad:
+            return f"base tilted: pitch {pitch:+.2f} rad beyond ±{self.cfg.max_pitch_rad:.2f} rad"
+        return None
 
     def _nonfinite_sensors(self, s: Sensors) -> str | None:
         """Which measurement is non-finite (or absent), or None."""
@@ -341,16 +370,24 @@ class SafetySupervisor:
         self._last_target = target
         return target
 
-    def _soft_start(self, now: float, measured: np.ndarray) -> JointCommand:
-        if self._ramp_start is None:
-            self._ramp_start = (self._last_target if self._last_target is not None else measured).copy()
-            self._ramp_t0 = now
-        duration = self.cfg.soft_start_s
-        alpha = 1.0 if duration <= 0 else (now - self._ramp_t0) / duration
-        target = self._limit(self._ramp_start + (self._default - self._ramp_start) * _smoothstep(alpha))
-        if alpha >= 1.0 and np.allclose(target, self._default, atol=1e-9):
-            self._set_mode(now, Mode.RUNNING, f"soft start done after {now - self._ramp_t0:.2f} s; policy running")
-        return JointCommand(target, self._zeros, self._kp, self._kd, Mode.SOFT_START)
+    def _start_ramp(self, now: float, goal: np.ndarray, duration: float) -> None:
+        """A ramp to ``goal`` from the last target (continuity) or, when limp, the measured pose."""
+        start = self._last_target if self._last_target is not None else self._last_measured
+        if start is None:
+            start = self._default
+        self._ramp = Ramp(start.copy(), goal, now, duration)
+
+    def _follow_ramp(self, now: float) -> JointCommand:
+        assert self._ramp is not None
+        mode = self.mode
+        target = self._limit(self._ramp.at(now))
+        if self._ramp.remaining(now) <= 0 and np.allclose(target, self._ramp.goal, atol=1e-9):
+            if mode is Mode.SIT_DOWN:
+                self._set_mode(now, Mode.PASSIVE, f"sat down in {now - self._ramp.t0:.2f} s")
+            elif self._auto_policy:
+                self._auto_policy = False
+                self._set_mode(now, Mode.POLICY, f"stood up in {now - self._ramp.t0:.2f} s; policy running")
+        return JointCommand(target, self._zeros, self._kp, self._kd, mode)
 
     def _hold(self, now: float, why: str) -> JointCommand:
         if self.mode is not Mode.HOLD:
@@ -366,12 +403,6 @@ class SafetySupervisor:
             return self._damping()  # nothing safe to hold yet
         return JointCommand(self._last_target, self._zeros, self._kp, self._kd, Mode.HOLD)
 
-    def fault(self, now: float, why: str) -> JointCommand:
-        """Latch damping because of ``why`` (also for faults found outside the supervisor); return its command."""
-        self.counters["faults"] += 1
-        self._set_mode(now, Mode.DAMPING, why)
-        return self._damping()
-
     def _damping(self) -> JointCommand:
         """kp = 0, kd = damping_kd, zero target velocity; positions: the last measured pose (unused at kp 0)."""
         if self._last_measured is not None:
@@ -381,7 +412,8 @@ class SafetySupervisor:
         else:
             pos = self._default
         self._last_target = None
-        return JointCommand(pos.copy(), self._zeros, self._zeros, self._damping_kd, Mode.DAMPING)
+        mode = Mode.PASSIVE if self.mode is Mode.PASSIVE else Mode.DAMPING
+        return JointCommand(pos.copy(), self._zeros, self._zeros, self._damping_kd, mode)
 
     # ------------------------------------------------------------------ bookkeeping
     def _note_measured(self, s: Sensors) -> None:
@@ -393,11 +425,6 @@ class SafetySupervisor:
             return
         event = SafetyEvent(now, self.mode, mode, reason)
         self.events.append(event)
-        level = logging.WARNING if mode in (Mode.HOLD, Mode.DAMPING) and reason != "deactivated" else logging.INFO
+        level = logging.WARNING if mode in (Mode.HOLD, Mode.DAMPING) else logging.INFO
         log.log(level, "safety: %s -> %s: %s", self.mode.value, mode.value, reason)
         self.mode, self.reason = mode, reason
-
-
-def is_finite_command(cmd: JointCommand) -> bool:
-    """Whether every number of ``cmd`` is finite (a last check before anything is published)."""
-    return all(math.isfinite(x) for arr in (cmd.positions, cmd.velocities, cmd.kp, cmd.kd) for x in arr)

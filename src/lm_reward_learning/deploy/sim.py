@@ -220,7 +220,38 @@ class SimRobot:
         lin_acc_b = rot.T @ (self._lin_acc_w + np.array([0.0, 0.0, GRAVITY]))
         return ImuReading(np.array([x, y, z, w]), self.base_ang_vel_b, lin_acc_b)
 
+    def body_poses(self) -> tuple[list[tuple[str, str]], np.ndarray, np.ndarray]:
+        """Every body below the base in its parent's frame (the robot's TF tree; URDF links have these names).
+
+        Returns:
+            ``(names, pos, quat_wxyz)``: ``[(body, parent)]``, positions in the parent's frame, m, shape
+            (B, 3), and orientations (w, x, y, z), shape (B, 4).
+        """
+        m, d = self.model, self.data
+        if not hasattr(self, "_tree"):
+            base = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, self.spec.base_body)
+            ids = [b for b in range(1, m.nbody) if b != base and _below(m, b, base)]
+            self._tree = (ids, [(m.body(b).name, m.body(int(m.body_parentid[b])).name) for b in ids])
+        ids, names = self._tree
+        parents = m.body_parentid[ids]
+        conj = d.xquat[parents] * np.array([1.0, -1.0, -1.0, -1.0])
+        pos = np.empty((len(ids), 3))
+        quat = np.empty((len(ids), 4))
+        for k, (b, p) in enumerate(zip(ids, parents, strict=True)):
+            mujoco.mju_rotVecQuat(pos[k], d.xpos[b] - d.xpos[p], conj[k])
+            mujoco.mju_mulQuat(quat[k], conj[k], d.xquat[b])
+        return names, pos, quat
+
     def fallen(self) -> bool:
         """Whether the robot is down as training's termination defines it (base too low or tilted > 60°)."""
         grav_z = -self.base_rotation()[2, 2]  # projected gravity's z in the base frame
         return bool(self.base_pos_w[2] < self.spec.min_base_height or grav_z > -0.5)
+
+
+def _below(model: mujoco.MjModel, body: int, root: int) -> bool:
+    """Whether ``body`` is ``root`` or one of its descendants."""
+    while body > 0:
+        if body == root:
+            return True
+        body = int(model.body_parentid[body])
+    return False

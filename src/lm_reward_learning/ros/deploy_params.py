@@ -107,12 +107,33 @@ POLICY_CONTROLLER: tuple[Param, ...] = tuple(
             "acceleration limit of the command [v_x m/s², v_y m/s², yaw rate rad/s²]; 0: no limit on that axis",
             non_negative_3,
         ),
-        Param("soft_start_s", 2.0, "ramp from the measured to the default pose before the policy, s", non_negative),
+        Param(
+            "start_mode",
+            "passive",
+            "mode after activate: passive (limp; the operator stands the robot up) or policy (stand up, then the "
+            "policy, unattended: simulation)",
+            one_of("passive", "policy"),
+        ),
+        Param("stand_up_s", 2.0, "stand_up: ramp from the present to the default pose, s", non_negative),
+        Param("sit_down_s", 2.0, "sit_down: ramp from the present to the sitting pose, then passive, s", non_negative),
+        Param(
+            "heartbeat_timeout_s",
+            0.2,
+            "no message on heartbeat (std_msgs/Empty) for this long: damping (stand_up refused), s; 0: not needed",
+            non_negative,
+        ),
+        Param(
+            "joy_layout",
+            "unitree",
+            "gamepad layout of joy (sensor_msgs/Joy) in joy_layouts_file: unitree, xbox; none: ignore joy",
+        ),
+        Param("joy_layouts_file", "", "YAML of gamepad layouts; empty: the shipped config/ros/joystick/layouts.yaml"),
+        Param("joy_heartbeat", False, "joy messages also count as the operator's heartbeat"),
         Param("max_roll_rad", 0.7, "|roll| above this: damping, rad", positive),
         Param("max_pitch_rad", 0.7, "|pitch| above this: damping, rad", positive),
         Param("max_target_rate_rad_s", 40.0, "largest change of a joint target, rad/s", positive),
         Param("hold_timeout_s", 0.5, "a hold on non-finite input longer than this: damping, s", positive),
-        Param("damping_kd", 1.0, "joint damping of the damping command, N·m·s/rad", non_negative),
+        Param("damping_kd", 1.0, "joint damping of passive and damping (kp 0), N·m·s/rad", non_negative),
         Param("diagnostics_period_s", 1.0, "period of /diagnostics, s", positive),
         Param("stats_window", 500, "control ticks in the timing percentiles", positive),
         Param(
@@ -161,11 +182,71 @@ MUJOCO_SIM_NODE: tuple[Param, ...] = (
     Param("initial_base_height", 0.0, "initial base height, m; 0: the robot's spawn height", non_negative),
     Param("odom_frame", "odom", "odometry / TF parent frame (the simulator's world)"),
     Param("base_frame", "", "TF frame of the base; empty: the robot's base body name (go2: base)"),
-    Param("publish_tf", True, "publish odom_frame -> base_frame on /tf"),
+    Param(
+        "publish_tf",
+        True,
+        "publish odom_frame -> base_frame and every body of the robot on /tf, foot frames on /tf_static",
+    ),
+    Param(
+        "publish_robot_description",
+        True,
+        "publish the robot's URDF (config/ros/urdf/<robot>.urdf) on robot_description, transient local",
+    ),
     Param("publish_clock", True, "publish the simulated time on /clock"),
     Param("stamp_source", "sim", "header stamps: sim (simulated time, as /clock) or wall", one_of("sim", "wall")),
 )
 """Parameters of ``mujoco_sim_node`` (``config/ros/mujoco_sim_node.yaml``)."""
+
+
+def _bridge_params(robot: str, base_frame: str) -> tuple[Param, ...]:
+    """Parameters of ``unitree_<robot>_bridge``."""
+    return (
+        Param(
+            "command_joints",
+            [],
+            f"joint order of joint_commands (position_kp_kd layout), as policy_controller's; empty: the {robot}'s "
+            "joint order",
+            names,
+        ),
+        Param("rate_hz", 500.0, "LowCmd rate, Hz (Unitree's low-level examples: 500)", positive),
+        Param(
+            "command_timeout_s",
+            0.1,
+            "joint_commands older than this: the bridge itself sends damping (kp 0, kd damping_kd), s",
+            positive,
+        ),
+        Param("damping_kd", 1.0, "joint damping of the bridge's own damping command, N·m·s/rad", non_negative),
+        Param("lowcmd_topic", "/lowcmd", "LowCmd topic (the robot's: /lowcmd)"),
+        Param("lowstate_topic", "/lowstate", "LowState topic (the robot's: /lowstate)"),
+        Param(
+            "state_rate_hz",
+            200.0,
+            "most LowState messages per second republished as joint_states, imu/data, foot_force, Hz",
+            positive,
+        ),
+        Param("base_frame", base_frame, "frame_id of imu/data (the URDF's root link)"),
+        Param(
+            "joy_rate_hz", 50.0, "rate of joy (the wireless remote as sensor_msgs/Joy, unitree layout), Hz", positive
+        ),
+    )
+
+
+UNITREE_GO2_BRIDGE = _bridge_params("go2", "base")
+"""Parameters of ``unitree_go2_bridge`` (``config/ros/unitree_go2_bridge.yaml``)."""
+UNITREE_G1_BRIDGE = _bridge_params("g1", "pelvis")
+"""Parameters of ``unitree_g1_bridge`` (``config/ros/unitree_g1_bridge.yaml``)."""
+
+DEPLOY_RECORDER: tuple[Param, ...] = (
+    Param("bag", "", "rosbag2 MCAP directory to create; empty: bags/deploy_<date>_<time> in the working directory"),
+    Param("topics", [], "topics to record; empty: all of deploy_recorder.DEPLOY_TOPICS", names),
+    Param(
+        "driver",
+        "unitree_go2",
+        "robot driver whose /lowstate and /lowcmd to record: unitree_go2 (unitree_go), unitree_g1 (unitree_hg), none",
+        one_of("unitree_go2", "unitree_g1", "none"),
+    ),
+)
+"""Parameters of ``deploy_recorder`` (``config/ros/deploy_recorder.yaml``)."""
 
 
 def declare_parameters(node: Any, params: Sequence[Param], source: str = "") -> dict[str, Any]:

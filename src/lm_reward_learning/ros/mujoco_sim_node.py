@@ -13,7 +13,12 @@ Published (header stamps: simulated time with ``stamp_source: sim``, as on ``/cl
   ``frame_id`` the base frame;
 * ``odom`` — ``nav_msgs/Odometry``: ground-truth base pose in ``odom_frame`` (the simulator's world)
   and twist in the base frame (``child_frame_id``);
-* ``/tf`` — ``odom_frame`` → ``base_frame`` (``publish_tf``); ``/clock`` — simulated time (``publish_clock``).
+* ``/tf`` — ``odom_frame`` → ``base_frame`` and every body of the robot in its parent's frame, and
+  ``/tf_static`` — the foot frames (``publish_tf``); ``/clock`` — simulated time (``publish_clock``);
+* ``robot_description`` — ``std_msgs/String``, the robot's URDF (``config/ros/urdf/<robot>.urdf``, links
+  named like the MJCF bodies, meshes as ``package://lm_reward_learning/meshes/<robot>/``), reliable and
+  transient local, so RViz's RobotModel display draws the robot over that TF
+  (``publish_robot_description``; the base frame must then be the URDF's root link, the default).
 
 Service ``~/reset`` (``std_srvs/Trigger``): puts the robot back at its initial pose
 (``initial_joint_pos``, ``initial_base_height``, at the odometry origin, at rest) holding it with the
@@ -57,14 +62,16 @@ from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu, JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 from tf2_msgs.msg import TFMessage
 from trajectory_msgs.msg import JointTrajectory
 
+from lm_reward_learning.config import config_dir
 from lm_reward_learning.deploy.commands import command_order, unpack_forward
 from lm_reward_learning.deploy.policy import PolicyMismatchError
 from lm_reward_learning.deploy.sim import SimRobot
@@ -73,6 +80,14 @@ from lm_reward_learning.ros.deploy_params import MUJOCO_SIM_NODE, declare_parame
 from lm_reward_learning.ros.node_params import ParameterError
 from lm_reward_learning.ros.params import reject_invalid_updates, reliable_qos, tf_qos
 
+LATCHED_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=1,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+"""``robot_description`` and ``/tf_static``: reliable, transient local, keep last 1 (as robot_state_publisher and
+tf2_ros's static broadcaster publish them)."""
 MAX_CATCH_UP_STEPS = 40
 """Realtime mode: at most this many physics steps per timer tick; a machine slower than that falls behind."""
 
@@ -114,6 +129,13 @@ class MujocoSimNode(Node):
         self._imu_pub = self.create_publisher(Imu, "imu/data", reliable_qos())
         self._odom_pub = self.create_publisher(Odometry, "odom", reliable_qos())
         self._tf_pub = self.create_publisher(TFMessage, "/tf", tf_qos()) if p["publish_tf"] else None
+        self._body_tfs: list[TransformStamped] = []
+        if p["publish_tf"]:
+            self._publish_static_frames(spec)
+        if p["publish_robot_description"]:
+            urdf = config_dir() / "ros" / "urdf" / f"{spec.name}.urdf"
+            self._description_pub = self.create_publisher(String, "robot_description", LATCHED_QOS)
+            self._description_pub.publish(String(data=urdf.read_text()))
         self._clock_pub = self.create_publisher(Clock, "/clock", reliable_qos()) if p["publish_clock"] else None
         if p["command_interface"] == "forward":
             self.create_subscription(Float64MultiArray, "joint_commands", self._on_forward, reliable_qos(depth=1))
@@ -231,6 +253,41 @@ class MujocoSimNode(Node):
         a.x, a.y, a.z = (float(v) for v in reading.lin_acc_b)
         self._imu_pub.publish(imu)
 
+    def _publish_static_frames(self, spec: Any) -> None:
+        """The foot sites' frames in their bodies (the URDF's fixed ``<site>_fixed`` joints) on ``/tf_static``."""
+        import mujoco
+
+        m = self.sim.model
+        transforms = []
+        for site in spec.foot_sites:
+            sid = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, site)
+            t = TransformStamped(child_frame_id=site)
+            t.header.frame_id = m.body(int(m.site_bodyid[sid])).name
+            t.header.stamp = self._stamp()
+            t.transform.translation.x, t.transform.translation.y, t.transform.translation.z = (
+                float(v) for v in m.site_pos[sid]
+            )
+            r = t.transform.rotation
+            r.w, r.x, r.y, r.z = (float(v) for v in m.site_quat[sid])
+            transforms.append(t)
+        self._static_pub = self.create_publisher(TFMessage, "/tf_static", LATCHED_QOS)
+        self._static_pub.publish(TFMessage(transforms=transforms))
+
+    def _body_transforms(self, stamp: Time) -> list[TransformStamped]:
+        """Every body below the base in its parent's frame (``base_frame`` for the base's children)."""
+        names, pos, quat = self.sim.body_poses()
+        if not self._body_tfs:
+            for child, parent in names:
+                t = TransformStamped(child_frame_id=child)
+                t.header.frame_id = self._base_frame if parent == self.sim.spec.base_body else parent
+                self._body_tfs.append(t)
+        for t, p, q in zip(self._body_tfs, pos, quat, strict=True):
+            t.header.stamp = stamp
+            tr, r = t.transform.translation, t.transform.rotation
+            tr.x, tr.y, tr.z = (float(v) for v in p)
+            r.w, r.x, r.y, r.z = (float(v) for v in q)
+        return self._body_tfs
+
     def _publish_odometry(self) -> None:
         sim, stamp = self.sim, self._stamp()
         pos, (qw, qx, qy, qz) = sim.base_pos_w, sim.base_quat_wxyz
@@ -249,7 +306,7 @@ class MujocoSimNode(Node):
             t, r = tf.transform.translation, tf.transform.rotation
             t.x, t.y, t.z = p.x, p.y, p.z
             r.x, r.y, r.z, r.w = q.x, q.y, q.z, q.w
-            self._tf_pub.publish(TFMessage(transforms=[tf]))
+            self._tf_pub.publish(TFMessage(transforms=[tf, *self._body_transforms(stamp)]))
         if self._clock_pub is not None:
             self._clock_pub.publish(Clock(clock=stamp))
 

@@ -9,25 +9,43 @@ configure
     joint, and that ``command_joints`` (if set) lists exactly the policy's joints. Any mismatch fails
     the transition with an error log that names it; the node stays unconfigured.
 activate
-    Starts the control timer (``control_rate_hz``; by default the policy's 50 Hz): a soft start to the
-    default pose, then the policy (:class:`~lm_reward_learning.deploy.ControllerCore`); and the input
-    watchdog's own timer (``watchdog_period_s``), which sends damping as soon as ``joint_states`` or
-    ``imu/data`` is older than ``sensor_timeout_s``, without waiting for the next control tick.
+    Starts the control timer (``control_rate_hz``; by default the policy's 50 Hz) in mode ``passive``
+    (damping; ``start_mode: policy`` stands the robot up and starts the policy unattended, for
+    simulation), and the watchdog's own timer (``watchdog_period_s``), which sends damping as soon as
+    ``joint_states`` or ``imu/data`` is older than ``sensor_timeout_s`` or the operator's heartbeat older
+    than ``heartbeat_timeout_s``, without waiting for the next control tick.
 deactivate
     Stops the timers and sends a damping command (kp 0, kd ``damping_kd``).
 
+Modes (:mod:`lm_reward_learning.deploy.modes`): ``passive`` → ``stand_up`` (ramp to the default pose)
+→ ``policy`` → ``sit_down`` (ramp to the sitting pose) → ``passive``; ``hold`` on non-finite inputs;
+``damping`` latched by faults and the e-stop. The operator switches them with
+
+* services ``~/passive``, ``~/stand_up``, ``~/policy``, ``~/sit_down`` (``std_srvs/Trigger``: success
+  and the new mode, or the reason of a refusal: a transition not allowed from the present mode, a
+  robot not standing yet, stale inputs, no heartbeat, the e-stop);
+* a gamepad on ``joy`` (``sensor_msgs/Joy``): button combinations of ``joy_layout`` in
+  ``config/ros/joystick/layouts.yaml`` (:mod:`lm_reward_learning.deploy.joystick`);
+* ``~/e_stop`` (``std_srvs/SetBool``): ``true`` latches damping at once (also while inactive: the
+  controller then activates in damping); ``false`` releases it, then ``~/passive`` leaves damping;
+* ``heartbeat`` (``std_msgs/Empty``, from the operator's station, e.g. 20 Hz): while the robot is
+  energized (stand_up, policy, sit_down, hold) a gap longer than ``heartbeat_timeout_s`` (0: none
+  needed) latches damping, and standing up is refused without it (``joy_heartbeat``: joy messages
+  count too).
+
 Subscribed: ``joint_states`` (``sensor_msgs/JointState``, by name), ``imu/data`` (``sensor_msgs/Imu``:
 orientation of the base in the world, angular velocity in the base frame, REP 145), ``cmd_vel``
-(``geometry_msgs/Twist``: linear.x, linear.y m/s, angular.z rad/s, base frame; clamped to the policy's
+(``geometry_msgs/Twist``: linear.x, linear.y m/s, angular.z rad/s, base frame) and the gamepad's
+sticks (teleop_twist_joy's axes and scales, while deflected); both clamped to the policy's
 trained ``command_ranges`` widened to include 0 (``cmd_vel_clamp``), acceleration-limited
-(``cmd_vel_max_accel``), zero when older than ``cmd_vel_timeout_s``:
-:class:`~lm_reward_learning.deploy.velocity.VelocityCommand`).
+(``cmd_vel_max_accel``), zero when older than ``cmd_vel_timeout_s``
+(:class:`~lm_reward_learning.deploy.velocity.VelocityCommand`); the latest request wins.
 
 Published, per control tick while active (``outputs``):
 
-* ``joint_commands`` — ``std_msgs/Float64MultiArray`` for a ros2_control forward command controller,
-  ``forward_layout`` ``position_kp_kd`` ([targets rad, kp N·m/rad, kd N·m·s/rad] in ``command_joints``
-  order) or ``position`` (see :mod:`lm_reward_learning.deploy.commands`);
+* ``joint_commands`` — ``std_msgs/Float64MultiArray`` for a ros2_control forward command controller
+  or ``unitree_go2_bridge``, ``forward_layout`` ``position_kp_kd`` ([targets rad, kp N·m/rad, kd
+  N·m·s/rad] in ``command_joints`` order) or ``position`` (see :mod:`lm_reward_learning.deploy.commands`);
 * ``joint_trajectory`` — ``trajectory_msgs/JointTrajectory``: joint names and one point with the
   targets (rad), zero velocities and ``time_from_start`` one control period (gains are the driver's;
   in damping the point holds the measured pose).
@@ -36,10 +54,10 @@ Always published: ``~/safety_state`` (``std_msgs/String``, ``"<mode>: <reason>"`
 transient local with a history of 20, so a subscriber that joins later, e.g. ``ros2 topic echo
 --qos-durability transient_local --qos-depth 20``, still gets the recent transitions, the current state
 last) and ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray`` every
-``diagnostics_period_s``: loop period and jitter percentiles, inference time, safety mode and counters).
+``diagnostics_period_s``: loop period and jitter percentiles, inference time, mode, e-stop and counters).
 
-Safety rules (:mod:`lm_reward_learning.deploy.safety`): soft start, action and joint-limit clamps,
-target rate limit, a watchdog on joint states and IMU (``sensor_timeout_s``, on its own timer) → damping, roll/pitch
+Safety rules (:mod:`lm_reward_learning.deploy.safety`): ramps, action and joint-limit clamps, target
+rate limit, watchdogs on joint states, IMU and heartbeat (on their own timer) → damping, roll/pitch
 limits → damping, non-finite inputs, observations or actions → hold and report, deactivate → damping.
 
 Parameters: :data:`lm_reward_learning.ros.deploy_params.POLICY_CONTROLLER` and
@@ -66,13 +84,24 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from rclpy.wait_for_message import wait_for_message
-from sensor_msgs.msg import Imu, JointState
-from std_msgs.msg import Float64MultiArray, MultiArrayDimension, String
+from sensor_msgs.msg import Imu, JointState, Joy
+from std_msgs.msg import Empty, Float64MultiArray, MultiArrayDimension, String
+from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from lm_reward_learning.deploy import ControllerCore, DeployedPolicy, JointCommand, Mode, SafetyConfig
+from lm_reward_learning.config import config_dir
+from lm_reward_learning.deploy import (
+    ControllerCore,
+    DeployedPolicy,
+    JointCommand,
+    Mode,
+    SafetyConfig,
+    TransitionRefusedError,
+)
 from lm_reward_learning.deploy.commands import command_order, pack_forward
+from lm_reward_learning.deploy.joystick import JoystickMapper, load_layouts
 from lm_reward_learning.deploy.limits import robot_joint_limits
+from lm_reward_learning.deploy.modes import REQUESTABLE
 from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.ros.deploy_params import POLICY_CONTROLLER, declare_parameters, read_parameters
 from lm_reward_learning.ros.node_params import ParameterError
@@ -98,8 +127,10 @@ LATCHED_QOS = QoSProfile(
 current state only)."""
 _LEVELS = {
     Mode.IDLE: DiagnosticStatus.OK,
-    Mode.SOFT_START: DiagnosticStatus.OK,
-    Mode.RUNNING: DiagnosticStatus.OK,
+    Mode.PASSIVE: DiagnosticStatus.OK,
+    Mode.STAND_UP: DiagnosticStatus.OK,
+    Mode.POLICY: DiagnosticStatus.OK,
+    Mode.SIT_DOWN: DiagnosticStatus.OK,
     Mode.HOLD: DiagnosticStatus.WARN,
     Mode.DAMPING: DiagnosticStatus.ERROR,
 }
@@ -125,7 +156,12 @@ class PolicyController(LifecycleNode):
         self._watchdog_timer: Any = None
         self._diag_timer: Any = None
         self._order = np.zeros(0, dtype=np.int64)
+        self._joy: JoystickMapper | None = None
         self._published_state = ""
+        self._e_stop_latched = False  # an e-stop engaged while unconfigured, handed to the next core
+        for mode in REQUESTABLE:
+            self.create_service(Trigger, f"~/{mode.value}", lambda req, res, m=mode: self._on_mode_service(m, res))
+        self.create_service(SetBool, "~/e_stop", self._on_e_stop_service)
         self._publish_state("unconfigured")
         self.get_logger().info("ready (unconfigured): configure to load and check the policy")
 
@@ -152,7 +188,7 @@ class PolicyController(LifecycleNode):
         assert self.core is not None
         ret = super().on_activate(state)  # enables the lifecycle publishers
         _set_scheduler(self.params["realtime_priority"], self.get_logger())
-        self.core.activate(time.monotonic())
+        self.core.activate(time.monotonic(), auto_policy=self.params["start_mode"] == "policy")
         self._timer = self.create_timer(self.core.stats.period_s, self._tick)
         self._watchdog_timer = self.create_timer(self.params["watchdog_period_s"], self._watchdog)
         self._publish_state(self.core.mode.value, self.core.supervisor.reason)
@@ -194,8 +230,10 @@ class PolicyController(LifecycleNode):
             lo, hi = robot_joint_limits(facts.robot, facts.joint_names, p["joint_limit_margin_rad"])
             lower, upper = tuple(lo.tolist()), tuple(hi.tolist())
         safety = SafetyConfig(
-            soft_start_s=p["soft_start_s"],
+            stand_up_s=p["stand_up_s"],
+            sit_down_s=p["sit_down_s"],
             sensor_timeout_s=p["sensor_timeout_s"],
+            heartbeat_timeout_s=p["heartbeat_timeout_s"],
             max_roll_rad=p["max_roll_rad"],
             max_pitch_rad=p["max_pitch_rad"],
             max_target_rate_rad_s=p["max_target_rate_rad_s"],
@@ -217,12 +255,17 @@ class PolicyController(LifecycleNode):
             cmd_max_accel=p["cmd_vel_max_accel"],
         )
         self._order = command_order(facts.joint_names, p["command_joints"])
+        self._joy = self._joystick(p["joy_layout"], p["joy_layouts_file"])
+        if self._e_stop_latched:
+            core.e_stop(time.monotonic(), True, "e_stop service, before configure")
         # Subscribe first, so the subscriptions are matched and fed by the time the node is activated.
         self.core = core
         self._subs = [
             self.create_subscription(JointState, "joint_states", self._on_joint_state, qos_profile_sensor_data),
             self.create_subscription(Imu, "imu/data", self._on_imu, qos_profile_sensor_data),
             self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, 10),
+            self.create_subscription(Empty, "heartbeat", self._on_heartbeat, qos_profile_sensor_data),
+            self.create_subscription(Joy, "joy", self._on_joy, qos_profile_sensor_data),
         ]
         timeout = p["joint_states_timeout_s"]
         topic = self.resolve_topic_name("joint_states")
@@ -250,6 +293,20 @@ class PolicyController(LifecycleNode):
             f"configured: robot {facts.robot}, {facts.num_joints} joints, observation {facts.obs_size}, "
             f"outputs {p['outputs']}, limits {p['joint_limits']}"
         )
+
+    def _joystick(self, layout: str, path: str) -> JoystickMapper | None:
+        """The mapper of ``layout`` in ``path`` (empty: the shipped layouts); None for ``none``.
+
+        Raises:
+            lm_reward_learning.errors.ConfigError: if the file is invalid or lacks the layout.
+        """
+        if layout == "none":
+            return None
+        file = os.path.expanduser(path) if path else str(config_dir() / "ros" / "joystick" / "layouts.yaml")
+        layouts = load_layouts(file)
+        if layout not in layouts:
+            raise LmrlError(f"joy_layout {layout!r} is not in {file} (layouts: {sorted(layouts)}; none: no joystick)")
+        return JoystickMapper(layouts[layout])
 
     def _wait_for(self, msg_type: Any, topic: str, timeout: float) -> Any:
         """The next message on ``topic`` (waits in its own wait set, so it works inside a transition).
@@ -303,6 +360,64 @@ class PolicyController(LifecycleNode):
     def _on_cmd_vel(self, msg: Twist) -> None:
         if self.core is not None:
             self.core.on_command(time.monotonic(), msg.linear.x, msg.linear.y, msg.angular.z)
+
+    def _on_heartbeat(self, _msg: Empty) -> None:
+        if self.core is not None:
+            self.core.on_heartbeat(time.monotonic())
+
+    def _on_joy(self, msg: Joy) -> None:
+        core, joy = self.core, self._joy
+        if core is None:
+            return
+        now = time.monotonic()
+        if self.params["joy_heartbeat"]:
+            core.on_heartbeat(now)
+        if joy is None:
+            return
+        update = joy.update(msg.buttons, msg.axes)
+        for mode in update.requests:
+            ok, message = self._request(mode, "joystick")
+            log = self.get_logger().info if ok else self.get_logger().warning
+            log(f"joystick asked for {mode.value}: {message}")
+        if update.velocity is not None:
+            core.on_command(now, *update.velocity)
+
+    # ------------------------------------------------------------------ operator services
+    def _on_mode_service(self, mode: Mode, response: Trigger.Response) -> Trigger.Response:
+        response.success, response.message = self._request(mode, "service")
+        return response
+
+    def _request(self, mode: Mode, source: str) -> tuple[bool, str]:
+        """Ask the core for ``mode``; publish what changed at once. Returns ``(success, message)``."""
+        core = self.core
+        if core is None or self._timer is None:
+            return False, f"cannot switch to {mode.value}: the controller is not active (lifecycle state)"
+        try:
+            cmd = core.request(time.monotonic(), mode, source)
+        except TransitionRefusedError as exc:
+            return False, str(exc)
+        if cmd is not None:
+            self._publish_command(cmd)
+        self._publish_state(core.mode.value, core.supervisor.reason)
+        return True, f"{core.mode.value}: {core.supervisor.reason}"
+
+    def _on_e_stop_service(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        """``data: true`` engages the e-stop (damping at once, latched), ``false`` releases it."""
+        now = time.monotonic()
+        self._e_stop_latched = bool(request.data)
+        core = self.core
+        if core is not None:
+            cmd = core.e_stop(now, bool(request.data), "e_stop service")
+            if cmd is not None and self._timer is not None:
+                self._publish_command(cmd)
+            self._publish_state(core.mode.value, core.supervisor.reason)
+        state = "engaged" if request.data else "released"
+        response.success = True
+        response.message = f"e-stop {state}" + (
+            "; ask for passive (~/passive) to leave damping" if not request.data and core is not None else ""
+        )
+        self.get_logger().warning(response.message)
+        return response
 
     # ------------------------------------------------------------------ control
     def _tick(self) -> None:
