@@ -94,9 +94,13 @@ def _add_learn(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="Isaac Lab device: cpu or cuda:0")
     p.add_argument("--parallel", choices=("none", "local", "ray"), help="train the M candidates in parallel")
     p.add_argument("--ray-address", help="Ray cluster address (default: a local Ray instance)")
-    p.add_argument("--base-url", help="OpenAI-compatible endpoint for both levels")
+    p.add_argument("--base-url", help="endpoint of both levels (OpenAI-compatible, or Gemini's for gemini backends)")
     p.add_argument("--model", help="model name for both levels")
     p.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
+    for level, what in (("feedback", "upper level (VLM)"), ("synthesis", "lower level (LLM)")):
+        p.add_argument(f"--{level}-base-url", help=f"endpoint of the {what} only; overrides --base-url")
+        p.add_argument(f"--{level}-model", help=f"model of the {what} only; overrides --model")
+        p.add_argument(f"--{level}-api-key-env", help=f"API key variable of the {what} only; overrides --api-key-env")
     p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where learn runs go (default runs/)")
     p.add_argument("--name", help="learn run name (default learn_<UTC time>_<robot>)")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted learn run")
@@ -306,7 +310,6 @@ def sandbox_summary(layers: dict) -> str:
 
 def cmd_learn(args: argparse.Namespace) -> int:
     """``lmrl learn``: run or resume the bi-level loop; print where the policy and report are."""
-    import dataclasses
     import datetime as dt
 
     from lm_reward_learning.bilevel.backends import make_feedback, make_synthesis
@@ -342,18 +345,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
                 "ray_address",
             )
         }
-        cfg = load_learn_config(args.preset, args.config, **overrides)
-        endpoint = {
-            k: v
-            for k, v in (("base_url", args.base_url), ("model", args.model), ("api_key_env", args.api_key_env))
-            if v is not None
-        }
-        if endpoint:
-            cfg = dataclasses.replace(
-                cfg,
-                feedback_endpoint=dataclasses.replace(cfg.feedback_endpoint, **endpoint),
-                synthesis_endpoint=dataclasses.replace(cfg.synthesis_endpoint, **endpoint),
-            )
+        cfg = learn_endpoints(load_learn_config(args.preset, args.config, **overrides), args)
         from lm_reward_learning.robots import get_robot
 
         get_robot(cfg.robot)
@@ -391,6 +383,24 @@ def cmd_learn(args: argparse.Namespace) -> int:
     print(f"best: iteration {best.iteration} candidate {best.index}, score {best.value:.3f} ({best.score['kind']})")
     print(f"policy: {result.onnx_path}\nreport: {result.report_path}")
     return 0
+
+
+def learn_endpoints(cfg, args: argparse.Namespace):
+    """``cfg`` with the endpoint flags applied: ``--base-url/--model/--api-key-env`` set both levels,
+    ``--feedback-*`` / ``--synthesis-*`` one level (and win over the shared flags)."""
+    import dataclasses
+
+    changes = {}
+    for level in ("feedback", "synthesis"):
+        endpoint = {}
+        for key in ("base_url", "model", "api_key_env"):
+            value = getattr(args, f"{level}_{key}", None)
+            value = value if value is not None else getattr(args, key, None)
+            if value is not None:
+                endpoint[key] = value
+        if endpoint:
+            changes[f"{level}_endpoint"] = dataclasses.replace(getattr(cfg, f"{level}_endpoint"), **endpoint)
+    return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
 def cmd_report(args: argparse.Namespace) -> int:
