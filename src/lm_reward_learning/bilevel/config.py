@@ -113,6 +113,12 @@ class LearnConfig:
             iteration goes on with the others. None: no limit. With ``parallel: none`` a limit makes the
             candidates train one at a time in a worker process (a process can be stopped, this one
             cannot). The initial program (iteration 0) trains in this process without a limit.
+        max_cost_usd: Stop the loop before a language-model call would take the run's spending past
+            this many US dollars (prices from ``prices``); None: no limit. ``--resume`` with a higher
+            limit goes on (:mod:`~lm_reward_learning.bilevel.budget`).
+        max_total_tokens: The same limit in prompt plus completion tokens; None: no limit.
+        prices: Price table (YAML, USD per million tokens per model pattern); None: the bundled
+            ``config/prices.yaml``.
     """
 
     video: str | None = None
@@ -149,6 +155,9 @@ class LearnConfig:
     candidate_cpus: float = 1.0
     candidate_gpus: float = 0.0
     candidate_timeout_s: float | None = None
+    max_cost_usd: float | None = None
+    max_total_tokens: int | None = None
+    prices: str | None = None
 
     def check(self) -> LearnConfig:
         """Validate choices and ranges; return self.
@@ -185,6 +194,9 @@ class LearnConfig:
             raise ConfigError(
                 f"candidate_timeout_s must be a positive number of seconds (or null for no limit), got {limit}."
             )
+        from lm_reward_learning.bilevel.budget import Budget
+
+        Budget(self.max_cost_usd, self.max_total_tokens)  # raises on a negative or non-finite limit
         return self
 
     def _check_video_window(self) -> None:

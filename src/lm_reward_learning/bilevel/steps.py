@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lm_reward_learning.bilevel import exchanges
 from lm_reward_learning.bilevel.config import LearnConfig
 from lm_reward_learning.bilevel.protocols import Feedback, FeedbackBackend, FeedbackRequest, SynthesisRequest
 from lm_reward_learning.bilevel.rules import unified_diff
@@ -359,7 +360,8 @@ def visual_feedback(
         expert_features=expert.features,
     )
     try:
-        feedback = backend.feedback(request)
+        with exchanges.at(store, "feedback", k):
+            feedback = backend.feedback(request)
     finally:
         exchange = getattr(backend, "last_exchange", None)  # prompt, answers, token usage (openai)
         if exchange:
@@ -439,7 +441,8 @@ def update_reward(
                 previous_error=previous_error,
             )
             try:
-                result = backend.synthesize(request)
+                with exchanges.at(store, "synthesis", k, m, j):
+                    result = backend.synthesize(request)
             except LmrlError as exc:
                 if "without code" not in str(exc) and type(exc).__name__ != "BackendResponseError":
                     raise  # endpoint down, auth, rate limit: the run cannot go on; resume later
