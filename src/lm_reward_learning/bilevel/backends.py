@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lm_reward_learning.bilevel.config import EndpointSettings, LearnConfig
+from lm_reward_learning.bilevel.config import EndpointSettings, LearnConfig, level_endpoint
 from lm_reward_learning.bilevel.exchanges import CallSession
 from lm_reward_learning.bilevel.protocols import FeedbackBackend, SynthesisBackend
 
@@ -43,27 +43,36 @@ def endpoint_config(s: EndpointSettings, *, json_mode: bool):
     return EndpointConfig(**fields)
 
 
-def _chat(session: CallSession, level: str, settings: EndpointSettings, *, json_mode: bool):
+def _chat(session: CallSession, cfg: LearnConfig, level: str, *, json_mode: bool):
+    """The metered client of ``level``: an ``OpenAIChat`` or a ``GeminiChat`` on its endpoint."""
+    config = endpoint_config(level_endpoint(cfg, level), json_mode=json_mode)
+    if getattr(cfg, level) == "gemini":
+        from lm_reward_learning.bilevel.gemini_endpoint import GeminiChat
+
+        return session.chat(level, "gemini", config, lambda: GeminiChat(config))
     from lm_reward_learning.bilevel.endpoint import OpenAIChat
 
-    config = endpoint_config(settings, json_mode=json_mode)
     return session.chat(level, "openai", config, lambda: OpenAIChat(config))
 
 
 def make_feedback(cfg: LearnConfig, session: CallSession | None = None) -> FeedbackBackend | None:
     """The upper-level backend of ``cfg`` (None in Eureka mode, which uses no video).
 
+    ``openai`` sends frames, or video parts with ``video: true`` in the endpoint settings; ``gemini``
+    sends the clips as video.
+
     Raises:
         lm_reward_learning.bilevel.endpoint.EndpointAuthError: no API key (not when replaying).
     """
     if cfg.mode == "eureka":
         return None
-    if cfg.feedback == "openai":
+    if cfg.feedback in ("openai", "gemini"):
         from lm_reward_learning.bilevel.openai_backend import OpenAIFeedback
 
         session = session if session is not None else call_session(cfg)
-        chat = _chat(session, "feedback", cfg.feedback_endpoint, json_mode=True)
-        return OpenAIFeedback(chat.config, chat=chat)
+        chat = _chat(session, cfg, "feedback", json_mode=True)
+        video = cfg.feedback == "gemini" or chat.config.video
+        return OpenAIFeedback(chat.config, chat=chat, video=video, name=f"{cfg.feedback}:{chat.config.model}")
     if cfg.feedback == "human":
         from lm_reward_learning.bilevel.human import HumanFeedback
 
@@ -79,12 +88,14 @@ def make_synthesis(cfg: LearnConfig, session: CallSession | None = None) -> Synt
     Raises:
         lm_reward_learning.bilevel.endpoint.EndpointAuthError: no API key (not when replaying).
     """
-    if cfg.synthesis == "openai":
+    if cfg.synthesis in ("openai", "gemini"):
         from lm_reward_learning.bilevel.openai_backend import OpenAISynthesis
 
         session = session if session is not None else call_session(cfg)
-        chat = _chat(session, "synthesis", cfg.synthesis_endpoint, json_mode=False)
-        return OpenAISynthesis(chat.config, chat=chat)
+        chat = _chat(session, cfg, "synthesis", json_mode=False)
+        backend = OpenAISynthesis(chat.config, chat=chat)
+        backend.name = f"{cfg.synthesis}:{chat.config.model}"
+        return backend
     if cfg.synthesis == "reflection":
         from lm_reward_learning.bilevel.reflection import ReflectionSynthesis
 

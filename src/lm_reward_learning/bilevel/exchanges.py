@@ -338,7 +338,7 @@ class MeteredChat:
         step = _STEP.get()
         if step is None:  # outside the loop (a direct call): no store, no budget
             return self._fetch(messages, json_mode, key, record)
-        call, step.calls = step.calls, step.calls + 1
+        call = step.calls  # counted once answered: a refused request (e.g. video, then frames) is not a call
         line: dict[str, Any] = {}
         if self.session.replay is not None:
             answer, stored, matched = self.session.replay.answer(step.position, call, key)
@@ -407,6 +407,7 @@ class MeteredChat:
         source: str,
         extra: dict[str, Any],
     ) -> None:
+        step.calls = call + 1
         exchange = {"request_key": key, "request": record, "answer": _answer_dict(answer)}
         address = digest(canonical_json(exchange).encode())
         d = exchanges_dir(step.store)

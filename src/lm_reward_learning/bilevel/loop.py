@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lm_reward_learning.bilevel import steps
 from lm_reward_learning.bilevel.budget import Budget, BudgetExceededError
-from lm_reward_learning.bilevel.config import LearnConfig
+from lm_reward_learning.bilevel.config import LearnConfig, level_endpoint
 from lm_reward_learning.bilevel.exchanges import spend_text
 from lm_reward_learning.bilevel.protocols import Feedback, FeedbackBackend, SynthesisBackend
 from lm_reward_learning.bilevel.store import LearnStore, read_json
@@ -339,7 +339,7 @@ def candidate_executor(cfg: LearnConfig) -> Iterator[Executor | None]:
         max_workers=1 if cfg.parallel == "none" else None,
         resources=Resources(cfg.candidate_cpus, cfg.candidate_gpus),
         timeout_s=cfg.candidate_timeout_s,
-        withheld_env=(cfg.feedback_endpoint.api_key_env, cfg.synthesis_endpoint.api_key_env),
+        withheld_env=tuple(level_endpoint(cfg, level).api_key_env for level in ("feedback", "synthesis")),
     )
     try:
         executor.start()

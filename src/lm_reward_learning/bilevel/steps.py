@@ -358,6 +358,7 @@ def visual_feedback(
         reward_source=cand.source,
         rollout_arrays=cand.rollout_arrays,
         expert_features=expert.features,
+        evidence=rollout_evidence(cfg, store, k, cand, expert) if cfg.evidence else None,
     )
     try:
         with exchanges.at(store, "feedback", k):
@@ -368,6 +369,17 @@ def visual_feedback(
             atomic_write_json(store.iter_dir(k) / "feedback_exchange.json", exchange)
     atomic_write_json(store.iter_dir(k) / "feedback.json", feedback.to_dict())
     return feedback
+
+
+def rollout_evidence(cfg: LearnConfig, store: LearnStore, k: int, cand: Candidate, expert: Expert):
+    """Measured gait, contact timing, footfall diagram (``iter_KK/footfalls.png``) and hard facts of the
+    current rollout (:mod:`~lm_reward_learning.bilevel.evidence`); saved as ``iter_KK/evidence.json``."""
+    from lm_reward_learning.bilevel import evidence
+
+    command = float(np.mean(train_config(cfg, 1).env.commands.lin_vel_x))  # as the rollout holds it
+    measured = evidence.measure(cand.rollout_arrays, expert.features, command, store.iter_dir(k) / "footfalls.png")
+    atomic_write_json(store.iter_dir(k) / "evidence.json", measured.to_dict())
+    return measured
 
 
 # --------------------------------------------------------------------------------------------- lower level
