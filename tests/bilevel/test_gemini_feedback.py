@@ -135,3 +135,31 @@ def test_openai_compatible_server_gets_video_parts_and_frames_when_it_refuses(se
     refused, sent = server.requests[1].body, server.requests[2].body
     assert "video_url" in json.dumps(refused) and "video_url" not in json.dumps(sent)
     assert "image_url" in json.dumps(sent) and backend.video is False
+
+
+def test_lmrl_learn_with_gemini_sends_the_stored_clips_and_the_evidence(gemini, api_key, tmp_path, capsys) -> None:
+    import yaml
+    from bilevel_data import TINY_LEARN
+
+    from lm_reward_learning.bilevel.exchanges import read_log
+    from lm_reward_learning.cli import main
+
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY_LEARN))
+    gemini.script(gemini_reply(FEEDBACK))
+    argv = ["learn", "--config", str(tmp_path / "tiny.yaml"), "--feedback", "gemini", "--synthesis", "rules"]
+    argv += ["--feedback-base-url", gemini.base_url, "--feedback-model", "fake-gemini"]
+    argv += ["--feedback-api-key-env", KEY_ENV, "--runs-dir", str(tmp_path / "runs"), "--name", "g"]
+    assert main([*argv, "--policies-dir", str(tmp_path / "pol"), "--no-progress"]) == 0, capsys.readouterr().err
+    run = tmp_path / "runs" / "g"
+    (request,) = gemini.generate_requests()
+    inline = media(request.body, "inlineData")
+    assert [base64.urlsafe_b64decode(p["data"]) for p in inline if mime(p) == "video/mp4"] == [
+        (run / "expert" / "clip.mp4").read_bytes(),
+        (run / "iter_00" / "cand_0" / "rollout.mp4").read_bytes(),
+    ]
+    assert [mime(p) for p in inline].count("image/png") == 1  # the robot's footfall diagram
+    text = json.dumps(request.body["contents"])
+    assert "HARD FACTS" in text and "per-leg contact timing" in text
+    assert json.loads((run / "iter_01" / "feedback.json").read_text())["backend"] == "gemini:fake-gemini"
+    assert [(x["provider"], x["source"]) for x in read_log(run)] == [("gemini", "endpoint")]
+    assert (run / "iter_01" / "footfalls.png").is_file() and (run / "iter_01" / "evidence.json").is_file()
