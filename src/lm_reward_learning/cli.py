@@ -78,9 +78,10 @@ def _add_learn(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="default", help="config/learn/<preset>.yaml: default or smoke")
     p.add_argument("--config", type=Path, help="a learn YAML instead of the preset")
     p.add_argument("--mode", choices=("bilevel", "eureka"), help="bilevel (the paper) or eureka (text only)")
-    p.add_argument("--feedback", help="upper level: motion (offline, not a VLM), openai, human")
+    p.add_argument("--feedback", help="upper level: motion (offline, not a VLM), openai, gemini (video), human")
     p.add_argument(
-        "--synthesis", help="lower level: rules (offline, not an LLM), reflection (offline Eureka tuner), openai"
+        "--synthesis",
+        help="lower level: rules (offline, not an LLM), reflection (offline Eureka tuner), openai, gemini",
     )
     p.add_argument("--iterations", type=int, help="loop iterations K")
     p.add_argument("--candidates", type=int, help="reward candidates M per iteration")

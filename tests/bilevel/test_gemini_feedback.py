@@ -163,3 +163,25 @@ def test_lmrl_learn_with_gemini_sends_the_stored_clips_and_the_evidence(gemini, 
     assert json.loads((run / "iter_01" / "feedback.json").read_text())["backend"] == "gemini:fake-gemini"
     assert [(x["provider"], x["source"]) for x in read_log(run)] == [("gemini", "endpoint")]
     assert (run / "iter_01" / "footfalls.png").is_file() and (run / "iter_01" / "evidence.json").is_file()
+
+
+def test_gemini_writes_the_reward_program_at_the_lower_level(gemini, api_key) -> None:
+    from bilevel_data import sample_feedback, synthesis_request
+
+    from lm_reward_learning.bilevel.backends import make_synthesis
+    from lm_reward_learning.reward.program import default_program
+
+    program = default_program("go2").source
+    gemini.script(gemini_reply(f"Here:\n```python\n{program}```", prompt_tokens=900, completion_tokens=300))
+    cfg = load_learn_config(
+        "smoke",
+        synthesis="gemini",
+        synthesis_endpoint={"base_url": gemini.base_url, "model": "fake-coder", "api_key_env": KEY_ENV},
+    )
+    result = make_synthesis(cfg).synthesize(synthesis_request(sample_feedback()))
+    assert result.source.strip() == program.strip() and result.backend == "gemini:fake-coder"
+    assert result.usage == {"prompt_tokens": 900, "completion_tokens": 300}
+    (request,) = gemini.generate_requests()
+    assert request.path == "/v1beta/models/fake-coder:generateContent"
+    assert "gait_frequency_exp" in json.dumps(request.body["contents"])  # the feedback reached the prompt
+    assert "responseMimeType" not in json.dumps(request.body.get("generationConfig", {}))
