@@ -148,7 +148,9 @@ def test_every_exchange_is_stored_content_addressed_without_media_or_key(paid_ru
     vlm = exchanges.read_exchange(paid_run.run, lines[0]["exchange"])["request"]
     parts = [p for m in vlm["messages"] if isinstance(m["content"], list) for p in m["content"]]
     images = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
-    assert images and all(len(u["sha256"]) == 64 and u["mime"] == "image/jpeg" and u["bytes"] > 0 for u in images)
+    assert all(len(u["sha256"]) == 64 and u["bytes"] > 0 for u in images)
+    # 2 expert + 2 robot frames (num_frames: 2), then the robot's footfall diagram
+    assert [u["mime"] for u in images] == ["image/jpeg"] * 4 + ["image/png"]
     assert vlm["model"] == "fake-vlm" and vlm["parameters"]["max_tokens"] == 600
 
 

@@ -27,7 +27,9 @@ def _level(cfg, level: str) -> dict[str, Any]:
     backend = getattr(cfg, level)
     out: dict[str, Any] = {"backend": backend}
     if backend in ("openai", "gemini"):
-        endpoint = getattr(cfg, f"{level}_endpoint")
+        from lm_reward_learning.bilevel.config import level_endpoint
+
+        endpoint = level_endpoint(cfg, level)
         out.update(model=endpoint.model, base_url=endpoint.base_url, temperature=endpoint.temperature)
     return out
 
