@@ -78,9 +78,10 @@ def _add_learn(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="default", help="config/learn/<preset>.yaml: default or smoke")
     p.add_argument("--config", type=Path, help="a learn YAML instead of the preset")
     p.add_argument("--mode", choices=("bilevel", "eureka"), help="bilevel (the paper) or eureka (text only)")
-    p.add_argument("--feedback", help="upper level: motion (offline, not a VLM), openai, human")
+    p.add_argument("--feedback", help="upper level: motion (offline, not a VLM), openai, gemini (video), human")
     p.add_argument(
-        "--synthesis", help="lower level: rules (offline, not an LLM), reflection (offline Eureka tuner), openai"
+        "--synthesis",
+        help="lower level: rules (offline, not an LLM), reflection (offline Eureka tuner), openai, gemini",
     )
     p.add_argument("--iterations", type=int, help="loop iterations K")
     p.add_argument("--candidates", type=int, help="reward candidates M per iteration")
@@ -97,12 +98,30 @@ def _add_learn(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="Isaac Lab device: cpu or cuda:0")
     p.add_argument("--parallel", choices=("none", "local", "ray"), help="train the M candidates in parallel")
     p.add_argument("--ray-address", help="Ray cluster address (default: a local Ray instance)")
-    p.add_argument("--base-url", help="OpenAI-compatible endpoint for both levels")
+    p.add_argument("--base-url", help="endpoint of both levels (OpenAI-compatible, or Gemini's for gemini backends)")
     p.add_argument("--model", help="model name for both levels")
     p.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
+    for level, what in (("feedback", "upper level (VLM)"), ("synthesis", "lower level (LLM)")):
+        p.add_argument(f"--{level}-base-url", help=f"endpoint of the {what} only; overrides --base-url")
+        p.add_argument(f"--{level}-model", help=f"model of the {what} only; overrides --model")
+        p.add_argument(f"--{level}-api-key-env", help=f"API key variable of the {what} only; overrides --api-key-env")
     p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where learn runs go (default runs/)")
     p.add_argument("--name", help="learn run name (default learn_<UTC time>_<robot>)")
-    p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted learn run")
+    p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted or budget-stopped learn run")
+    p.add_argument(
+        "--replay",
+        type=Path,
+        metavar="RUN",
+        help="re-run a stored learn run with its config, answering every language-model call from RUN (no endpoint)",
+    )
+    p.add_argument("--cache", type=Path, metavar="DIR", help="answer repeated identical requests from DIR, fill it")
+    p.add_argument(
+        "--max-cost", type=float, dest="max_cost_usd", metavar="USD", help="stop before a call would pass USD dollars"
+    )
+    p.add_argument(
+        "--max-tokens", type=int, dest="max_total_tokens", metavar="N", help="stop before a call would pass N tokens"
+    )
+    p.add_argument("--prices", help="price table YAML (default config/prices.yaml)")
     p.add_argument("--policies-dir", type=Path, default=Path("policies"), help="ONNX export root")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -309,20 +328,88 @@ def sandbox_summary(layers: dict) -> str:
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
-    """``lmrl learn``: run or resume the bi-level loop; print where the policy and report are."""
-    import dataclasses
+    """``lmrl learn``: run, resume or replay the bi-level loop; print where the policy and report are."""
     import datetime as dt
 
-    from lm_reward_learning.bilevel.backends import make_feedback, make_synthesis
-    from lm_reward_learning.bilevel.config import load_learn_config
+    from lm_reward_learning.bilevel.backends import call_session, make_feedback, make_synthesis
+    from lm_reward_learning.bilevel.budget import BudgetExceededError
+    from lm_reward_learning.bilevel.exchanges import spend_text
     from lm_reward_learning.bilevel.loop import candidate_executor, learn
-    from lm_reward_learning.bilevel.steps import load_expert
     from lm_reward_learning.bilevel.store import LearnStore
 
-    expert_video = None
+    cfg, store, replay, expert_video = _learn_setup(args)
+    session = call_session(cfg, cache_dir=args.cache, replay=replay)
+    feedback, synthesis = make_feedback(cfg, session), make_synthesis(cfg, session)  # no API key: fail here
+    with candidate_executor(cfg) as executor:  # an unreachable Ray cluster fails here (bounded wait)
+        if store is None:
+            stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+            default = f"{replay.name}_replay" if replay is not None else f"learn_{stamp}_{cfg.robot}"
+            store = LearnStore.create(args.runs_dir / (args.name or default), cfg)
+            if replay is not None:
+                store.update_status(replay_of=str(replay))
+        else:
+            store.update_status(status="running", stop_reason=None)
+        print(f"learn run: {store.path}" + (f" (replaying {replay})" if replay is not None else ""), flush=True)
+        try:
+            result = learn(
+                cfg,
+                store,
+                feedback,
+                synthesis,
+                policies_root=args.policies_dir,
+                progress=not args.no_progress,
+                expert_video=expert_video,
+                executor=executor,
+            )
+        except BudgetExceededError:
+            print(f"lmrl learn: {spend_text(store.path)}; stopped, resumable.", file=sys.stderr)
+            raise
+        except (LmrlError, KeyboardInterrupt) as exc:
+            store.update_status(status="failed", error=str(exc) or type(exc).__name__)
+            print(
+                f"lmrl learn: everything completed so far is in {store.path}; continue with --resume {store.path}",
+                file=sys.stderr,
+            )
+            raise
+    best = result.best
+    print(f"best: iteration {best.iteration} candidate {best.index}, score {best.value:.3f} ({best.score['kind']})")
+    print(spend_text(store.path, session.budget))
+    print(f"policy: {result.onnx_path}\nreport: {result.report_path}")
+    return 0
+
+
+_BUDGET_FLAGS = ("max_cost_usd", "max_total_tokens", "prices")
+
+
+def _learn_setup(args: argparse.Namespace):
+    """``(cfg, store or None for a new run, replay source or None, loaded expert video or None)``.
+
+    ``--resume`` keeps the stored config but takes new budget flags (written into ``learn.yaml``);
+    ``--replay RUN`` uses RUN's config; otherwise the preset/config with the flags. A bad video fails
+    here, before a run directory exists.
+    """
+    import dataclasses
+
+    from lm_reward_learning.bilevel.config import load_learn_config
+    from lm_reward_learning.bilevel.steps import load_expert
+    from lm_reward_learning.bilevel.store import LearnStore
+    from lm_reward_learning.config import to_dict
+    from lm_reward_learning.io import atomic_write_yaml
+
+    budget = {k: getattr(args, k) for k in _BUDGET_FLAGS if getattr(args, k) is not None}
+    if args.resume is not None and args.replay is not None:
+        raise LmrlError("--resume and --replay exclude each other: --resume RUN continues a replay run as well.")
     if args.resume is not None:
         store = LearnStore.open(args.resume)
         cfg = store.config()
+        if budget:
+            cfg = dataclasses.replace(cfg, **budget).check()
+            atomic_write_yaml(store.path / "learn.yaml", to_dict(cfg))
+        replay = store.status().get("replay_of")
+        return cfg, store, Path(replay) if replay else None, None
+    if args.replay is not None:
+        cfg = dataclasses.replace(LearnStore.open(args.replay).config(), **budget).check()
+        replay = Path(args.replay)
     else:
         overrides = {
             k: getattr(args, k)
@@ -344,57 +431,36 @@ def cmd_learn(args: argparse.Namespace) -> int:
                 "device",
                 "parallel",
                 "ray_address",
+                *_BUDGET_FLAGS,
             )
         }
-        cfg = load_learn_config(args.preset, args.config, **overrides)
-        endpoint = {
-            k: v
-            for k, v in (("base_url", args.base_url), ("model", args.model), ("api_key_env", args.api_key_env))
-            if v is not None
-        }
-        if endpoint:
-            cfg = dataclasses.replace(
-                cfg,
-                feedback_endpoint=dataclasses.replace(cfg.feedback_endpoint, **endpoint),
-                synthesis_endpoint=dataclasses.replace(cfg.synthesis_endpoint, **endpoint),
-            )
-        from lm_reward_learning.robots import get_robot
+        cfg = learn_endpoints(load_learn_config(args.preset, args.config, **overrides), args)
+        replay = None
+    from lm_reward_learning.robots import get_robot
 
-        get_robot(cfg.robot)
-        if cfg.video and not Path(cfg.video).exists():
-            raise LmrlError(f"Expert video {cfg.video} does not exist. Pass an existing file or folder to --video.")
-        if cfg.mode == "bilevel":  # a bad video fails here, before the run directory exists
-            expert_video = load_expert(cfg)
-    feedback, synthesis = make_feedback(cfg), make_synthesis(cfg)  # no API key, no terminal: fail here
-    with candidate_executor(cfg) as executor:  # an unreachable Ray cluster fails here (bounded wait)
-        if args.resume is None:
-            stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-            store = LearnStore.create(args.runs_dir / (args.name or f"learn_{stamp}_{cfg.robot}"), cfg)
-        else:
-            store.update_status(status="running")
-        print(f"learn run: {store.path}", flush=True)
-        try:
-            result = learn(
-                cfg,
-                store,
-                feedback,
-                synthesis,
-                policies_root=args.policies_dir,
-                progress=not args.no_progress,
-                expert_video=expert_video,
-                executor=executor,
-            )
-        except (LmrlError, KeyboardInterrupt) as exc:
-            store.update_status(status="failed", error=str(exc) or type(exc).__name__)
-            print(
-                f"lmrl learn: everything completed so far is in {store.path}; continue with --resume {store.path}",
-                file=sys.stderr,
-            )
-            raise
-    best = result.best
-    print(f"best: iteration {best.iteration} candidate {best.index}, score {best.value:.3f} ({best.score['kind']})")
-    print(f"policy: {result.onnx_path}\nreport: {result.report_path}")
-    return 0
+    get_robot(cfg.robot)
+    if cfg.video and not Path(cfg.video).exists():
+        raise LmrlError(f"Expert video {cfg.video} does not exist. Pass an existing file or folder to --video.")
+    expert_video = load_expert(cfg) if cfg.mode == "bilevel" else None  # a bad video fails before the run dir
+    return cfg, None, replay, expert_video
+
+
+def learn_endpoints(cfg, args: argparse.Namespace):
+    """``cfg`` with the endpoint flags applied: ``--base-url/--model/--api-key-env`` set both levels,
+    ``--feedback-*`` / ``--synthesis-*`` one level (and win over the shared flags)."""
+    import dataclasses
+
+    changes = {}
+    for level in ("feedback", "synthesis"):
+        endpoint = {}
+        for key in ("base_url", "model", "api_key_env"):
+            value = getattr(args, f"{level}_{key}", None)
+            value = value if value is not None else getattr(args, key, None)
+            if value is not None:
+                endpoint[key] = value
+        if endpoint:
+            changes[f"{level}_endpoint"] = dataclasses.replace(getattr(cfg, f"{level}_endpoint"), **endpoint)
+    return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -128,15 +128,24 @@ def load_policy(run: RunDir, checkpoint: Path | None = None) -> tuple[Any, Robot
 
 
 def export_run(
-    run: RunDir, out_root: Path = Path("policies"), name: str | None = None, checkpoint: Path | None = None
+    run: RunDir,
+    out_root: Path = Path("policies"),
+    name: str | None = None,
+    checkpoint: Path | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> ExportResult:
     """Export ``run``'s policy to ``out_root/<robot>/<name>/`` and check parity with onnxruntime.
+
+    Beside ``deploy.yaml`` go the reward program it was trained with (``reward.py``) and
+    ``provenance.yaml``: the training seed, the program's SHA-256, the source run, and what
+    ``provenance`` adds (``lmrl learn`` adds the models, prompts and programs of the loop).
 
     Args:
         run: The trained run.
         out_root: Root of the exported policies.
         name: Sub-directory name; default: the run directory's name.
         checkpoint: A specific checkpoint; default: the latest.
+        provenance: More entries for ``provenance.yaml``.
 
     Raises:
         LmrlError: if the parity error exceeds :data:`PARITY_TOL` (nothing is written then).
@@ -186,5 +195,10 @@ def export_run(
     info["parity_max_abs_err"] = err
     atomic_write_bytes(out_dir / "policy.onnx", data)
     atomic_write_yaml(out_dir / "deploy.yaml", info)
+    program = run.reward_dir / "program.py"
+    if program.is_file():
+        atomic_write_bytes(out_dir / "reward.py", program.read_bytes())
+    trained = {"seed": cfg.seed, "reward_sha256": meta.get("reward_sha256"), "source_run": str(run.path)}
+    atomic_write_yaml(out_dir / "provenance.yaml", {"training": trained, **(provenance or {})})
     log.info("exported %s (parity max abs err %.2e)", out_dir / "policy.onnx", err)
     return ExportResult(out_dir / "policy.onnx", out_dir / "deploy.yaml", err)

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lm_reward_learning.bilevel.provenance import usage_html
 from lm_reward_learning.bilevel.store import LearnStore, read_json
 
 _CSS = """
@@ -251,6 +252,7 @@ def render_report(store: LearnStore) -> str:
     ]
     parts.append(_progress_table(store))
     parts.append(_gait_section(store, cfg.reference))
+    parts.append(usage_html(store))  # calls, tokens, dollars, budget (bilevel.provenance)
     if expert is not None:
         parts.append("<h2>Expert video</h2>" + _video_tag(store.path / "expert" / "clip.mp4", 480))
         parts.append(f"<pre>{html.escape(json.dumps(expert, indent=2))}</pre>")

@@ -16,8 +16,8 @@ import yaml
 from lm_reward_learning.config import config_dir, from_dict
 from lm_reward_learning.errors import ConfigError
 
-FEEDBACK_BACKENDS = ("motion", "openai", "human")
-SYNTHESIS_BACKENDS = ("rules", "openai", "reflection")
+FEEDBACK_BACKENDS = ("motion", "openai", "gemini", "human")
+SYNTHESIS_BACKENDS = ("rules", "openai", "gemini", "reflection")
 MODES = ("bilevel", "eureka")
 FRAME_SAMPLING = ("uniform", "motion", "grid")
 TRAIN_BACKENDS = ("mujoco", "isaaclab")
@@ -46,6 +46,9 @@ class EndpointSettings:
         token_limit_param: ``max_tokens`` or ``max_completion_tokens`` (newer OpenAI models).
         json_mode: Ask for ``response_format={"type": "json_object"}`` (feedback only).
         extra_headers: Headers added to every request.
+        video: Send the clips as video parts to an OpenAI-compatible server that accepts them
+            (feedback only; ``gemini`` always sends video).
+        inline_media_max_bytes: ``gemini``: larger media go through the Files API.
     """
 
     base_url: str = "https://api.openai.com/v1"
@@ -59,6 +62,29 @@ class EndpointSettings:
     token_limit_param: str = "max_tokens"
     json_mode: bool = True
     extra_headers: dict[str, str] = field(default_factory=dict)
+    video: bool = False
+    inline_media_max_bytes: int = 20_000_000
+
+
+#: Endpoint values of a ``gemini`` backend whose settings were left at the OpenAI defaults.
+GEMINI_DEFAULTS = {
+    "base_url": ("https://api.openai.com/v1", "https://generativelanguage.googleapis.com"),
+    "model": ("gpt-4o", "gemini-2.5-pro"),
+    "api_key_env": ("OPENAI_API_KEY", "GEMINI_API_KEY"),
+}
+
+
+def level_endpoint(cfg: LearnConfig, level: str) -> EndpointSettings:
+    """The endpoint settings of ``level`` (``feedback`` or ``synthesis``) as its backend uses them: for a
+    ``gemini`` backend, base URL, model and key variable left at the OpenAI defaults become Gemini's
+    (:data:`GEMINI_DEFAULTS`)."""
+    import dataclasses
+
+    settings = getattr(cfg, f"{level}_endpoint")
+    if getattr(cfg, level) != "gemini":
+        return settings
+    changes = {k: new for k, (old, new) in GEMINI_DEFAULTS.items() if getattr(settings, k) == old}
+    return dataclasses.replace(settings, **changes)
 
 
 @dataclass(frozen=True)
@@ -76,10 +102,11 @@ class LearnConfig:
         mode: ``bilevel`` (the paper's method) or ``eureka`` (text task description only, reward
             reflection, no video).
         task: Task description in words (both modes).
-        feedback: Upper-level backend: ``motion`` (offline heuristic analyser, not a VLM), ``openai``,
+        feedback: Upper-level backend: ``motion`` (offline heuristic analyser, not a VLM), ``openai``
+            (any OpenAI-compatible endpoint), ``gemini`` (Google's Gemini API, clips sent as video),
             ``human``.
         synthesis: Lower-level backend: ``rules`` (offline deterministic editor, not an LLM),
-            ``reflection`` (offline Eureka-style reflection tuner, not an LLM) or ``openai``.
+            ``reflection`` (offline Eureka-style reflection tuner, not an LLM), ``openai`` or ``gemini``.
         iterations: Loop iterations K (the paper uses 5).
         candidates: Reward candidates M per iteration (Eureka-style sampling); the best is kept.
         initial_train_iterations: PPO iterations for the initial reward program.
@@ -113,6 +140,15 @@ class LearnConfig:
             iteration goes on with the others. None: no limit. With ``parallel: none`` a limit makes the
             candidates train one at a time in a worker process (a process can be stopped, this one
             cannot). The initial program (iteration 0) trains in this process without a limit.
+        max_cost_usd: Stop the loop before a language-model call would take the run's spending past
+            this many US dollars (prices from ``prices``); None: no limit. ``--resume`` with a higher
+            limit goes on (:mod:`~lm_reward_learning.bilevel.budget`).
+        max_total_tokens: The same limit in prompt plus completion tokens; None: no limit.
+        prices: Price table (YAML, USD per million tokens per model pattern); None: the bundled
+            ``config/prices.yaml``.
+        evidence: Give the language-model judge the rollout's measured gait, per-leg contact timing,
+            footfall diagram and hard facts (fell, did not move, speed far from command), and overrule
+            answers that contradict the facts (:mod:`~lm_reward_learning.bilevel.evidence`).
     """
 
     video: str | None = None
@@ -149,6 +185,10 @@ class LearnConfig:
     candidate_cpus: float = 1.0
     candidate_gpus: float = 0.0
     candidate_timeout_s: float | None = None
+    max_cost_usd: float | None = None
+    max_total_tokens: int | None = None
+    prices: str | None = None
+    evidence: bool = True
 
     def check(self) -> LearnConfig:
         """Validate choices and ranges; return self.
@@ -185,6 +225,9 @@ class LearnConfig:
             raise ConfigError(
                 f"candidate_timeout_s must be a positive number of seconds (or null for no limit), got {limit}."
             )
+        from lm_reward_learning.bilevel.budget import Budget
+
+        Budget(self.max_cost_usd, self.max_total_tokens)  # raises on a negative or non-finite limit
         return self
 
     def _check_video_window(self) -> None:

@@ -99,6 +99,12 @@ class EndpointConfig:
         json_mode: Whether the endpoint supports ``response_format={"type": "json_object"}`` (used for
             feedback; answers are parsed robustly either way).
         extra_headers: Headers added to every request (e.g. an organisation or routing header).
+        video: Send the expert and robot clips to the feedback model as video parts (OpenAI-compatible
+            servers that accept ``video_url`` content, e.g. vLLM with a video model; Gemini always takes
+            video). False sends sampled frames as images. A server that rejects the video part gets the
+            frames instead.
+        inline_media_max_bytes: Gemini only: media up to this many bytes per request go inline, larger
+            videos through the Files API (the Gemini API's inline limit is 20 MB per request).
     """
 
     base_url: str
@@ -113,6 +119,8 @@ class EndpointConfig:
     token_limit_param: str = "max_tokens"
     json_mode: bool = False
     extra_headers: dict[str, str] = field(default_factory=dict)
+    video: bool = False
+    inline_media_max_bytes: int = 20_000_000
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):

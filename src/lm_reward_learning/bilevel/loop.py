@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lm_reward_learning.bilevel import steps
-from lm_reward_learning.bilevel.config import LearnConfig
+from lm_reward_learning.bilevel.budget import Budget, BudgetExceededError
+from lm_reward_learning.bilevel.config import LearnConfig, level_endpoint
+from lm_reward_learning.bilevel.exchanges import spend_text
 from lm_reward_learning.bilevel.protocols import Feedback, FeedbackBackend, SynthesisBackend
 from lm_reward_learning.bilevel.store import LearnStore, read_json
 from lm_reward_learning.errors import LmrlError, RewardRuntimeError
@@ -161,6 +163,10 @@ def run_loop(
     """
     try:
         return _loop(cfg, store, do, policies_root, expert_video, report)
+    except BudgetExceededError as exc:  # a clean stop before a call: resumable with a higher limit
+        store.update_status(status="stopped", stop_reason=str(exc))
+        write_report(store)
+        raise
     except LmrlError as exc:
         store.update_status(status="failed", error=str(exc) or type(exc).__name__)
         raise
@@ -182,7 +188,10 @@ def _loop(
     store.update_status(status="running", best=[0, 0], best_score=best.score)
     for k in range(1, total + 1):
         t0 = time.perf_counter()
-        log.info("iteration %d/%d: current policy scores %.3f", k, total, current.value)
+        log.info(
+            "iteration %d/%d: current policy scores %.3f; %s",
+            k, total, current.value, spend_text(store.path, Budget(cfg.max_cost_usd, cfg.max_total_tokens)),
+        )  # fmt: skip
         fb = None
         if cfg.mode == "bilevel":  # upper level
             saved = read_json(store.iter_dir(k) / "feedback.json")
@@ -330,7 +339,7 @@ def candidate_executor(cfg: LearnConfig) -> Iterator[Executor | None]:
         max_workers=1 if cfg.parallel == "none" else None,
         resources=Resources(cfg.candidate_cpus, cfg.candidate_gpus),
         timeout_s=cfg.candidate_timeout_s,
-        withheld_env=(cfg.feedback_endpoint.api_key_env, cfg.synthesis_endpoint.api_key_env),
+        withheld_env=tuple(level_endpoint(cfg, level).api_key_env for level in ("feedback", "synthesis")),
     )
     try:
         executor.start()
@@ -340,11 +349,19 @@ def candidate_executor(cfg: LearnConfig) -> Iterator[Executor | None]:
 
 
 def export_best(store: LearnStore, best: steps.Candidate, policies_root: Path) -> Path:
-    """Export the best candidate's policy to ``policies_root/<robot>/<learn run name>/``."""
+    """Export the best candidate's policy to ``policies_root/<robot>/<learn run name>/``, with the
+    loop's models, prompts, programs, seeds and exchanges beside it (:mod:`~.provenance`)."""
+    import yaml
+
+    from lm_reward_learning.bilevel.provenance import publish
     from lm_reward_learning.export import export_run
+    from lm_reward_learning.io import atomic_write_yaml
     from lm_reward_learning.training.run_dir import RunDir
 
     res = export_run(RunDir.open(best.run), policies_root, name=store.path.name)
+    out = res.onnx_path.parent
+    written = yaml.safe_load((out / "provenance.yaml").read_text()) or {}
+    atomic_write_yaml(out / "provenance.yaml", {**written, **publish(store, best.iteration, best.index, out)})
     return res.onnx_path
 
 

@@ -13,11 +13,14 @@ endpoint's configuration, errors and HTTP client live in :mod:`lm_reward_learnin
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 from lm_reward_learning.bilevel.endpoint import (
     EndpointConfig,
+    EndpointRequestError,
     OpenAIChat,
 )
 from lm_reward_learning.bilevel.extract import (
@@ -36,6 +39,7 @@ from lm_reward_learning.prompts.messages import (
     Prompt,
     build_feedback_messages,
     build_synthesis_messages,
+    facts_fix_message,
     feedback_fix_message,
 )
 
@@ -57,6 +61,11 @@ class OpenAIFeedback:
         format_retries: Follow-up requests when an answer is not usable feedback JSON; each quotes the
             problem back to the model.
         chat: A client to use instead of one built from ``endpoint`` (tests, sharing).
+        fact_retries: Follow-up requests when an answer contradicts a hard fact of the request's
+            evidence; after them the answer is overruled.
+        video: Send the expert and robot clips as video parts instead of frames; if the endpoint
+            rejects them (HTTP 4xx), frames are sent instead, for this call and the later ones.
+        name: The backend's label (default ``"openai:<model>"``; ``"gemini:<model>"`` on Gemini).
 
     Attributes:
         name: ``"openai:<model>"``.
@@ -75,33 +84,55 @@ class OpenAIFeedback:
         prompt_version: str = PROMPT_VERSION,
         format_retries: int = 1,
         chat: OpenAIChat | None = None,
+        fact_retries: int = 1,
+        video: bool = False,
+        name: str | None = None,
     ) -> None:
-        if format_retries < 0:
-            raise ConfigError(f"format_retries must be >= 0, got {format_retries}.")
+        if format_retries < 0 or fact_retries < 0:
+            raise ConfigError(f"format_retries and fact_retries must be >= 0, got {format_retries}, {fact_retries}.")
         self.endpoint = endpoint
         self.images = images if images is not None else ImageOptions()
         self.prompt_version = prompt_version
         self.format_retries = format_retries
-        self.name = f"openai:{endpoint.model}"
+        self.fact_retries = fact_retries
+        self.name = name or f"openai:{endpoint.model}"
+        self.video = video
         self._chat = chat if chat is not None else OpenAIChat(endpoint)
         self.last_exchange: dict[str, Any] = {}
 
     def feedback(self, request: FeedbackRequest) -> Feedback:
         """Ask the model for feedback on one iteration.
 
+        An answer that is not usable feedback JSON is sent back with the problem (``format_retries``
+        times); one that contradicts a hard fact of ``request.evidence`` is sent back with the facts
+        (``fact_retries`` times) and then overruled (:func:`~lm_reward_learning.bilevel.evidence.overrule`).
+
         Raises:
             EndpointError: (a subclass) when the request fails.
             BackendResponseError: when no usable feedback came back after ``format_retries`` follow-ups;
                 the message says what was wrong and quotes the answer.
         """
-        prompt = build_feedback_messages(request, self.images, self.prompt_version)
+        from lm_reward_learning.bilevel import evidence as ev
+
+        prompt = build_feedback_messages(request, self.images, self.prompt_version, video=self.video)
         messages = list(prompt.messages)
         recorded = prompt.record()
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
         answers: list[str] = []
+        checks: list[list[dict[str, Any]]] = []
+        format_left, facts_left = self.format_retries, self.fact_retries
         self.last_exchange = {}
-        for attempt in range(self.format_retries + 1):
-            answer = self._chat.complete(messages, json_mode=True)
+        while True:
+            try:
+                answer = self._chat.complete(messages, json_mode=True)
+            except EndpointRequestError as exc:
+                if not (self.video and "video" in json.dumps(prompt.templates) and not answers):
+                    raise
+                log.warning("%s rejected the video parts (%s); sending frames instead from now on", self.name, exc)
+                self.video = False
+                prompt = build_feedback_messages(request, self.images, self.prompt_version)
+                messages, recorded = list(prompt.messages), prompt.record()
+                continue
             answers.append(answer.text)
             for key in usage:
                 usage[key] += answer.usage[key]
@@ -111,9 +142,11 @@ class OpenAIFeedback:
                 "messages": recorded,
                 "answers": answers,
                 "usage": usage,
+                "fact_checks": checks,
             }
             try:
-                return parse_feedback(extract_json_object(answer.text), backend=self.name, raw=answer.text)
+                data = extract_json_object(answer.text)
+                feedback = parse_feedback(data, backend=self.name, raw=answer.text)
             except (BackendResponseError, FeedbackFormatError) as exc:
                 problem = str(exc)
                 if isinstance(exc, FeedbackFormatError):
@@ -121,12 +154,27 @@ class OpenAIFeedback:
                 if answer.finish_reason == "length":
                     problem += " (the answer was cut off at max_tokens; raise max_tokens in the endpoint config)"
                 error = BackendResponseError(f"{self.name} feedback, iteration {request.iteration}: {problem}")
-                if attempt < self.format_retries:
-                    log.warning("%s; asking again (%d of %d)", error, attempt + 1, self.format_retries)
-                    fix = feedback_fix_message(problem, self.prompt_version)
-                    messages += [{"role": "assistant", "content": answer.text}, fix]
-                    recorded = [*recorded, {"role": "assistant", "content": answer.text}, fix]
-        raise error
+                if not format_left:
+                    raise error from None
+                format_left -= 1
+                log.warning("%s; asking again (%d left)", error, format_left)
+                fix = feedback_fix_message(problem, self.prompt_version)
+            else:
+                if request.evidence is None:
+                    return feedback
+                wrong = ev.contradictions(request.evidence, data, feedback)
+                checks.append(wrong)
+                if not wrong:
+                    measurements = {**feedback.measurements, "evidence": request.evidence.to_dict()}
+                    return dataclasses.replace(feedback, measurements=measurements)
+                if not facts_left:
+                    log.warning("%s feedback contradicts measured facts; overruled: %s", self.name, ev.fix_text(wrong))
+                    return ev.overrule(feedback, wrong, request.evidence)
+                facts_left -= 1
+                log.warning("%s feedback contradicts measured facts (%s); asking again", self.name, ev.fix_text(wrong))
+                fix = facts_fix_message(ev.fix_text(wrong), self.prompt_version)
+            messages += [{"role": "assistant", "content": answer.text}, fix]
+            recorded = [*recorded, {"role": "assistant", "content": answer.text}, fix]
 
 
 class OpenAISynthesis:

@@ -150,6 +150,8 @@ class FeedbackRequest:
         reward_source: The current reward program.
         rollout_arrays: ``rollout.npz`` of the rollout (simulator state; see ``lmrl play``), or None.
         expert_features: Gait features measured from the expert video, or None.
+        evidence: Measured gait, contact timing, footfall diagram and hard facts of the rollout
+            (:class:`~lm_reward_learning.bilevel.evidence.Evidence`), or None.
     """
 
     iteration: int
@@ -164,6 +166,7 @@ class FeedbackRequest:
     reward_source: str
     rollout_arrays: Path | None = None
     expert_features: dict[str, Any] | None = None
+    evidence: Any = None
 
 
 @runtime_checkable

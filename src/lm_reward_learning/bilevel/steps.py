@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lm_reward_learning.bilevel import exchanges
 from lm_reward_learning.bilevel.config import LearnConfig
 from lm_reward_learning.bilevel.protocols import Feedback, FeedbackBackend, FeedbackRequest, SynthesisRequest
 from lm_reward_learning.bilevel.rules import unified_diff
@@ -357,15 +358,28 @@ def visual_feedback(
         reward_source=cand.source,
         rollout_arrays=cand.rollout_arrays,
         expert_features=expert.features,
+        evidence=rollout_evidence(cfg, store, k, cand, expert) if cfg.evidence else None,
     )
     try:
-        feedback = backend.feedback(request)
+        with exchanges.at(store, "feedback", k):
+            feedback = backend.feedback(request)
     finally:
         exchange = getattr(backend, "last_exchange", None)  # prompt, answers, token usage (openai)
         if exchange:
             atomic_write_json(store.iter_dir(k) / "feedback_exchange.json", exchange)
     atomic_write_json(store.iter_dir(k) / "feedback.json", feedback.to_dict())
     return feedback
+
+
+def rollout_evidence(cfg: LearnConfig, store: LearnStore, k: int, cand: Candidate, expert: Expert):
+    """Measured gait, contact timing, footfall diagram (``iter_KK/footfalls.png``) and hard facts of the
+    current rollout (:mod:`~lm_reward_learning.bilevel.evidence`); saved as ``iter_KK/evidence.json``."""
+    from lm_reward_learning.bilevel import evidence
+
+    command = float(np.mean(train_config(cfg, 1).env.commands.lin_vel_x))  # as the rollout holds it
+    measured = evidence.measure(cand.rollout_arrays, expert.features, command, store.iter_dir(k) / "footfalls.png")
+    atomic_write_json(store.iter_dir(k) / "evidence.json", measured.to_dict())
+    return measured
 
 
 # --------------------------------------------------------------------------------------------- lower level
@@ -456,7 +470,8 @@ def update_reward(
                 previous_error=previous_error,
             )
             try:
-                result = backend.synthesize(request)
+                with exchanges.at(store, "synthesis", k, m, j):
+                    result = backend.synthesize(request)
             except LmrlError as exc:
                 if "without code" not in str(exc) and type(exc).__name__ != "BackendResponseError":
                     raise  # endpoint down, auth, rate limit: the run cannot go on; resume later

@@ -94,7 +94,9 @@ class Prompt:
             content = message["content"]
             if isinstance(content, list):
                 content = [
-                    {"type": "image_url", "image_url": {"url": next(images)}} if part["type"] == "image_url" else part
+                    {"type": part["type"], part["type"]: {"url": next(images)}}
+                    if part["type"] in ("image_url", "video_url")
+                    else part
                     for part in content
                 ]
             out.append({**message, "content": content, "template": template})
@@ -146,19 +148,24 @@ def encode_frames(frames: Any, options: ImageOptions) -> list[EncodedImage]:
     return out
 
 
-def build_feedback_messages(request: FeedbackRequest, options: ImageOptions, version: str = PROMPT_VERSION) -> Prompt:
-    """Build the upper-level prompt: system text, then task, program and frames in one user message.
+def build_feedback_messages(
+    request: FeedbackRequest, options: ImageOptions, version: str = PROMPT_VERSION, *, video: bool = False
+) -> Prompt:
+    """Build the upper-level prompt: system text, then task, program, measurements and the expert and
+    robot frames (or, with ``video``, the two clips as ``video_url`` parts, as vLLM's OpenAI-compatible
+    server takes them: ``{"type": "video_url", "video_url": {"url": "data:video/mp4;base64,..."}}``) in
+    one user message.
 
     Raises:
         ValueError: on frames of the wrong dtype or shape.
+        FileNotFoundError: ``video`` and a clip is missing.
         lm_reward_learning.errors.ConfigError: if ``version`` has no templates.
     """
+    if video:
+        return _video_prompt(request, version)
     expert = encode_frames(request.expert_frames, options)
     robot = encode_frames(request.rollout_frames, options)
-    measurements = ""
-    if request.expert_features:
-        features = json.dumps(request.expert_features, indent=1, sort_keys=True, default=str)
-        measurements = render("feedback_measurements", version, features=features)
+    measurements = measurements_section(request, version)
     text = render(
         "feedback_user",
         version,
@@ -188,13 +195,84 @@ def build_feedback_messages(request: FeedbackRequest, options: ImageOptions, ver
                 f"<{who} frame {i}/{len(images)}: {options.format} {image.width}x{image.height}, "
                 f"{image.nbytes} bytes, not recorded>"
             )
+    return _finish(request, parts, described, rest, "feedback_user", version)
+
+
+def _finish(request: FeedbackRequest, parts: list, described: list[str], rest: str, user: str, version: str) -> Prompt:
+    png = getattr(request.evidence, "footfall_png", None)
+    if png:  # the robot's footfall diagram after its frames
+        parts.append({"type": "text", "text": render("feedback_footfalls", version).strip("\n")})
+        url = f"data:image/png;base64,{base64.b64encode(png).decode()}"
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+        described.append(f"<robot footfall diagram: png, {len(png)} bytes, not recorded>")
     parts.append({"type": "text", "text": rest.strip("\n")})
     messages = [
         {"role": "system", "content": render("feedback_system", version)},
         {"role": "user", "content": parts},
     ]
-    templates = [template_id("feedback_system", version), template_id("feedback_user", version)]
+    templates = [template_id("feedback_system", version), template_id(user, version)]
     return Prompt(messages, templates, version, described)
+
+
+def measurements_section(request: FeedbackRequest, version: str = PROMPT_VERSION) -> str:
+    """The evidence (:func:`evidence_section`), else the expert's measured features, else ""."""
+    if request.evidence is not None:
+        return evidence_section(request.evidence, version)
+    if request.expert_features:
+        features = json.dumps(request.expert_features, indent=1, sort_keys=True, default=str)
+        return render("feedback_measurements", version, features=features)
+    return ""
+
+
+def _video_prompt(request: FeedbackRequest, version: str) -> Prompt:
+    from pathlib import Path
+
+    text = render(
+        "feedback_user_video",
+        version,
+        iteration=request.iteration,
+        robot=request.robot,
+        task=request.task,
+        reward_source=request.reward_source.strip("\n"),
+        measurements_section=measurements_section(request, version),
+    )
+    parts: list[dict[str, Any]] = []
+    described: list[str] = []
+    rest = text
+    clips = (request.expert_video, request.rollout_video)
+    for marker, clip, who in zip(_FRAME_MARKERS, clips, ("expert", "robot"), strict=True):
+        before, found, rest = rest.partition(marker)
+        if not found:
+            raise KeyError(f"template {template_id('feedback_user_video', version)!r} lacks the marker {marker}")
+        data = Path(clip).read_bytes()
+        parts.append({"type": "text", "text": before.strip("\n")})
+        url = f"data:video/mp4;base64,{base64.b64encode(data).decode('ascii')}"
+        parts.append({"type": "video_url", "video_url": {"url": url}})
+        described.append(f"<{who} video: mp4, {len(data)} bytes, not recorded>")
+    return _finish(request, parts, described, rest, "feedback_user_video", version)
+
+
+def evidence_section(evidence: Any, version: str = PROMPT_VERSION) -> str:
+    """The measurements and hard facts of :class:`~lm_reward_learning.bilevel.evidence.Evidence` as the
+    feedback prompt's measurements section."""
+
+    def js(obj: Any) -> str:
+        return json.dumps(obj, sort_keys=True, default=str) if obj is not None else "not measurable"
+
+    rows = "\n".join(js(row) for row in evidence.contacts) or "no foot contacts recorded"
+    return render(
+        "feedback_evidence",
+        version,
+        robot_features=js(evidence.robot),
+        contact_table=rows,
+        expert_features=js(evidence.expert),
+        facts="\n".join(f"- {f.statement}" for f in evidence.facts),
+    )
+
+
+def facts_fix_message(error: str, version: str = PROMPT_VERSION) -> dict[str, Any]:
+    """The follow-up user message when an answer contradicts measured facts."""
+    return {"role": "user", "content": render("feedback_facts_fix", version, error=error)}
 
 
 def feedback_fix_message(error: str, version: str = PROMPT_VERSION) -> dict[str, Any]:
