@@ -2,7 +2,8 @@
 
 Subcommands: ``train`` (PPO on a reward program), ``play`` (render a rollout video and measure it),
 ``export`` (ONNX + deploy.yaml with a parity check), ``validate`` (check a reward program without
-training). Every user error prints one paragraph saying what was wrong and what to do, and exits 2.
+training), ``robustness`` (a battery of physical conditions). Every user error prints one paragraph
+saying what was wrong and what to do, and exits 2.
 """
 
 from __future__ import annotations
@@ -152,6 +153,26 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def _add_robustness(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "robustness", help="run a policy through a fixed battery of physical conditions (success, tracking, CoT, slip)"
+    )
+    p.add_argument(
+        "targets",
+        type=Path,
+        nargs="+",
+        metavar="RUN_OR_POLICY",
+        help="training run, learn run or exported policy directory; several are measured side by side",
+    )
+    p.add_argument("--quick", action="store_true", help="4 episodes per condition (under a minute on 2 cores)")
+    p.add_argument("--episodes", type=int, help="episodes per condition (default 20, --quick 4)")
+    p.add_argument("--conditions", help="comma-separated subset of the battery (default: all)")
+    p.add_argument("--engine", choices=("mujoco", "isaaclab"), default="mujoco", help="simulator (default mujoco)")
+    p.add_argument("--json", type=Path, dest="json_out", help="also write robustness.json here")
+    p.add_argument("--out", type=Path, help="output folder (default FIRST_TARGET/robustness/)")
+    p.add_argument("--seed", type=int, default=0, help="seed of resets and draws (default 0)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``lmrl`` argument parser."""
     parser = argparse.ArgumentParser(prog="lmrl", description=__doc__.splitlines()[0])
@@ -165,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(sub)
     _add_evaluate(sub)
     _add_compare(sub)
+    _add_robustness(sub)
     return parser
 
 
@@ -451,6 +473,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_robustness(args: argparse.Namespace) -> int:
+    """``lmrl robustness``: the battery on one or more policies; print the table and where the files are."""
+    from lm_reward_learning.evaluation.robustness import robustness
+
+    res = robustness(
+        args.targets,
+        quick=args.quick,
+        engine=args.engine,
+        out_dir=args.out,
+        json_out=args.json_out,
+        conditions=list(_csv(args.conditions, str, "--conditions") or ()) or None,
+        episodes=args.episodes,
+        seed=args.seed,
+    )
+    print(res.table())
+    print(f"json: {res.json_path}\nplot: {res.plot_path}\ntable: {res.table_path}")
+    if args.json_out is not None:
+        print(f"json: {args.json_out}")
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "play": cmd_play,
@@ -460,6 +503,7 @@ COMMANDS = {
     "report": cmd_report,
     "evaluate": cmd_evaluate,
     "compare": cmd_compare,
+    "robustness": cmd_robustness,
 }
 
 

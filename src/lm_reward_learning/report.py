@@ -2,8 +2,9 @@
 
 Per iteration: the side-by-side video (expert | robot), the feedback in its four parts (with the
 backend's honest label), the reward program's diff, the training curves (matplotlib, per-term means
-and episode return) and the robot's gait features against the expert's. Videos and plots are
-embedded as base64 data, so the page can be mailed or archived as one file.
+and episode return) and the robot's gait features against the expert's; then the robustness battery
+of ``<run>/robustness/`` when it was run (``lmrl robustness``). Videos and plots are embedded as
+base64 data, so the page can be mailed or archived as one file.
 """
 
 from __future__ import annotations
@@ -200,6 +201,9 @@ def render_report(store: LearnStore) -> str:
         if (cand / "rollout.mp4").is_file():
             parts.append("<p>Rollout of the trained policy:</p>" + _video_tag(cand / "rollout.mp4", 320))
         k += 1
+    from lm_reward_learning.evaluation.robustness import robustness_html
+
+    parts.append(robustness_html(store.path / "robustness"))
     if status.get("onnx"):
         parts.append(f"<h2>Exported policy</h2><p><code>{html.escape(status['onnx'])}</code></p>")
     parts.append("</body></html>")

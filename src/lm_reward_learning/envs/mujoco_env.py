@@ -279,6 +279,15 @@ class MujocoVecEnv(VecEnv):
         self.randomizer.reseed(0)
         return self.reset()
 
+    def hold_command(self, command: tuple[float, float, float]) -> None:
+        """Change the held evaluation command of every env now (a command sequence within a rollout).
+
+        Args:
+            command: ``(v_x m/s, v_y m/s, yaw_rate rad/s)``, base frame.
+        """
+        self._fixed_command = np.asarray(command, dtype=np.float64)
+        self.commands[:] = self._fixed_command
+
     # ------------------------------------------------------------------ statistics
     def pop_reward_stats(self) -> dict[str, dict[str, float]]:
         """Per-term statistics since the last call, over all env steps: ``{term: {mean, min, max}}``.
