@@ -196,7 +196,7 @@ def plot_robustness(path: Path, report: Mapping) -> Path:
     FigureCanvasAgg(fig)
     top, bottom = fig.subplots(2, 1, sharex=True)
     for i, p in enumerate(pols):
-        label = Path(p["target"]).name
+        label = p.get("label") or Path(p["target"]).name
         res = [p["results"][n] for n in names]
         offset = (i - (len(pols) - 1) / 2) * width
         top.bar(x + offset, [100 * r["success_rate"] for r in res], width, label=label)

@@ -7,8 +7,8 @@ same command sequence in parallel (one :class:`~lm_reward_learning.envs.mujoco_e
 the metrics are :func:`~lm_reward_learning.evaluation.battery.metrics`. Several policies are measured
 in the same call, side by side. The same call gives the same numbers (seeded resets and draws).
 
-The sweep is also DrEureka's RAPP (Ma et al., RSS 2024): :func:`sweep` measures success over a grid of
-values of one parameter (:mod:`lm_reward_learning.bilevel.randomization_proposal` uses it).
+The sweep is also DrEureka's RAPP (Ma et al., RSS 2024): :func:`lm_reward_learning.evaluation.rapp.rapp_sweep`
+measures success over a grid of values of one parameter at a time with the same rollouts.
 
 Outputs, in ``out_dir`` (default ``<first target>/robustness/``), written only after every condition
 ran: ``robustness.json``, ``robustness.png`` (success rate and tracking error per condition) and
@@ -17,7 +17,7 @@ ran: ``robustness.json``, ``robustness.png`` (success rate and tracking error pe
     {"lmrl_version", "engine", "quick", "episodes", "duration_s", "seed", "settle_s",
      "command_sequence": [[start_s, [v_x, v_y, yaw_rate]], ...],
      "conditions": [{"name", "description"}, ...],
-     "policies": [{"target", "kind", "robot", "wall_s",
+     "policies": [{"target", "label", "kind", "robot", "wall_s",
                    "results": {condition: {"episodes", "success_rate", "vel_rms_mps", "vel_rms_all_mps",
                                            "cost_of_transport", "foot_slip_mps", "mean_speed_mps"}}}]}
 """
@@ -159,6 +159,7 @@ def robustness(
     episodes: int | None = None,
     seed: int = 0,
     cross_engine: bool | None = None,
+    labels: list[str] | None = None,
 ) -> RobustnessResult:
     """Run the battery on every target and write the report (module docstring).
 
@@ -171,8 +172,9 @@ def robustness(
         conditions: Subset of condition names; default: all.
         episodes: Episodes per condition (overrides ``quick``).
         seed: Seed of the resets and draws.
+        labels: Column names of the policies (default: their directory names).
         cross_engine: Add the other engine's nominal run; default: when ``.venv-isaaclab`` exists and
-            not ``quick``.
+            not ``quick`` (one Isaac Lab start per condition: ~80 s each on 2 cores).
 
     Raises:
         EvaluationError: a target that is no run or policy, policies of different robots, an unknown
@@ -192,14 +194,17 @@ def robustness(
         )
     other = "isaaclab" if engine == "mujoco" else "mujoco"
     if cross_engine is None:
-        cross_engine = not quick and _isaaclab_available(resolved[0].robot)
-    conds = select_conditions(conditions, cross_engine=other if cross_engine else None)
+        cross_engine = not quick and (engine == "isaaclab" or _isaaclab_available(resolved[0].robot))
+    # the Isaac Lab task has no rough terrain (isaaclab_backend/events.py)
+    conds = select_conditions(conditions, terrain=engine == "mujoco", cross_engine=other if cross_engine else None)
     n = int(episodes or (QUICK_EPISODES if quick else FULL_EPISODES))
     if n < 1:
         raise EvaluationError(f"episodes must be at least 1; got {n}.")
     sequence = command_sequence(resolved[0].command_ranges)
     duration = sequence[-1][0] + (sequence[-1][0] - sequence[-2][0])
     policies = [_measure(t, conds, engine, n, duration, seed) for t in resolved]
+    for i, p in enumerate(policies):
+        p["label"] = labels[i] if labels and i < len(labels) else resolved[i].path.name
     report = {
         "lmrl_version": __version__,
         "engine": engine,
@@ -274,7 +279,7 @@ def render_table(report: dict[str, Any]) -> str:
     pols = report["policies"]
     head = ["condition"]
     for i, p in enumerate(pols):
-        tag = Path(p["target"]).name or f"policy {i}"
+        tag = p.get("label") or Path(p["target"]).name or f"policy {i}"
         head += [f"{tag} success", "vel RMS m/s", "CoT", "slip m/s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in report["conditions"]:

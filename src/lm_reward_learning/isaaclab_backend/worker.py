@@ -89,6 +89,7 @@ def train(req: WorkerRequest, progress: ProgressWriter, sandbox: dict[str, Any])
         program_file=run.reward_dir / "program.py",
         device=req.device,
         seed=req.seed,
+        randomization=req.randomization,
     )
     progress.emit("phase", phase="building")
     with launch_simulation(cfg, {"device": req.device}):
