@@ -95,6 +95,12 @@ def _add_learn(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="Isaac Lab device: cpu or cuda:0")
     p.add_argument("--parallel", choices=("none", "local", "ray"), help="train the M candidates in parallel")
     p.add_argument("--ray-address", help="Ray cluster address (default: a local Ray instance)")
+    p.add_argument(
+        "--randomization",
+        choices=("preset", "propose"),
+        help="preset: the robot's randomization ranges; propose: after the loop, DrEureka (sweep, ranges "
+        "proposed by the lower level, warm-started retraining, robustness before/after)",
+    )
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for both levels")
     p.add_argument("--model", help="model name for both levels")
     p.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
@@ -362,6 +368,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
                 "device",
                 "parallel",
                 "ray_address",
+                "randomization",
             )
         }
         cfg = load_learn_config(args.preset, args.config, **overrides)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -358,3 +359,39 @@ def describe(cfg: RandomizationConfig) -> dict[str, Any]:
     for name, term in cfg.active().items():
         out[name] = to_dict(term)
     return out
+
+
+_UNITS = {
+    "static_friction_range": "Coulomb friction coefficient",
+    "mass_distribution_params": "kg added to the base",
+    "com_range": "m, base frame",
+    "stiffness_distribution_params": "factor on kp",
+    "damping_distribution_params": "factor on kd",
+    "torque_limit_scale_range": "factor on the torque limits",
+    "offset_range_rad": "rad, per joint",
+    "interval_range_s": "s between pushes",
+    "velocity_range": "m/s (x, y, z, world) and rad/s (roll, pitch, yaw)",
+    "latency_range_s": "s, whole 5 ms physics steps",
+}
+
+
+def schema_text() -> str:
+    """The ``randomization:`` section's keys as text lines (``term.field: [low, high] (unit)``), for prompts.
+
+    ``terrain`` is left out (not a proposable range); ``enabled`` and ``resample`` are listed first.
+    """
+    lines = ["enabled: true | false", "resample: reset | startup"]
+    for name in TERMS:
+        if name == "terrain":
+            continue
+        term_cls = typing.get_type_hints(RandomizationConfig)[name]
+        cls = next(a for a in typing.get_args(term_cls) if a is not type(None))
+        for f in dataclasses.fields(cls):
+            unit = _UNITS.get(f.name, "")
+            inner = typing.get_type_hints(cls)[f.name]
+            if dataclasses.is_dataclass(inner):
+                axes = ", ".join(g.name for g in dataclasses.fields(inner))
+                lines.append(f"{name}.{f.name}: {{{axes}: [low, high]}} ({unit}; a missing axis is [0, 0])")
+            else:
+                lines.append(f"{name}.{f.name}: [low, high] ({unit})")
+    return "\n".join(lines)

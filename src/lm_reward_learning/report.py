@@ -201,8 +201,10 @@ def render_report(store: LearnStore) -> str:
         if (cand / "rollout.mp4").is_file():
             parts.append("<p>Rollout of the trained policy:</p>" + _video_tag(cand / "rollout.mp4", 320))
         k += 1
+    from lm_reward_learning.bilevel.randomization_proposal import proposal_html
     from lm_reward_learning.evaluation.robustness import robustness_html
 
+    parts.append(proposal_html(store.path / "randomization"))
     parts.append(robustness_html(store.path / "robustness"))
     if status.get("onnx"):
         parts.append(f"<h2>Exported policy</h2><p><code>{html.escape(status['onnx'])}</code></p>")
