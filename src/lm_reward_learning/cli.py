@@ -30,6 +30,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="suffix of the run directory name")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted run directory")
     p.add_argument(
+        "--warm-start", type=Path, metavar="CHECKPOINT", help="initialise the policy from this checkpoint (.pt)"
+    )
+    p.add_argument(
         "--backend", choices=("mujoco", "isaaclab"), help="simulator: mujoco (default) or isaaclab (Isaac Lab 3)"
     )
     p.add_argument("--device", help="Isaac Lab device: cpu (default) or cuda:0")
@@ -232,9 +235,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
             check_available(args.robot)
         program = RewardProgram.from_file(args.reward) if args.reward else default_program(args.robot)
+        if args.warm_start is not None and not args.warm_start.is_file():
+            raise LmrlError(
+                f"--warm-start {args.warm_start} is not a file; pass a checkpoint such as RUN/checkpoints/latest.pt."
+            )
         run = prepare_run(args.robot, program, cfg, args.runs_dir, args.name)
         print(f"run directory: {run.path}", flush=True)
-        train(run, cfg, progress=not args.no_progress)
+        train(run, cfg, progress=not args.no_progress, warm_start=args.warm_start)
     stats = run.reward_stats()
     last = stats[-1] if stats else {}
     print(f"trained {run.meta().get('iterations_done')} iterations; run directory: {run.path}")
