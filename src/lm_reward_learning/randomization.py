@@ -228,12 +228,15 @@ class RandomizationConfig:
     Attributes:
         enabled: Master switch; false = nominal physics whatever the terms say.
         resample: ``reset`` (draw physics parameters at every episode reset) or ``startup`` (once).
+        curriculum_steps: Policy steps (of each env) over which every range grows linearly from the
+            nominal value to its full width; 0: full from the start.
         physics_material, add_base_mass, base_com, actuator_gains, motor_strength, joint_calibration,
             push_robot, reset_base, action_latency, terrain: The terms; None = off.
     """
 
     enabled: bool = True
     resample: str = "reset"
+    curriculum_steps: int = 0
     physics_material: PhysicsMaterial | None = None
     add_base_mass: AddBaseMass | None = None
     base_com: BaseCom | None = None
@@ -304,6 +307,8 @@ def validate(
     """
     if cfg.resample not in ("reset", "startup"):
         raise ConfigError(f"randomization.resample is {cfg.resample!r}; choose reset or startup.")
+    if cfg.curriculum_steps < 0:
+        raise ConfigError(f"randomization.curriculum_steps must be >= 0 (0: none), got {cfg.curriculum_steps}.")
     fix = "Change the randomization: section of config/train/<robot>.yaml (or the proposed ranges)."
     for name, term in ((n, getattr(cfg, n)) for n in TERMS):
         if term is None:
@@ -356,6 +361,8 @@ def describe(cfg: RandomizationConfig) -> dict[str, Any]:
     from lm_reward_learning.config import to_dict
 
     out: dict[str, Any] = {"enabled": bool(cfg.enabled and cfg.active()), "resample": cfg.resample}
+    if cfg.curriculum_steps and out["enabled"]:
+        out["curriculum_steps"] = cfg.curriculum_steps
     for name, term in cfg.active().items():
         out[name] = to_dict(term)
     return out
@@ -380,7 +387,7 @@ def schema_text() -> str:
 
     ``terrain`` is left out (not a proposable range); ``enabled`` and ``resample`` are listed first.
     """
-    lines = ["enabled: true | false", "resample: reset | startup"]
+    lines = ["enabled: true | false", "resample: reset | startup", "curriculum_steps: integer >= 0 (policy steps)"]
     for name in TERMS:
         if name == "terrain":
             continue

@@ -329,3 +329,26 @@ def test_terrain_curriculum_moves_levels_by_distance_walked() -> None:
     # env 0: 3 m > half a 4 m tile -> up; env 1: 1 m >= 0.5 * 0.8 m/s * 2 s = 0.8 m -> stays;
     # env 2: 0.1 m < 0.5 * 0.8 m/s * 5 s = 2 m -> down
     np.testing.assert_array_equal(tc.level, [2, 1, 0])
+
+
+def test_curriculum_grows_the_ranges_from_nominal() -> None:
+    r = RandomizationConfig(
+        curriculum_steps=100,
+        physics_material=PhysicsMaterial((0.3, 1.25)),
+        add_base_mass=AddBaseMass((-1.0, 3.0)),
+        action_latency=ActionLatency((0.0, 0.02)),
+    )
+    env = make_env(r, n=64)
+    d = env.randomizer.draw
+    # at start-up the draws are the nominal point: the Go2 feet's 0.8, no payload, no delay
+    np.testing.assert_allclose(d.friction, 0.8)
+    np.testing.assert_allclose(d.added_mass_kg, 0.0)
+    assert (d.latency_steps == 0).all()
+    env.randomizer.set_progress(50)  # half way: friction 0.8 + 0.5 x (0.3 - 0.8) ... 0.8 + 0.5 x (1.25 - 0.8)
+    env.randomizer.on_reset(np.arange(64))
+    assert d.friction.min() >= 0.55 - 1e-9 and d.friction.max() <= 1.025 + 1e-9
+    assert d.added_mass_kg.min() >= -0.5 - 1e-9 and d.added_mass_kg.max() <= 1.5 + 1e-9
+    assert d.latency_steps.max() <= 2
+    for _ in range(100):  # the env counts its policy steps
+        env.step(torch.zeros(64, 12))
+    assert env.randomizer.scale == 1.0

@@ -53,3 +53,31 @@ def test_off_startup_and_terrain() -> None:
     assert {e.mode for e in _specs(dataclasses.replace(r, resample="startup")).values()} == {"startup", "interval"}
     with pytest.raises(ConfigError, match="terrain is not available in the Isaac Lab task"):
         _specs(dataclasses.replace(r, terrain=Terrain()))
+
+
+def test_curriculum_maps_to_modify_term_cfg_ramps() -> None:
+    from types import SimpleNamespace
+
+    from lm_reward_learning.isaaclab_backend.events import curriculum_specs, ramp_param
+
+    r = dataclasses.replace(load_train_config("go2").randomization, curriculum_steps=1000)
+    d = to_dict(r)
+    ramps = curriculum_specs(d, _specs(r))
+    assert (
+        ramps["add_base_mass_mass_distribution_params"]["address"]
+        == "events.add_base_mass.params.mass_distribution_params"
+    )
+    assert "physics_material_static_friction_range" not in ramps  # Newton reads that range once
+    assert ramps["reset_base_velocity_range"]["address"] == "events.reset_base.params.velocity_range"
+    mass = ramps["add_base_mass_mass_distribution_params"]["modify_params"]
+    assert ramp_param(SimpleNamespace(common_step_counter=0), None, None, **mass) == (0.0, 0.0)
+    assert ramp_param(SimpleNamespace(common_step_counter=500), None, None, **mass) == (-0.5, 1.5)
+    assert ramp_param(SimpleNamespace(common_step_counter=5000), None, None, **mass) == (-1.0, 3.0)
+    push = ramps["push_robot_velocity_range"]["modify_params"]
+    assert ramp_param(SimpleNamespace(common_step_counter=250), None, None, **push) == {
+        "x": (-0.25, 0.25),
+        "y": (-0.25, 0.25),
+    }
+    lat = ramps["action_latency_steps_range"]["modify_params"]
+    assert ramp_param(SimpleNamespace(common_step_counter=500), None, None, **lat) == (0, 2)
+    assert curriculum_specs(to_dict(dataclasses.replace(r, curriculum_steps=0)), _specs(r)) == {}  # no curriculum

@@ -164,6 +164,7 @@ class MujocoVecEnv(VecEnv):
         self.randomizer = DomainRandomizer(
             randomization, spec, m, self.batch, self._act_ids, self._base_d, seed=seed, policy_dt=self.dt
         )
+        self.common_step_counter = 0  # policy steps since start-up (the randomization curriculum)
         self.terrain = None
         if "terrain" in randomization.active():
             from lm_reward_learning.envs.terrain import TerrainCurriculum
@@ -213,6 +214,8 @@ class MujocoVecEnv(VecEnv):
         a = np.nan_to_num(a, nan=0.0)
         self.last_actions[:] = self.actions
         self.actions[:] = a
+        self.common_step_counter += 1
+        self.randomizer.set_progress(self.common_step_counter)
         self.randomizer.apply_pushes(self._qvel)
         # an encoder offset moves where the servo holds the joint: target - offset, true angle
         self._ctrl[:, self._act_ids] = self._default_q + self.spec.action_scale * a - self.randomizer.joint_offset

@@ -22,6 +22,10 @@ Terms (:mod:`lm_reward_learning.randomization` has their meaning and sources):
 * ``push_robot``, ``reset_base``: writes to the base's free-joint velocity (world-frame linear part).
 * ``terrain``: :mod:`lm_reward_learning.envs.terrain`.
 
+With ``curriculum_steps`` the ranges grow linearly from the nominal point (the model's foot friction,
+no payload or offset, unit factors, no push, no delay) to their full width over that many policy steps
+of each env (:meth:`DomainRandomizer.set_progress`; legged_gym/humanoid-gym ramp pushes the same way).
+
 Draws use their own generator (seeded from the env's seed), so turning randomization on does not
 change the reset and command noise, and the same seed gives the same parameters.
 """
@@ -176,6 +180,19 @@ class DomainRandomizer:
                     self._fields[f] = batch.expand(f)
         self.push_time_left = np.full(self.n, np.inf)
         self._drawn = np.zeros(self.n, dtype=bool)
+        # the friction the robot's feet have in the model: where the curriculum starts from
+        self._mu0 = float(model.geom_friction[robot_geoms, 0].max()) if robot_geoms.size else 1.0
+        self.scale = 1.0 if cfg.curriculum_steps <= 0 else 0.0
+
+    def set_progress(self, policy_steps: int) -> None:
+        """Curriculum: ranges at ``min(1, policy_steps / curriculum_steps)`` of their width around the
+        nominal value (Isaac Lab's ``common_step_counter``, policy steps of one env since start-up)."""
+        steps = self.cfg.curriculum_steps
+        self.scale = 1.0 if steps <= 0 else min(1.0, policy_steps / steps)
+
+    def _ramp(self, rng: tuple[float, float], nominal: float) -> tuple[float, float]:
+        """``rng`` shrunk toward ``nominal`` by the curriculum (the full range once it is done)."""
+        return (nominal + self.scale * (rng[0] - nominal), nominal + self.scale * (rng[1] - nominal))
 
     # ------------------------------------------------------------------ public
     @property
@@ -245,19 +262,19 @@ class DomainRandomizer:
     # ------------------------------------------------------------------ internals
     def _sample_velocity(self, ranges, n: int) -> np.ndarray:
         cols = [ranges.x, ranges.y, ranges.z, ranges.roll, ranges.pitch, ranges.yaw]
-        return np.stack([self.rng.uniform(lo, hi, size=n) for lo, hi in cols], axis=1)
+        return np.stack([self.rng.uniform(*self._ramp(c, 0.0), size=n) for c in cols], axis=1)
 
     def _draw_physics(self, ids: np.ndarray) -> None:
         t, n, f, d = self.terms, ids.size, self._fields, self.draw
         const = False
         if "physics_material" in t:
-            mu = self.rng.uniform(*t["physics_material"].static_friction_range, size=n)
+            mu = self.rng.uniform(*self._ramp(t["physics_material"].static_friction_range, self._mu0), size=n)
             d.friction[ids] = mu
             rows = f["geom_friction"][ids]
             rows[:, self._contact_geoms, 0] = mu[:, None]
             f["geom_friction"][ids] = rows
         if "add_base_mass" in t:
-            dm = self.rng.uniform(*t["add_base_mass"].mass_distribution_params, size=n)
+            dm = self.rng.uniform(*self._ramp(t["add_base_mass"].mass_distribution_params, 0.0), size=n)
             d.added_mass_kg[ids] = dm
             mass = self._mass0 + dm
             f["body_mass"][ids, self._base] = mass
@@ -265,16 +282,14 @@ class DomainRandomizer:
             const = True
         if "base_com" in t:
             r = t["base_com"].com_range
-            off = np.stack(
-                [self.rng.uniform(*r.x, size=n), self.rng.uniform(*r.y, size=n), self.rng.uniform(*r.z, size=n)], 1
-            )
+            off = np.stack([self.rng.uniform(*self._ramp(a, 0.0), size=n) for a in (r.x, r.y, r.z)], axis=1)
             d.com_offset_m[ids] = off
             f["body_ipos"][ids, self._base] = self._ipos0[None] + off
             const = True
         if "actuator_gains" in t:
             g = t["actuator_gains"]
-            kp = self.rng.uniform(*g.stiffness_distribution_params, size=(n, self.j))
-            kd = self.rng.uniform(*g.damping_distribution_params, size=(n, self.j))
+            kp = self.rng.uniform(*self._ramp(g.stiffness_distribution_params, 1.0), size=(n, self.j))
+            kd = self.rng.uniform(*self._ramp(g.damping_distribution_params, 1.0), size=(n, self.j))
             d.kp_scale[ids], d.kd_scale[ids] = kp, kd
             gain, bias = f["actuator_gainprm"][ids], f["actuator_biasprm"][ids]
             gain[:, self._act, 0] = self._kp0 * kp
@@ -282,18 +297,21 @@ class DomainRandomizer:
             bias[:, self._act, 2] = -self._kd0 * kd
             f["actuator_gainprm"][ids], f["actuator_biasprm"][ids] = gain, bias
         if "motor_strength" in t:
-            s = self.rng.uniform(*t["motor_strength"].torque_limit_scale_range, size=(n, self.j))
+            s = self.rng.uniform(*self._ramp(t["motor_strength"].torque_limit_scale_range, 1.0), size=(n, self.j))
             d.torque_scale[ids] = s
             rows = f["actuator_forcerange"][ids]
             rows[:, self._act, 0] = -self._tau0 * s
             rows[:, self._act, 1] = self._tau0 * s
             f["actuator_forcerange"][ids] = rows
         if "joint_calibration" in t:
-            d.joint_offset_rad[ids] = self.rng.uniform(*t["joint_calibration"].offset_range_rad, size=(n, self.j))
+            offsets = self._ramp(t["joint_calibration"].offset_range_rad, 0.0)
+            d.joint_offset_rad[ids] = self.rng.uniform(*offsets, size=(n, self.j))
         if "action_latency" in t:
             lo, hi = t["action_latency"].latency_range_s
             k_lo = math.ceil(lo / self.physics_dt - 1e-9)
             k_hi = math.floor(hi / self.physics_dt + 1e-9)
+            if k_hi >= k_lo:  # curriculum: from the low end
+                k_hi = math.floor(k_lo + self.scale * (k_hi - k_lo) + 1e-9)
             if k_hi < k_lo:
                 raise ConfigError(
                     f"randomization.action_latency.latency_range_s [{lo}, {hi}] holds no whole physics step of "

@@ -29,6 +29,11 @@ Isaac Lab has no event for the other three; they are here, with the MuJoCo env's
 
 ``terrain`` has no Isaac Lab counterpart here yet: a config with it is refused (:func:`event_specs`).
 
+``curriculum_steps`` becomes Isaac Lab curriculum terms (``mdp.modify_term_cfg`` on each event's range
+parameter, :func:`curriculum_specs`, :func:`ramp_param`): the ranges grow from the nominal point with
+``env.common_step_counter`` as in the MuJoCo env, except ``physics_material``, whose Newton
+implementation reads its range once at construction (it stays at its full range).
+
 :func:`event_specs` is pure Python (tested in the main venv); the term classes import ``isaaclab``
 and exist only in ``.venv-isaaclab``.
 """
@@ -272,3 +277,52 @@ def resolve(func: str) -> Any:
         return getattr(mdp, name)
     obj = globals()[name]
     return obj() if name.endswith("_term") else obj
+
+
+# ------------------------------------------------------------------------------ curriculum
+_RAMPED = {
+    "add_base_mass": (("mass_distribution_params", 0.0),),
+    "base_com": (("com_range", 0.0),),
+    "actuator_gains": (("stiffness_distribution_params", 1.0), ("damping_distribution_params", 1.0)),
+    "motor_strength": (("scale_range", 1.0),),
+    "joint_calibration": (("offset_range_rad", 0.0),),
+    "action_latency": (("steps_range", None),),  # None: from the range's low end
+    "push_robot": (("velocity_range", 0.0),),
+}
+"""Event term → its range parameters and their nominal values (the curriculum's start)."""
+
+
+def curriculum_specs(randomization: dict[str, Any], events: dict[str, EventSpec]) -> dict[str, dict[str, Any]]:
+    """``mdp.modify_term_cfg`` parameters per curriculum term (name → params), ``{}`` without a curriculum."""
+    steps = int((randomization or {}).get("curriculum_steps") or 0)
+    if steps <= 0 or not events:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for name, ev in events.items():
+        for key, nominal in _RAMPED.get(name, ()):
+            out[f"{name}_{key}"] = {
+                "address": f"events.{name}.params.{key}",
+                "modify_params": {"final": ev.params[key], "nominal": nominal, "steps": steps},
+            }
+    velocity = reset_velocity_range(randomization)
+    if velocity:
+        out["reset_base_velocity_range"] = {
+            "address": "events.reset_base.params.velocity_range",
+            "modify_params": {"final": velocity, "nominal": 0.0, "steps": steps},
+        }
+    return out
+
+
+def _interp(final: Any, nominal: float | None, frac: float) -> Any:
+    if isinstance(final, dict):
+        return {k: _interp(v, nominal, frac) for k, v in final.items()}
+    lo, hi = final
+    if nominal is None:  # integer steps from the low end
+        return (int(lo), math.floor(lo + frac * (hi - lo) + 1e-9))
+    return (nominal + frac * (lo - nominal), nominal + frac * (hi - nominal))
+
+
+def ramp_param(env: Any, env_ids: Any, data: Any, final: Any, nominal: float | None, steps: int) -> Any:
+    """``modify_fn`` of ``mdp.modify_term_cfg``: ``final`` shrunk toward ``nominal`` by
+    ``min(1, env.common_step_counter / steps)``."""
+    return _interp(final, nominal, min(1.0, float(env.common_step_counter) / steps))

@@ -44,6 +44,7 @@ import torch
 from lm_reward_learning.isaaclab_backend.binding import COMMAND, CONTACTS, ROBOT, RewardProgramBinding
 from lm_reward_learning.isaaclab_backend.events import (
     ACTION_TERM,
+    curriculum_specs,
     event_specs,
     ground_friction,
     joint_position_action_classes,
@@ -410,4 +411,18 @@ def build_env_cfg(
         if ev.interval_range_s is not None:
             term.interval_range_s = ev.interval_range_s
         setattr(cfg.events, name, term)
+    ramps = curriculum_specs(randomization, events)
+    if ramps:
+        from isaaclab.managers import CurriculumTermCfg
+
+        from lm_reward_learning.isaaclab_backend.events import ramp_param
+
+        @configclass
+        class CurriculumCfg:
+            pass
+
+        cfg.curriculum = CurriculumCfg()
+        for name, params in ramps.items():
+            term = CurriculumTermCfg(func=mdp.modify_term_cfg, params={**params, "modify_fn": ramp_param})
+            setattr(cfg.curriculum, name, term)
     return cfg

@@ -116,6 +116,8 @@ def train(req: WorkerRequest, progress: ProgressWriter, sandbox: dict[str, Any])
             if req.resume:
                 start = runner.load_checkpoint(run.latest_checkpoint()) + 1
                 runner.current_learning_iteration = start
+                # the randomization curriculum (isaaclab_backend/events.py) goes on where it was
+                env.common_step_counter = start * int(req.train_cfg["num_steps_per_env"])
             elif req.warm_start:
                 runner.load_checkpoint(Path(req.warm_start), weights_only=True)
             records = [r for r in run.reward_stats() if r["iteration"] < start]

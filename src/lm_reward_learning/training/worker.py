@@ -87,6 +87,7 @@ def train(req: TrainRequest, progress: ProgressWriter, sandbox: dict[str, Any]) 
     if req.resume:
         start = runner.load_checkpoint(run.latest_checkpoint()) + 1
         runner.current_learning_iteration = start
+        env.common_step_counter = start * cfg.ppo.num_steps_per_env  # the randomization curriculum goes on
     elif req.warm_start:
         runner.load_checkpoint(Path(req.warm_start), weights_only=True)
 
