@@ -15,7 +15,8 @@ it still works); (2) ask the LLM for randomization ranges given those bounds and
    goes back with the error, up to ``max_synthesis_retries`` times; if none passes, the last good
    ranges (the preset's) are kept and the record says so.
 3. ``randomization/train``: the best candidate's reward program trained with those ranges,
-   warm-started from its weights (``randomization_train_iterations`` PPO iterations).
+   warm-started from its weights (``randomization_train_iterations`` PPO iterations; full ranges from
+   the first step: no ``curriculum_steps`` ramp for a policy that already walks).
 4. ``robustness/``: the robustness battery, before (the best candidate) and after (the retrained
    policy) side by side; the learn report shows it.
 
@@ -278,7 +279,9 @@ def propose_and_retrain(cfg: Any, store: Any, best: Any, *, progress: bool = Tru
         request = ProposalRequest(cfg.robot, cfg.task, sweep, base.randomization)
         record = propose(make_proposer(cfg), request, spec, cfg.max_synthesis_retries)
         atomic_write_json(proposal_file, record)
-    tcfg = dataclasses.replace(base, randomization=from_dict(RandomizationConfig, record["config"], "proposal"))
+    proposed = from_dict(RandomizationConfig, record["config"], "proposal")
+    # the policy already walks: the retraining uses the full ranges from its first step (no curriculum)
+    tcfg = dataclasses.replace(base, randomization=dataclasses.replace(proposed, curriculum_steps=0))
     meta = RunDir.open(run_path).meta() if (run_path / "run.yaml").is_file() else {}
     if meta.get("status") != "done":
         resume = (run_path / "checkpoints" / "latest.pt").is_file()
