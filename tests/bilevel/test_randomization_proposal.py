@@ -52,8 +52,9 @@ def _request(**kw) -> ProposalRequest:
 def test_rules_shrink_the_rapp_span_around_nominal_inside_physical_bounds() -> None:
     answer = RulesProposer().propose(_request())
     cfg = check_proposal(answer.ranges, SPEC)
-    # friction: 0.8 + 0.8 * (0.2 - 0.8) = 0.32 ... 0.8 + 0.8 * (2.0 - 0.8) = 1.76
-    assert cfg.physics_material.static_friction_range == pytest.approx((0.32, 1.76))
+    # friction: 0.8 + 0.8 * (0.2 - 0.8) = 0.32 ... 0.8 + 0.8 * (2.0 - 0.8) = 1.76, joined with the trained
+    # 0.3 ... 1.25: 0.3 ... 1.76
+    assert cfg.physics_material.static_friction_range == pytest.approx((0.3, 1.76))
     # mass: 0.8 * [-3, 5] = [-2.4, 4.0] kg (half of the 6.9 kg base may go: -3.46 kg is the bound)
     assert cfg.add_base_mass.mass_distribution_params == pytest.approx((-2.4, 4.0))
     assert cfg.push_robot.velocity_range.x == pytest.approx((-1.2, 1.2))
@@ -166,3 +167,10 @@ def test_learn_with_proposed_randomization_end_to_end(tmp_path, monkeypatch) -> 
     assert deploy["randomization"] == retrained["randomization"]  # the retrained policy is the exported one
     report = (store / "report.html").read_text()
     assert "Randomization proposed by the lower level (DrEureka)" in report and "<h2>Robustness</h2>" in report
+
+
+def test_rules_never_narrow_a_trained_range() -> None:
+    sweep = {**SWEEP, "params": [_param("push_robot.velocity_range.y", 0.0, [0.0, 0.5], "m/s")]}
+    cfg = check_proposal(RulesProposer().propose(dataclasses.replace(_request(), sweep=sweep)).ranges, SPEC)
+    # 0.8 x 0.5 m/s = 0.4 m/s where the policy works, but it was trained with +-1 m/s pushes: kept
+    assert cfg.push_robot.velocity_range.y == pytest.approx((-1.0, 1.0))

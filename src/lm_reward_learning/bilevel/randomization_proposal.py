@@ -95,16 +95,21 @@ class RandomizationProposer(Protocol):
 
 
 def _set(d: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``dotted`` to the hull of ``value`` and the range already there (a trained range never shrinks)."""
     node = d
     *parents, leaf = dotted.split(".")
     for p in parents:
         node = node.setdefault(p, {})
+    old = node.get(leaf)
+    if isinstance(old, (list, tuple)) and len(old) == 2:
+        value = [min(value[0], old[0]), max(value[1], old[1])]
     node[leaf] = value
 
 
 class RulesProposer:
     """Offline rules, **not an LLM**: each range is ``SHRINK`` of the RAPP span around the nominal value,
-    clipped to the physical bounds; a parameter that works nowhere keeps its current range."""
+    clipped to the physical bounds, joined with the range the policy was already trained on (training
+    further never narrows what it has seen); a parameter that works nowhere keeps its current range."""
 
     label = "rules (offline, not an LLM)"
 
