@@ -12,6 +12,7 @@ CPU seconds: what the randomization costs, whatever else runs on the machine).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import mujoco
@@ -49,7 +50,9 @@ def main() -> None:
     train = load_train_config(args.robot, **{"env.num_envs": args.num_envs})
     reward = load_reward_fn(default_program(args.robot).source)
     env = MujocoVecEnv(spec, reward, cfg)
-    env_dr = MujocoVecEnv(spec, reward, cfg, randomization=train.randomization)
+    # the full ranges (no curriculum ramp): what training runs at after its first iterations
+    full = dataclasses.replace(train.randomization, curriculum_steps=0)
+    env_dr = MujocoVecEnv(spec, reward, cfg, randomization=full)
     rng = np.random.default_rng(0)
     actions = torch.from_numpy(rng.normal(0, 0.3, (args.num_envs, env.num_actions)).astype(np.float32))
 
