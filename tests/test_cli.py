@@ -81,6 +81,20 @@ def test_corrupted_checkpoint(capsys, tiny_run, tmp_path) -> None:
     assert not (tmp_path / "p").exists()
 
 
+def test_missing_warm_start_checkpoint(capsys, tmp_path) -> None:
+    code, out = run_cli(capsys, "train", "--warm-start", str(tmp_path / "no.pt"), "--runs-dir", str(tmp_path / "r"))
+    assert code == 2 and "no.pt is not a file" in out
+    assert not (tmp_path / "r").exists()
+
+
+def test_randomization_out_of_physical_bounds(capsys, tmp_path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("randomization:\n  action_latency:\n    latency_range_s: [0.0, 0.5]\n")
+    code, out = run_cli(capsys, "train", "--config", str(cfg), "--runs-dir", str(tmp_path / "r"))
+    assert code == 2 and "latency_range_s = [0.0, 0.5] is outside the physical bounds [0.0, 0.1]" in out
+    assert out.count("\n") == 1 and not (tmp_path / "r").exists()
+
+
 def test_unknown_config_key(capsys, tmp_path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text("iterations: 2\nenv:\n  num_env: 4\n")

@@ -2,7 +2,8 @@
 
 Subcommands: ``train`` (PPO on a reward program), ``play`` (render a rollout video and measure it),
 ``export`` (ONNX + deploy.yaml with a parity check), ``validate`` (check a reward program without
-training). Every user error prints one paragraph saying what was wrong and what to do, and exits 2.
+training), ``robustness`` (a battery of physical conditions). Every user error prints one paragraph
+saying what was wrong and what to do, and exits 2.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where run directories go (default runs/)")
     p.add_argument("--name", help="suffix of the run directory name")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted run directory")
+    p.add_argument(
+        "--warm-start", type=Path, metavar="CHECKPOINT", help="initialise the policy from this checkpoint (.pt)"
+    )
     p.add_argument(
         "--backend", choices=("mujoco", "isaaclab"), help="simulator: mujoco (default) or isaaclab (Isaac Lab 3)"
     )
@@ -98,6 +102,12 @@ def _add_learn(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="Isaac Lab device: cpu or cuda:0")
     p.add_argument("--parallel", choices=("none", "local", "ray"), help="train the M candidates in parallel")
     p.add_argument("--ray-address", help="Ray cluster address (default: a local Ray instance)")
+    p.add_argument(
+        "--randomization",
+        choices=("preset", "propose"),
+        help="preset: the robot's randomization ranges; propose: after the loop, DrEureka (sweep, ranges "
+        "proposed by the lower level, warm-started retraining, robustness before/after)",
+    )
     p.add_argument("--base-url", help="endpoint of both levels (OpenAI-compatible, or Gemini's for gemini backends)")
     p.add_argument("--model", help="model name for both levels")
     p.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
@@ -175,6 +185,26 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def _add_robustness(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "robustness", help="run a policy through a fixed battery of physical conditions (success, tracking, CoT, slip)"
+    )
+    p.add_argument(
+        "targets",
+        type=Path,
+        nargs="+",
+        metavar="RUN_OR_POLICY",
+        help="training run, learn run or exported policy directory; several are measured side by side",
+    )
+    p.add_argument("--quick", action="store_true", help="4 episodes per condition (under a minute on 2 cores)")
+    p.add_argument("--episodes", type=int, help="episodes per condition (default 20, --quick 4)")
+    p.add_argument("--conditions", help="comma-separated subset of the battery (default: all)")
+    p.add_argument("--engine", choices=("mujoco", "isaaclab"), default="mujoco", help="simulator (default mujoco)")
+    p.add_argument("--json", type=Path, dest="json_out", help="also write robustness.json here")
+    p.add_argument("--out", type=Path, help="output folder (default FIRST_TARGET/robustness/)")
+    p.add_argument("--seed", type=int, default=0, help="seed of resets and draws (default 0)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``lmrl`` argument parser."""
     parser = argparse.ArgumentParser(prog="lmrl", description=__doc__.splitlines()[0])
@@ -188,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(sub)
     _add_evaluate(sub)
     _add_compare(sub)
+    _add_robustness(sub)
     return parser
 
 
@@ -227,9 +258,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
             check_available(args.robot)
         program = RewardProgram.from_file(args.reward) if args.reward else default_program(args.robot)
+        if args.warm_start is not None and not args.warm_start.is_file():
+            raise LmrlError(
+                f"--warm-start {args.warm_start} is not a file; pass a checkpoint such as RUN/checkpoints/latest.pt."
+            )
         run = prepare_run(args.robot, program, cfg, args.runs_dir, args.name)
         print(f"run directory: {run.path}", flush=True)
-        train(run, cfg, progress=not args.no_progress)
+        train(run, cfg, progress=not args.no_progress, warm_start=args.warm_start)
     stats = run.reward_stats()
     last = stats[-1] if stats else {}
     print(f"trained {run.meta().get('iterations_done')} iterations; run directory: {run.path}")
@@ -432,6 +467,7 @@ def _learn_setup(args: argparse.Namespace):
                 "parallel",
                 "ray_address",
                 *_BUDGET_FLAGS,
+                "randomization",
             )
         }
         cfg = learn_endpoints(load_learn_config(args.preset, args.config, **overrides), args)
@@ -521,6 +557,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_robustness(args: argparse.Namespace) -> int:
+    """``lmrl robustness``: the battery on one or more policies; print the table and where the files are."""
+    from lm_reward_learning.evaluation.robustness import robustness
+
+    res = robustness(
+        args.targets,
+        quick=args.quick,
+        engine=args.engine,
+        out_dir=args.out,
+        json_out=args.json_out,
+        conditions=list(_csv(args.conditions, str, "--conditions") or ()) or None,
+        episodes=args.episodes,
+        seed=args.seed,
+    )
+    print(res.table())
+    print(f"json: {res.json_path}\nplot: {res.plot_path}\ntable: {res.table_path}")
+    if args.json_out is not None:
+        print(f"json: {args.json_out}")
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "play": cmd_play,
@@ -530,6 +587,7 @@ COMMANDS = {
     "report": cmd_report,
     "evaluate": cmd_evaluate,
     "compare": cmd_compare,
+    "robustness": cmd_robustness,
 }
 
 

@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 
 from lm_reward_learning.errors import ConfigError
+from lm_reward_learning.randomization import RandomizationConfig
+from lm_reward_learning.randomization import validate as validate_randomization
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class EnvConfig:
         action_clip: Actions are clipped to ``[-action_clip, action_clip]`` before scaling.
         obs_noise: Uniform noise half-widths added to the actor's observation terms (Isaac Lab's
             velocity task uses 0.2 rad/s, 0.05, 0.01 rad, 1.5 rad/s before scaling); 0 disables.
+        obs_noise_scale: Factor on those half-widths (the robustness battery's doubled sensor noise
+            uses 2).
         reset_joint_noise: Half-width of uniform noise on joint angles at reset, rad.
         gait_frequency_hz: Nominal gait frequency for ``RewardState.gait_phase``, Hz.
         max_joint_vel: A joint speed above this (rad/s), or any non-finite state, ends the episode as
@@ -61,6 +65,7 @@ class EnvConfig:
     episode_length_s: float = 20.0
     action_clip: float = 10.0
     obs_noise: bool = True
+    obs_noise_scale: float = 1.0
     reset_joint_noise: float = 0.1
     gait_frequency_hz: float = 2.0
     max_joint_vel: float = 200.0
@@ -173,6 +178,8 @@ class TrainConfig:
             ``scripts/setup_isaaclab.sh``; same run directory, records and checkpoints).
         device: Isaac Lab simulation and PPO device (``cpu``, ``cuda:0``); MuJoCo runs on the CPU.
         sandbox: Train-time limits of the reward program.
+        randomization: Domain randomization of the MuJoCo env and the Isaac Lab task
+            (:mod:`lm_reward_learning.randomization`); no term set = nominal physics.
     """
 
     iterations: int = 300
@@ -183,6 +190,7 @@ class TrainConfig:
     backend: str = "mujoco"
     device: str = "cpu"
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:
@@ -201,7 +209,10 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected [low, high], got {value!r}.")
         return tuple(_coerce(item, v, where) for v in value)
     if origin in (typing.Union, types.UnionType):
-        return value
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None or len(inner) != 1:
+            return value
+        return _coerce(inner[0], value, where)  # Optional[X]: null or an X
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true/false, got {value!r}.")
@@ -269,7 +280,8 @@ def load_train_config(robot: str, path: Path | None = None, **overrides: Any) ->
         **overrides: Dotted keys (``iterations``, ``env.num_envs``) whose non-None values win.
 
     Raises:
-        ConfigError: if the file is missing, is not YAML, or has unknown keys or bad values.
+        ConfigError: if the file is missing, is not YAML, or has unknown keys or bad values (a
+            randomization range outside its physical bounds included).
     """
     file = Path(path) if path is not None else config_dir() / "train" / f"{robot}.yaml"
     data: dict[str, Any] = {}
@@ -290,4 +302,6 @@ def load_train_config(robot: str, path: Path | None = None, **overrides: Any) ->
         for p in parents:
             node = node.setdefault(p, {})
         node[leaf] = value
-    return from_dict(TrainConfig, data, where=str(file.name))
+    cfg = from_dict(TrainConfig, data, where=str(file.name))
+    validate_randomization(cfg.randomization)
+    return cfg

@@ -2,10 +2,11 @@
 
 ``lmrl export --run RUN`` writes ``policies/<robot>/<name>/policy.onnx`` (one file, any batch size)
 and ``deploy.yaml`` beside it. The same facts (joint names in order, default joint positions, kp/kd,
-action scale and clip, observation layout with scales, control ``dt``, robot, reward program hash) go
-into the ONNX file's ``metadata_props``, so a controller can refuse a policy that does not match its
-robot even without the YAML. Every export runs a parity check: onnxruntime against torch on random
-observations; the maximum absolute error is returned and must stay below ``PARITY_TOL``.
+action scale and clip, observation layout with scales, control ``dt``, robot, reward program hash, the
+domain-randomization ranges it was trained with) go into the ONNX file's ``metadata_props``, so a
+controller can refuse a policy that does not match its robot even without the YAML. Every export runs
+a parity check: onnxruntime against torch on random observations; the maximum absolute error is
+returned and must stay below ``PARITY_TOL``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from lm_reward_learning import __version__
 from lm_reward_learning.config import TrainConfig, from_dict
 from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.io import atomic_write_bytes, atomic_write_yaml
+from lm_reward_learning.randomization import describe as describe_randomization
 from lm_reward_learning.robots.spec import RobotSpec
 from lm_reward_learning.training.run_dir import RunDir
 
@@ -91,6 +93,7 @@ def deploy_info(spec: RobotSpec, cfg: TrainConfig, dt: float, physics_dt: float,
             "ang_vel_z": list(cfg.env.commands.ang_vel_z),
         },
         "onnx": {"input": INPUT_NAME, "output": OUTPUT_NAME},
+        "randomization": describe_randomization(cfg.randomization),
         "reward_sha256": meta.get("reward_sha256"),
         "trained_iterations": meta.get("iterations_done"),
         "lmrl_version": __version__,

@@ -4,8 +4,9 @@ A gait section (each iteration's measured gait class, timing and footfall patter
 similarity to the run's reference when it has one, and footfall diagrams of the best policy). Per
 iteration: the side-by-side video (expert | robot), the feedback in its four parts (with the
 backend's honest label), the reward program's diff, the training curves (matplotlib, per-term means
-and episode return) and the robot's gait features against the expert's. Videos and plots are
-embedded as base64 data, so the page can be mailed or archived as one file.
+and episode return) and the robot's gait features against the expert's; then the robustness battery
+of ``<run>/robustness/`` when it was run (``lmrl robustness``). Videos and plots are embedded as
+base64 data, so the page can be mailed or archived as one file.
 """
 
 from __future__ import annotations
@@ -289,6 +290,11 @@ def render_report(store: LearnStore) -> str:
         if (cand / "rollout.mp4").is_file():
             parts.append("<p>Rollout of the trained policy:</p>" + _video_tag(cand / "rollout.mp4", 320))
         k += 1
+    from lm_reward_learning.bilevel.randomization_proposal import proposal_html
+    from lm_reward_learning.evaluation.robustness import robustness_html
+
+    parts.append(proposal_html(store.path / "randomization"))
+    parts.append(robustness_html(store.path / "robustness"))
     if status.get("onnx"):
         parts.append(f"<h2>Exported policy</h2><p><code>{html.escape(status['onnx'])}</code></p>")
     parts.append("</body></html>")

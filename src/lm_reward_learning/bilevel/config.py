@@ -22,6 +22,7 @@ MODES = ("bilevel", "eureka")
 FRAME_SAMPLING = ("uniform", "motion", "grid")
 TRAIN_BACKENDS = ("mujoco", "isaaclab")
 PARALLEL = ("none", "local", "ray")
+RANDOMIZATION = ("preset", "propose")
 BUNDLED_SPEED = 3.0
 """Speed correction of the bundled Muybridge clip: 0.67 Hz playback stride × 3 ≈ 2 Hz, a galloping
 horse's real stride frequency (``data/expert/PROVENANCE.md``)."""
@@ -149,6 +150,13 @@ class LearnConfig:
         evidence: Give the language-model judge the rollout's measured gait, per-leg contact timing,
             footfall diagram and hard facts (fell, did not move, speed far from command), and overrule
             answers that contradict the facts (:mod:`~lm_reward_learning.bilevel.evidence`).
+        randomization: ``preset`` (every training uses the ``randomization:`` section of
+            ``config/train/<robot>.yaml``) or ``propose`` (after the loop, DrEureka: sweep the best
+            policy, let the lower level propose ranges, retrain warm-started, measure robustness
+            before and after; :mod:`lm_reward_learning.bilevel.randomization_proposal`).
+        randomization_train_iterations: PPO iterations of that retraining.
+        randomization_episodes: Episodes per value of the sweep and per condition of the before/after
+            robustness battery.
     """
 
     video: str | None = None
@@ -189,6 +197,9 @@ class LearnConfig:
     max_total_tokens: int | None = None
     prices: str | None = None
     evidence: bool = True
+    randomization: str = "preset"
+    randomization_train_iterations: int = 200
+    randomization_episodes: int = 8
 
     def check(self) -> LearnConfig:
         """Validate choices and ranges; return self.
@@ -203,6 +214,7 @@ class LearnConfig:
             ("frame_sampling", FRAME_SAMPLING),
             ("backend", TRAIN_BACKENDS),
             ("parallel", PARALLEL),
+            ("randomization", RANDOMIZATION),
         ):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"unknown {key} {getattr(self, key)!r}; choose one of {', '.join(allowed)}.")
@@ -212,7 +224,8 @@ class LearnConfig:
                 "--synthesis openai (with an endpoint), or --synthesis reflection (offline Eureka-style reflection "
                 "tuner, not an LLM), or --mode bilevel for the offline rules editor."
             )
-        for key in ("iterations", "candidates", "initial_train_iterations", "num_envs", "num_frames"):
+        for key in ("iterations", "candidates", "initial_train_iterations", "num_envs", "num_frames",
+                    "randomization_train_iterations", "randomization_episodes"):  # fmt: skip
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be at least 1, got {getattr(self, key)}.")
         if self.train_iterations < 1:

@@ -216,6 +216,10 @@ def _loop(
             best = current
         store.update_status(iterations_done=k, best=[best.iteration, best.index], best_score=best.score)
     report(Progress(total, total, best.index, "export", {"best_score": (best.value, "1")}))
+    if cfg.randomization == "propose":  # DrEureka: sweep, proposed ranges, retrain; export the retrained one
+        from lm_reward_learning.bilevel.randomization_proposal import propose_and_retrain
+
+        best = propose_and_retrain(cfg, store, best, progress=getattr(do, "progress", False))
     onnx_path = export_best(store, best, policies_root)
     store.update_status(status="done", onnx=str(onnx_path), report=str(store.path / "report.html"))
     report_path = write_report(store)

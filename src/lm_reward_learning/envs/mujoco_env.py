@@ -13,6 +13,11 @@ with scales, is :func:`observation_layout`, which the ONNX export writes into ``
 
 Rewards come from a reward program (see :mod:`lm_reward_learning.reward.state`): the env builds a
 :class:`RewardState` every step, calls ``compute_reward`` and multiplies the total by ``dt``.
+
+Domain randomization (friction, payload, CoM, gains, motor strength, encoder offsets, pushes, reset
+velocity, action latency, rough terrain) is :class:`~lm_reward_learning.envs.randomization.DomainRandomizer`,
+configured by ``randomization=`` (:mod:`lm_reward_learning.randomization`); without it the physics is
+the nominal model's.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
 from lm_reward_learning.config import EnvConfig
+from lm_reward_learning.envs.randomization import DomainRandomizer, build_model
+from lm_reward_learning.randomization import NOMINAL, RandomizationConfig
 from lm_reward_learning.reward.state import RewardState
 from lm_reward_learning.robots import (
     actuator_ids,
@@ -37,7 +44,6 @@ from lm_reward_learning.robots import (
     foot_touch_adr,
     joint_dof_adr,
     joint_qpos_adr,
-    load_model,
 )
 from lm_reward_learning.robots.spec import RobotSpec
 from lm_reward_learning.rotations import quat_to_rotmat, rotate, rotate_inverse, yaw_quat
@@ -103,21 +109,31 @@ class MujocoVecEnv(VecEnv):
         spec: Robot constants (joint, foot and body names; gains; heights).
         reward_fn: A loaded, validated reward program (``load_reward_fn``).
         cfg: Environment settings.
-        seed: Seed of the reset and command noise.
+        seed: Seed of the reset and command noise (and of the randomization's own draws).
+        randomization: Domain randomization; default: none (nominal physics).
 
     Raises:
         lm_reward_learning.errors.LmrlError: if the robot model cannot be loaded or lacks a named
             joint, actuator, site or sensor.
+        lm_reward_learning.errors.ConfigError: a randomization range outside its physical bounds.
     """
 
-    def __init__(self, spec: RobotSpec, reward_fn: RewardFn, cfg: EnvConfig, *, seed: int = 0) -> None:
+    def __init__(
+        self,
+        spec: RobotSpec,
+        reward_fn: RewardFn,
+        cfg: EnvConfig,
+        *,
+        seed: int = 0,
+        randomization: RandomizationConfig = NOMINAL,
+    ) -> None:
         self.spec = spec
         self.reward_fn = reward_fn
         self.cfg = cfg
         self.device = "cpu"
         self.num_envs = int(cfg.num_envs)
         self.num_actions = spec.num_joints
-        self.model = load_model(spec)
+        self.model = build_model(spec, randomization)
         self.dt = float(self.model.opt.timestep * cfg.decimation)
         self.max_episode_length = math.ceil(cfg.episode_length_s / self.dt)
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long)
@@ -145,6 +161,15 @@ class MujocoVecEnv(VecEnv):
         self._site_xpos = self.batch.bind("site_xpos")
         self._sensordata = self.batch.bind("sensordata")
         self._time = self.batch.bind("time")
+        self.randomizer = DomainRandomizer(
+            randomization, spec, m, self.batch, self._act_ids, self._base_d, seed=seed, policy_dt=self.dt
+        )
+        self.common_step_counter = 0  # policy steps since start-up (the randomization curriculum)
+        self.terrain = None
+        if "terrain" in randomization.active():
+            from lm_reward_learning.envs.terrain import TerrainCurriculum
+
+            self.terrain = TerrainCurriculum(randomization.terrain, m, self.num_envs, seed=seed)
 
         n, j, f = self.num_envs, spec.num_joints, spec.num_feet
         self.actions = np.zeros((n, j))
@@ -189,7 +214,11 @@ class MujocoVecEnv(VecEnv):
         a = np.nan_to_num(a, nan=0.0)
         self.last_actions[:] = self.actions
         self.actions[:] = a
-        self._ctrl[:, self._act_ids] = self._default_q + self.spec.action_scale * a
+        self.common_step_counter += 1
+        self.randomizer.set_progress(self.common_step_counter)
+        self.randomizer.apply_pushes(self._qvel)
+        # an encoder offset moves where the servo holds the joint: target - offset, true angle
+        self._ctrl[:, self._act_ids] = self._default_q + self.spec.action_scale * a - self.randomizer.joint_offset
         exploded = np.zeros(self.num_envs, dtype=bool)
         try:
             self.batch.step(nstep=self.cfg.decimation, stage=mujoco.mjtStage.mjSTAGE_VEL)
@@ -219,6 +248,7 @@ class MujocoVecEnv(VecEnv):
                 "/termination/fall": float(fell.mean()),
                 "/termination/explosion": float(exploded.mean()),
                 "/termination/time_out": float(time_outs.float().mean()),
+                **({"/terrain/level": float(self.terrain.level.mean())} if self.terrain is not None else {}),
             },
         }
         done_ids = np.flatnonzero(dones.numpy())
@@ -249,7 +279,17 @@ class MujocoVecEnv(VecEnv):
         self._fixed_yaw = float(yaw)
         self.max_episode_length = math.ceil(duration_s / self.dt) + 1
         self.rng = np.random.default_rng(0)
+        self.randomizer.reseed(0)
         return self.reset()
+
+    def hold_command(self, command: tuple[float, float, float]) -> None:
+        """Change the held evaluation command of every env now (a command sequence within a rollout).
+
+        Args:
+            command: ``(v_x m/s, v_y m/s, yaw_rate rad/s)``, base frame.
+        """
+        self._fixed_command = np.asarray(command, dtype=np.float64)
+        self.commands[:] = self._fixed_command
 
     # ------------------------------------------------------------------ statistics
     def pop_reward_stats(self) -> dict[str, dict[str, float]]:
@@ -290,19 +330,32 @@ class MujocoVecEnv(VecEnv):
         self.commands[ids, 2] = self.rng.uniform(*c.ang_vel_z, size=n)
 
     def _reset_ids(self, ids: np.ndarray) -> None:
+        if self.terrain is not None:  # curriculum on the episode that ends (before the state is reset)
+            b = self._base_q
+            elapsed = self.episode_length_buf.numpy()[ids] * self.dt
+            self.terrain.update_levels(ids, self._qpos[ids, b : b + 2], self.commands[ids, :2], elapsed)
+        self.randomizer.on_reset(ids)
         self.batch.reset(ids=ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
         n = ids.size
         qpos = self._qpos[ids]
         qpos[:, self._base_q : self._base_q + 3] = [0.0, 0.0, self.spec.init_base_height]
+        if self.terrain is not None:
+            qpos[:, self._base_q : self._base_q + 3] = self.terrain.spawn(ids, self.spec.init_base_height)
         yaw = np.full(n, self._fixed_yaw) if self._fixed_yaw is not None else self.rng.uniform(-math.pi, math.pi, n)
         qpos[:, self._base_q + 3 : self._base_q + 7] = yaw_quat(yaw)
         noise = self.rng.uniform(-self.cfg.reset_joint_noise, self.cfg.reset_joint_noise, size=(n, self.num_actions))
         qpos[:, self._qadr] = self._default_q + noise
         self._qpos[ids] = qpos
         self._qvel[ids] = 0.0
+        velocity = self.randomizer.reset_velocity(ids)
+        if velocity is not None:
+            qvel = self._qvel[ids]
+            qvel[:, self._base_d : self._base_d + 6] = velocity
+            self._qvel[ids] = qvel
         ctrl = self._ctrl[ids]
         ctrl[:, self._act_ids] = qpos[:, self._qadr]
         self._ctrl[ids] = ctrl
+        self.randomizer.init_latency_history(ids, ctrl)
         self.batch.forward(ids=ids, stage=mujoco.mjtStage.mjSTAGE_VEL)
         self.actions[ids] = 0.0
         self.last_actions[ids] = 0.0
@@ -369,6 +422,9 @@ class MujocoVecEnv(VecEnv):
         def t(x: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
+        height = qpos[:, b + 2]
+        if self.terrain is not None:  # height above the ground under the base
+            height = height - self.terrain.height_at(qpos[:, b : b + 2])
         state = RewardState(
             base_pos_w=t(qpos[:, b : b + 3]),
             base_quat_w=t(quat),
@@ -377,7 +433,7 @@ class MujocoVecEnv(VecEnv):
             base_lin_vel_b=t(lin_b),
             base_ang_vel_b=t(ang_b),
             projected_gravity_b=t(grav_b),
-            base_height=t(qpos[:, b + 2]),
+            base_height=t(height),
             joint_pos=t(joint_pos),
             joint_vel=t(joint_vel),
             default_joint_pos=t(np.broadcast_to(self._default_q, joint_pos.shape)),
@@ -402,14 +458,16 @@ class MujocoVecEnv(VecEnv):
                 state.base_ang_vel_b * ANG_VEL_SCALE,
                 state.projected_gravity_b,
                 state.commands * torch.tensor(COMMAND_SCALE),
-                state.joint_pos - state.default_joint_pos,
+                state.joint_pos - state.default_joint_pos + t(self.randomizer.joint_offset),
                 state.joint_vel * JOINT_VEL_SCALE,
                 state.actions,
             ],
             dim=1,
         )
         if self.cfg.obs_noise:
-            widths = torch.cat([torch.full((term.size,), term.noise) for term in self.layout["policy"]])
+            widths = self.cfg.obs_noise_scale * torch.cat(
+                [torch.full((term.size,), term.noise) for term in self.layout["policy"]]
+            )
             noise = torch.from_numpy(self.rng.uniform(-1.0, 1.0, size=policy.shape).astype(np.float32))
             policy = policy + noise * widths
         critic = torch.cat(

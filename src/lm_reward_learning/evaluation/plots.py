@@ -180,3 +180,37 @@ def _save(fig, path: Path) -> Path:
     fig.savefig(buf, format="png", dpi=110)
     atomic_write_bytes(Path(path), buf.getvalue())
     return Path(path)
+
+
+def plot_robustness(path: Path, report: Mapping) -> Path:
+    """Grouped bars per condition of a ``robustness.json`` report: success rate (top) and velocity-tracking
+    RMS error (bottom), one colour per policy. Written atomically; returns ``path``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = [c["name"] for c in report["conditions"]]
+    pols = report["policies"]
+    x = np.arange(len(names))
+    width = 0.8 / max(len(pols), 1)
+    fig = Figure(figsize=(max(8.0, 0.6 * len(names) + 2), 6.5))
+    FigureCanvasAgg(fig)
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    for i, p in enumerate(pols):
+        label = p.get("label") or Path(p["target"]).name
+        res = [p["results"][n] for n in names]
+        offset = (i - (len(pols) - 1) / 2) * width
+        top.bar(x + offset, [100 * r["success_rate"] for r in res], width, label=label)
+        bottom.bar(x + offset, [r["vel_rms_mps"] or 0.0 for r in res], width, label=label)
+    top.axhline(95.0, color="0.4", lw=0.8, ls="--")
+    top.set_ylabel("success (no fall), %")
+    top.set_ylim(0, 105)
+    bottom.set_ylabel("velocity RMS error, m/s")
+    bottom.set_xticks(x, names, rotation=40, ha="right", fontsize=8)
+    top.legend(fontsize=8, loc="lower left")
+    n, dur = report["episodes"], report["duration_s"]
+    top.set_title(f"robustness battery: {n} episodes x {dur:.0f} s per condition, {report['engine']}")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    atomic_write_bytes(Path(path), buf.getvalue())
+    return Path(path)

@@ -80,6 +80,33 @@ class PolicyTarget:
             policy, env = _onnx_policy(self.path, self.deploy or {})
         return rollout(policy, env, duration_s=duration_s, command=command, arrays=arrays)
 
+    def load(self) -> tuple[Any, Any, Any, Any]:
+        """The policy and what its environment must be, for rollouts of many envs.
+
+        Returns:
+            ``(policy, spec, env_cfg, check)``: ``policy(obs) -> actions`` (batched), the robot, the
+            :class:`~lm_reward_learning.config.EnvConfig` it was trained with (exported policies: the
+            robot's defaults with ``deploy.yaml``'s ``decimation`` and ``action_clip``), and
+            ``check(env)``, which raises :class:`EvaluationError` when an exported policy does not
+            match a built env (:func:`check_deploy`; a no-op for runs).
+
+        Raises:
+            EvaluationError: an unreadable ONNX file.
+            lm_reward_learning.errors.CheckpointError: a run whose checkpoint cannot be loaded.
+        """
+        if self.run is not None:
+            import yaml as _yaml
+
+            from lm_reward_learning.config import TrainConfig, from_dict
+            from lm_reward_learning.export import load_policy
+            from lm_reward_learning.training.run_dir import RunDir
+
+            policy, spec, _, _ = load_policy(RunDir.open(self.run))
+            cfg = from_dict(TrainConfig, _yaml.safe_load((self.run / "config.yaml").read_text()), "config.yaml")
+            return policy, spec, cfg.env, lambda env: None
+        policy, spec, env_cfg, widths = _onnx_session(self.path, self.deploy or {})
+        return policy, spec, env_cfg, lambda env: check_deploy(self.deploy or {}, env, *widths)
+
 
 def resolve_target(path: Path | str) -> PolicyTarget:
     """Recognise a training run, a learn run or an exported policy directory.
@@ -207,12 +234,27 @@ class OnnxPolicy:
 
 def _onnx_policy(path: Path, deploy: dict[str, Any]) -> tuple[OnnxPolicy, Any]:
     """Load ``path/policy.onnx`` and build its checked one-env environment."""
+    from lm_reward_learning.envs.mujoco_env import MujocoVecEnv
+    from lm_reward_learning.training.trainer import zero_reward
+
+    policy, spec, env_cfg, widths = _onnx_session(path, deploy)
+    # the reward is not used for the rollout's measurements (no reward program runs outside the sandbox)
+    env = MujocoVecEnv(spec, zero_reward, env_cfg, seed=0)
+    check_deploy(deploy, env, *widths)
+    return policy, env
+
+
+def _onnx_session(path: Path, deploy: dict[str, Any]) -> tuple[OnnxPolicy, Any, Any, tuple[int | None, int | None]]:
+    """``(policy, spec, one-env EnvConfig without noise, (ONNX input width, output width))`` of an export.
+
+    Raises:
+        EvaluationError: onnxruntime cannot load the file.
+        lm_reward_learning.errors.UnknownRobotError: ``deploy.yaml`` names an unknown robot.
+    """
     import onnxruntime as ort
 
     from lm_reward_learning.config import load_train_config
-    from lm_reward_learning.envs.mujoco_env import MujocoVecEnv
     from lm_reward_learning.robots import get_robot
-    from lm_reward_learning.training.trainer import zero_reward
 
     spec = get_robot(str(deploy["robot"]))
     env_cfg = load_train_config(spec.name).env
@@ -233,7 +275,4 @@ def _onnx_policy(path: Path, deploy: dict[str, Any]) -> tuple[OnnxPolicy, Any]:
     out_name = io_names.get("output", outputs[0].name)
     width_in = inputs[0].shape[-1] if isinstance(inputs[0].shape[-1], int) else None
     width_out = outputs[0].shape[-1] if isinstance(outputs[0].shape[-1], int) else None
-    # the reward is not used for the rollout's measurements (no reward program runs outside the sandbox)
-    env = MujocoVecEnv(spec, zero_reward, env_cfg, seed=0)
-    check_deploy(deploy, env, width_in, width_out)
-    return OnnxPolicy(session, in_name, out_name), env
+    return OnnxPolicy(session, in_name, out_name), spec, env_cfg, (width_in, width_out)

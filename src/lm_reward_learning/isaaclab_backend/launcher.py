@@ -150,6 +150,7 @@ def make_request(
         warm_start=str(Path(warm_start).resolve()) if warm_start is not None else None,
         device=device,
         env=to_dict(cfg.env),
+        randomization=to_dict(cfg.randomization),
         train_cfg=cfg.ppo.to_rsl_rl(),
         observation_layout=layout,
         physics_dt=float(load_model(spec).opt.timestep),

@@ -23,7 +23,7 @@ Pure Python: imported on both sides.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,7 @@ class WorkerRequest:
         call_timeout_s: Per-call limit of ``compute_reward``, s (0: the binding's default, 1 s).
         hard_timeout_s: After this, a stuck call ends the worker, s.
         memory_mb: Memory the worker may allocate past its size once the environment is built, MiB.
+        randomization: ``to_dict(TrainConfig.randomization)``: the task's event terms (``{}``: none).
         format: :data:`REQUEST_FORMAT`.
     """
 
@@ -89,6 +90,7 @@ class WorkerRequest:
     call_timeout_s: float = 0.0
     hard_timeout_s: float = 30.0
     memory_mb: float = 2048.0
+    randomization: dict[str, Any] = field(default_factory=dict)
     format: int = REQUEST_FORMAT
 
     def write(self, path: Path) -> None:

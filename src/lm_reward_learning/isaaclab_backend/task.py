@@ -18,6 +18,9 @@ trained here loads into the MuJoCo env (``lmrl play`` / ``lmrl export``) and the
   so the noise widths are divided by the scale.
 * Commands: uniform ``(v_x, v_y, yaw_rate)`` ranges, resampled every ``resampling_time_s``.
 * Resets: base at ``init_base_height`` with a uniform random yaw, joints at default ± ``reset_joint_noise``.
+* Domain randomization: the ``randomization:`` section as Isaac Lab event terms (:mod:`~.events`):
+  ``physics_material``, ``add_base_mass``, ``base_com``, ``actuator_gains``, ``push_robot``,
+  ``reset_base`` are Isaac Lab's own; motor strength, encoder offsets and action latency are ours.
 * Terminations: time-out; fall (base below ``min_base_height`` or tilted past ``acos(max_tilt_cos)``);
   a non-finite state or a joint faster than ``max_joint_vel`` (MuJoCo's blow-up guard).
 * Reward: one term, ``RewardProgramTerm`` (weight 1), an adapter of :class:`~.binding.RewardProgramBinding`:
@@ -39,6 +42,15 @@ from typing import Any
 import torch
 
 from lm_reward_learning.isaaclab_backend.binding import COMMAND, CONTACTS, ROBOT, RewardProgramBinding
+from lm_reward_learning.isaaclab_backend.events import (
+    ACTION_TERM,
+    curriculum_specs,
+    event_specs,
+    ground_friction,
+    joint_position_action_classes,
+    reset_velocity_range,
+    resolve,
+)
 from lm_reward_learning.robots.spec import RobotSpec
 
 
@@ -114,10 +126,13 @@ def obs_foot_contact(env: Any, sensor_cfg: Any, threshold: float) -> torch.Tenso
 
 
 def obs_joint_pos_rel(env: Any, asset_cfg: Any) -> torch.Tensor:
-    """Joint angles minus the default pose, rad, policy order (``asset_cfg.joint_ids``). ``(N, J)``."""
+    """Joint angles as the encoders read them (plus the calibration offsets of
+    :mod:`~.events`) minus the default pose, rad, policy order (``asset_cfg.joint_ids``). ``(N, J)``."""
     d = env.scene[ROBOT].data
     ids = asset_cfg.joint_ids
-    return d.joint_pos.torch[:, ids] - d.default_joint_pos.torch[:, ids]
+    rel = d.joint_pos.torch[:, ids] - d.default_joint_pos.torch[:, ids]
+    offset = getattr(env.action_manager.get_term(ACTION_TERM), "offset_rad", None)
+    return rel if offset is None else rel + offset
 
 
 def obs_joint_vel(env: Any, asset_cfg: Any) -> torch.Tensor:
@@ -170,6 +185,8 @@ def build_env_cfg(
     program_file: Path,
     device: str,
     seed: int,
+    randomization: dict[str, Any] | None = None,
+    reset_yaw: tuple[float, float] = (-math.pi, math.pi),
 ) -> Any:
     """Build the ``ManagerBasedRLEnvCfg`` described in the module docstring.
 
@@ -182,9 +199,12 @@ def build_env_cfg(
         program_file: The reward program.
         device: ``cpu`` or ``cuda:N``.
         seed: Environment seed.
+        randomization: ``to_dict(RandomizationConfig)``: Isaac Lab event terms (:mod:`~.events`); None: none.
+        reset_yaw: Range of the heading at reset, rad (evaluation rollouts use ``(0, 0)``).
 
     Raises:
         ValueError: on an observation term this task does not know.
+        lm_reward_learning.errors.ConfigError: a randomization term the task cannot apply.
     """
     import isaaclab.envs.mdp as mdp
     import isaaclab.sim as sim_utils
@@ -207,6 +227,10 @@ def build_env_cfg(
     # Contact and constraint-row budgets per world: Isaac Lab's Go2 flat task uses 35 / 65; the G1's
     # foot and limb capsules make up to ~30 contacts (measured), 4 rows each with the pyramidal cone.
     nconmax, njmax = (35, 65) if spec.kind == "quadruped" else (64, 256)
+    randomization = randomization or {}
+    events = event_specs(randomization, base_body=spec.base_body, joints=joints, physics_dt=physics_dt)
+    mu_ground = ground_friction(randomization, 0.8)
+    _, action_cfg_class = joint_position_action_classes()
 
     robot_cfg = ArticulationCfg(
         prim_path="{ENV_REGEX_NS}/Robot",
@@ -237,7 +261,7 @@ def build_env_cfg(
             prim_path="/World/ground",
             spawn=sim_utils.GroundPlaneCfg(
                 usd_path=str(Path(assets_dir) / "ground.usda"),
-                physics_material=sim_utils.RigidBodyMaterialCfg(static_friction=0.8, dynamic_friction=0.8),
+                physics_material=sim_utils.RigidBodyMaterialCfg(static_friction=mu_ground, dynamic_friction=mu_ground),
             ),
         )
         robot = robot_cfg
@@ -284,7 +308,7 @@ def build_env_cfg(
 
     @configclass
     class ActionsCfg:
-        joint_pos = mdp.JointPositionActionCfg(
+        joint_pos = action_cfg_class(
             asset_name=ROBOT,
             joint_names=joints,
             preserve_order=True,
@@ -311,7 +335,7 @@ def build_env_cfg(
         reset_base = EventTermCfg(
             func=mdp.reset_root_state_uniform,
             mode="reset",
-            params={"pose_range": {"yaw": (-math.pi, math.pi)}, "velocity_range": {}},
+            params={"pose_range": {"yaw": tuple(reset_yaw)}, "velocity_range": reset_velocity_range(randomization)},
         )
         reset_joints = EventTermCfg(
             func=mdp.reset_joints_by_offset,
@@ -378,4 +402,27 @@ def build_env_cfg(
             )
             self.scene.contact_forces.update_period = self.sim.dt
 
-    return TaskCfg()
+    cfg = TaskCfg()
+    for name, ev in events.items():  # the randomization terms, by their Isaac Lab names
+        params = dict(ev.params)
+        if ev.asset is not None:
+            params["asset_cfg"] = SceneEntityCfg(ROBOT, **ev.asset)
+        term = EventTermCfg(func=resolve(ev.func), mode=ev.mode, params=params)
+        if ev.interval_range_s is not None:
+            term.interval_range_s = ev.interval_range_s
+        setattr(cfg.events, name, term)
+    ramps = curriculum_specs(randomization, events)
+    if ramps:
+        from isaaclab.managers import CurriculumTermCfg
+
+        from lm_reward_learning.isaaclab_backend.events import ramp_param
+
+        @configclass
+        class CurriculumCfg:
+            pass
+
+        cfg.curriculum = CurriculumCfg()
+        for name, params in ramps.items():
+            term = CurriculumTermCfg(func=mdp.modify_term_cfg, params={**params, "modify_fn": ramp_param})
+            setattr(cfg.curriculum, name, term)
+    return cfg

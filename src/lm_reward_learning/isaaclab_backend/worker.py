@@ -88,6 +88,7 @@ def train(req: WorkerRequest, progress: ProgressWriter, sandbox: dict[str, Any])
         program_file=run.reward_dir / "program.py",
         device=req.device,
         seed=req.seed,
+        randomization=req.randomization,
     )
     progress.emit("phase", phase="building")
     with launch_simulation(cfg, {"device": req.device}):
@@ -114,6 +115,8 @@ def train(req: WorkerRequest, progress: ProgressWriter, sandbox: dict[str, Any])
             if req.resume:
                 start = runner.load_checkpoint(run.latest_checkpoint()) + 1
                 runner.current_learning_iteration = start
+                # the randomization curriculum (isaaclab_backend/events.py) goes on where it was
+                env.common_step_counter = start * int(req.train_cfg["num_steps_per_env"])
             elif req.warm_start:
                 runner.load_checkpoint(Path(req.warm_start), weights_only=True)
             records = [r for r in run.reward_stats() if r["iteration"] < start]

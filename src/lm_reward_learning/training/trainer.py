@@ -27,6 +27,7 @@ from lm_reward_learning.config import EnvConfig, TrainConfig, to_dict
 from lm_reward_learning.envs.mujoco_env import MujocoVecEnv
 from lm_reward_learning.errors import ConfigError
 from lm_reward_learning.io import atomic_write_bytes, atomic_write_json, atomic_write_text, atomic_write_yaml
+from lm_reward_learning.randomization import describe as describe_randomization
 from lm_reward_learning.reward.program import RewardProgram
 from lm_reward_learning.reward.state import RewardState
 from lm_reward_learning.reward.validator import ensure_valid
@@ -81,6 +82,17 @@ def record_state_batch(
     return RewardState.from_dict(merged)
 
 
+def check_randomization(spec: RobotSpec, cfg: TrainConfig) -> None:
+    """Check ``cfg.randomization`` against the physical bounds, the robot's masses included.
+
+    Raises:
+        ConfigError: a range outside its bounds (the message names it and the bounds).
+    """
+    from lm_reward_learning.envs.randomization import build_model
+
+    build_model(spec, cfg.randomization)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy and torch."""
     random.seed(seed)
@@ -100,12 +112,15 @@ def prepare_run(
     """Create a run directory, record a state batch, validate the reward program (before any training).
 
     The directory is ``runs_root/<UTC time>_<robot>[_<name>]``, or exactly ``run_path`` when given.
+    ``run.yaml`` records the randomization ranges in force (``randomization``).
 
     Raises:
+        ConfigError: a randomization range outside its physical bounds (nothing is written).
         RewardValidationError: if the program fails validation (the run directory then holds the
             program and the validation report, for the user or the LLM to read).
     """
     spec = get_robot(robot)
+    check_randomization(spec, cfg)  # a range outside this robot's bounds fails before anything is written
     run = RunDir.create_at(run_path) if run_path is not None else RunDir.create(runs_root, robot, name)
     atomic_write_text(run.reward_dir / "program.py", program.source)
     atomic_write_yaml(run.path / "config.yaml", to_dict(cfg))
@@ -116,6 +131,7 @@ def prepare_run(
         status="validating",
         iterations_done=0,
         iterations_target=cfg.iterations,
+        randomization=describe_randomization(cfg.randomization),
         lmrl_version=__version__,
         torch_version=str(torch.__version__),
     )

@@ -4,8 +4,9 @@ Started by :func:`~lm_reward_learning.training.trainer.train` through the reward
 (``python -m lm_reward_learning.isolation.enter ...``, :mod:`lm_reward_learning.training.launcher`),
 never in the caller's process. In order:
 
-1. build the :class:`~lm_reward_learning.envs.mujoco_env.MujocoVecEnv` and rsl-rl-lib's runner
-   (trusted code; a placeholder reward), load the resume or warm-start checkpoint;
+1. build the :class:`~lm_reward_learning.envs.mujoco_env.MujocoVecEnv` (with the request's domain
+   randomization, ``config["randomization"]``) and rsl-rl-lib's runner (trusted code; a placeholder
+   reward), load the resume or warm-start checkpoint;
 2. seal the process (:func:`lm_reward_learning.isolation.seal`: ``RLIMIT_DATA`` at the current data
    size plus ``memory_mb``, then seccomp);
 3. only then compile the run's reward program (language sandbox) and wrap it in a
@@ -79,12 +80,13 @@ def train(req: TrainRequest, progress: ProgressWriter, sandbox: dict[str, Any]) 
     torch.set_num_threads(cfg.torch_threads)
     seed_everything(cfg.seed)
     progress.emit("phase", phase="building")
-    env = MujocoVecEnv(spec, _placeholder_reward, cfg.env, seed=cfg.seed)
+    env = MujocoVecEnv(spec, _placeholder_reward, cfg.env, seed=cfg.seed, randomization=cfg.randomization)
     runner = LmrlRunner(env, cfg.ppo.to_rsl_rl(), run)
     start = 0
     if req.resume:
         start = runner.load_checkpoint(run.latest_checkpoint()) + 1
         runner.current_learning_iteration = start
+        env.common_step_counter = start * cfg.ppo.num_steps_per_env  # the randomization curriculum goes on
     elif req.warm_start:
         runner.load_checkpoint(Path(req.warm_start), weights_only=True)
 
