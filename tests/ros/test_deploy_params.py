@@ -23,7 +23,7 @@ import pytest
 import yaml
 from ros_harness import DOMAIN_ID, NAMESPACE, REPO, VENV_PYTHON, launch_node_argv, shipped_params, start_node
 
-from lm_reward_learning.ros.deploy_params import MUJOCO_SIM_NODE, POLICY_CONTROLLER
+from lm_reward_learning.ros.node_params import MUJOCO_SIM_NODE, POLICY_CONTROLLER
 
 pytestmark = pytest.mark.ros
 
@@ -121,7 +121,7 @@ def test_the_bridge_and_recorder_files_load_as_the_launch_file_passes_them(ros_e
     shipped files, in the root namespace and in a namespace: every value taken, both ready, both exit 0."""
     from ros_harness import missing_unitree
 
-    from lm_reward_learning.ros.deploy_params import DEPLOY_RECORDER, UNITREE_GO2_BRIDGE
+    from lm_reward_learning.ros.node_params import DEPLOY_RECORDER, UNITREE_GO2_BRIDGE
 
     env = _env(ros_env, namespace)
     reason = missing_unitree(env)

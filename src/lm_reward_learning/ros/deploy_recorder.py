@@ -29,8 +29,8 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.signals import SignalHandlerOptions
 
 from lm_reward_learning.ros.bag import BagError, BagRecorder, interfaces_typestore
-from lm_reward_learning.ros.deploy_params import DEPLOY_RECORDER, declare_parameters
-from lm_reward_learning.ros.node_params import ParameterError
+from lm_reward_learning.ros.node_params import DEPLOY_RECORDER, ParameterError
+from lm_reward_learning.ros.params import declare_parameters
 
 UNITREE_PACKAGES = {"unitree_go2": "unitree_go", "unitree_g1": "unitree_hg"}
 """Message package of ``/lowstate`` and ``/lowcmd`` for each ``driver``."""

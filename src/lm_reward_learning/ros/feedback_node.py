@@ -43,7 +43,6 @@ from lm_reward_learning.ros.node_params import FEEDBACK_NODE
 from lm_reward_learning.ros.params import (
     SENSOR_DATA_QOS,
     declare_parameters,
-    reject_invalid_updates,
     reliable_qos,
     spin_node,
 )
@@ -58,8 +57,7 @@ class FeedbackNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("feedback_node", **kwargs)
-        self.params = declare_parameters(self, FEEDBACK_NODE)
-        reject_invalid_updates(self, FEEDBACK_NODE)
+        self.params = declare_parameters(self, FEEDBACK_NODE, "config/ros/feedback_node.yaml")
         self._pub = self.create_publisher(VisualFeedback, "visual_feedback", reliable_qos())
         self._live: LiveRollout | None = None
         self._live_lock = threading.Lock()

@@ -43,7 +43,7 @@ Pacing (``mode``):
     step). A slow or loaded machine then slows the simulation down instead of starving the
     controller, so sim-to-sim results do not depend on the machine's load.
 
-Parameters: :data:`lm_reward_learning.ros.deploy_params.MUJOCO_SIM_NODE` and
+Parameters: :data:`lm_reward_learning.ros.node_params.MUJOCO_SIM_NODE` and
 ``config/ros/mujoco_sim_node.yaml``.
 """
 
@@ -76,9 +76,8 @@ from lm_reward_learning.deploy.commands import command_order, unpack_forward
 from lm_reward_learning.deploy.policy import PolicyMismatchError
 from lm_reward_learning.deploy.sim import SimRobot
 from lm_reward_learning.robots import get_robot
-from lm_reward_learning.ros.deploy_params import MUJOCO_SIM_NODE, declare_parameters
-from lm_reward_learning.ros.node_params import ParameterError
-from lm_reward_learning.ros.params import reject_invalid_updates, reliable_qos, tf_qos
+from lm_reward_learning.ros.node_params import MUJOCO_SIM_NODE, ParameterError
+from lm_reward_learning.ros.params import declare_parameters, reliable_qos, tf_qos
 
 LATCHED_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
@@ -102,7 +101,6 @@ class MujocoSimNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("mujoco_sim_node", **kwargs)
         self.params = p = declare_parameters(self, MUJOCO_SIM_NODE, "config/ros/mujoco_sim_node.yaml")
-        reject_invalid_updates(self, MUJOCO_SIM_NODE)
         spec = get_robot(p["robot"])
         init = p["initial_joint_pos"] or None
         if init is not None and len(init) != spec.num_joints:

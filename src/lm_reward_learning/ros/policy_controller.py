@@ -60,7 +60,7 @@ Safety rules (:mod:`lm_reward_learning.deploy.safety`): ramps, action and joint-
 rate limit, watchdogs on joint states, IMU and heartbeat (on their own timer) → damping, roll/pitch
 limits → damping, non-finite inputs, observations or actions → hold and report, deactivate → damping.
 
-Parameters: :data:`lm_reward_learning.ros.deploy_params.POLICY_CONTROLLER` and
+Parameters: :data:`lm_reward_learning.ros.node_params.POLICY_CONTROLLER` and
 ``config/ros/policy_controller.yaml``; they are read at every configure.
 """
 
@@ -103,9 +103,8 @@ from lm_reward_learning.deploy.joystick import JoystickMapper, load_layouts
 from lm_reward_learning.deploy.limits import robot_joint_limits
 from lm_reward_learning.deploy.modes import REQUESTABLE
 from lm_reward_learning.errors import LmrlError
-from lm_reward_learning.ros.deploy_params import POLICY_CONTROLLER, declare_parameters, read_parameters
-from lm_reward_learning.ros.node_params import ParameterError
-from lm_reward_learning.ros.params import reject_invalid_updates
+from lm_reward_learning.ros.node_params import POLICY_CONTROLLER, ParameterError
+from lm_reward_learning.ros.params import declare_parameters, read_parameters
 
 COMMAND_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
@@ -146,7 +145,6 @@ class PolicyController(LifecycleNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("policy_controller", **kwargs)
         self.params = declare_parameters(self, POLICY_CONTROLLER, "config/ros/policy_controller.yaml")
-        reject_invalid_updates(self, POLICY_CONTROLLER)
         self.core: ControllerCore | None = None
         self._state_pub = self.create_publisher(String, "~/safety_state", LATCHED_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)

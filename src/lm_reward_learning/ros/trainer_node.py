@@ -63,7 +63,7 @@ from lm_reward_learning.ros.bag import ROLLOUT_TOPICS, BagRecorder
 from lm_reward_learning.ros.image_conversion import frame_to_msg
 from lm_reward_learning.ros.messages import header, joint_state_msg, tf_msg, training_report_msg
 from lm_reward_learning.ros.node_params import TRAINER_NODE
-from lm_reward_learning.ros.params import declare_parameters, reject_invalid_updates, reliable_qos, spin_node, tf_qos
+from lm_reward_learning.ros.params import declare_parameters, reliable_qos, spin_node, tf_qos
 from lm_reward_learning.ros.train_worker import STOP, TrainJob, make_job, worker_main
 
 _PROGRESS_TRAINING = (0.05, 0.85)  # progress range of the training phase; validation before, rollout after
@@ -96,8 +96,7 @@ class TrainerNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("trainer_node", **kwargs)
-        self.params = declare_parameters(self, TRAINER_NODE)
-        reject_invalid_updates(self, TRAINER_NODE)
+        self.params = declare_parameters(self, TRAINER_NODE, "config/ros/trainer_node.yaml")
         self._image_pub = self.create_publisher(Image, "rollout/image", reliable_qos())
         self._joint_pub = self.create_publisher(JointState, "joint_states", reliable_qos())
         self._tf_pub = self.create_publisher(TFMessage, "/tf", tf_qos())

@@ -27,7 +27,7 @@ The messages are Unitree's (``unitree_ros2``: ``unitree_go`` for the Go2, ``unit
 the wire-compatible copies in ``ros2_ws/src`` (same package, message and field names, types and sizes:
 the same DDS types and type hashes). Before low-level control, switch the robot's own motion control off
 (Unitree app, or the motion switcher service): two controllers on ``/lowcmd`` fight. Parameters:
-:data:`lm_reward_learning.ros.deploy_params.UNITREE_GO2_BRIDGE` (``config/ros/unitree_go2_bridge.yaml``)
+:data:`lm_reward_learning.ros.node_params.UNITREE_GO2_BRIDGE` (``config/ros/unitree_go2_bridge.yaml``)
 and ``UNITREE_G1_BRIDGE`` (``config/ros/unitree_g1_bridge.yaml``).
 """
 
@@ -53,9 +53,8 @@ from lm_reward_learning.deploy import unitree
 from lm_reward_learning.deploy.commands import command_order
 from lm_reward_learning.deploy.policy import PolicyMismatchError
 from lm_reward_learning.robots import get_robot
-from lm_reward_learning.ros.deploy_params import UNITREE_G1_BRIDGE, UNITREE_GO2_BRIDGE, declare_parameters
-from lm_reward_learning.ros.node_params import ParameterError
-from lm_reward_learning.ros.params import reject_invalid_updates
+from lm_reward_learning.ros.node_params import UNITREE_G1_BRIDGE, UNITREE_GO2_BRIDGE, ParameterError
+from lm_reward_learning.ros.params import declare_parameters
 
 LOWCMD_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE)
 """``/lowcmd``: reliable (the robot's reader accepts it whatever its own reliability), keep only the newest."""
@@ -79,7 +78,6 @@ class UnitreeBridge(Node):
         super().__init__(name, **kwargs)
         table = PARAMS[robot]
         self.params = p = declare_parameters(self, table, f"config/ros/{name}.yaml")
-        reject_invalid_updates(self, table)
         self.robot = r = unitree.UNITREE_ROBOTS[robot]
         msgs = importlib.import_module(f"{r.package}.msg")
         self._low_cmd_type, self._low_state_type = msgs.LowCmd, msgs.LowState
