@@ -92,8 +92,9 @@ def test_a_bad_value_in_a_parameter_file_stops_the_node_with_the_reason(ros_env,
     argv[argv.index(str(REPO / "config" / "ros" / "policy_controller.yaml"))] = str(bad)
     node = start_node(_env(ros_env, namespace), tmp_path, argv, "bad_controller")
     assert node.proc.wait(90) == 2
-    errors = [ln for ln in node.log_text().splitlines() if "ERROR" in ln]
-    assert len(errors) == 1, node.log_text()  # one paragraph naming every problem and where to fix it
+    errors = [ln for ln in node.log_text().splitlines() if "FATAL" in ln or "ERROR" in ln]
+    assert len(errors) == 1, node.log_text()  # one fatal paragraph naming every problem and where to fix it
+    assert "[FATAL]" in errors[0]
     assert "stand_up_s=-1.0 must be a number >= 0" in errors[0]
     assert "damping_kd=1 must be a float like 1.0" in errors[0]
     assert "'sensor_timeout' is not a parameter of policy_controller (misspelled?)" in errors[0]

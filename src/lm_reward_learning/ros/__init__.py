@@ -23,6 +23,8 @@ ROS-free core and publishes what the core reports. Modules:
 * :mod:`~lm_reward_learning.ros.node_params`: every node's parameter table and the checks (ROS-free),
   mirrored by ``config/ros/<node>.yaml``.
 * :mod:`~lm_reward_learning.ros.params`: declaring and checking those parameters; the QoS profiles.
+* :mod:`~lm_reward_learning.ros.node_main`: the one ``main()`` body of every node (``spin_node``):
+  executor, Ctrl-C/SIGTERM, exit codes.
 
 Importing this package does not import ``rclpy``; the node modules do.
 """

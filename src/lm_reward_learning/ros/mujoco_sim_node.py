@@ -50,20 +50,15 @@ Parameters: :data:`lm_reward_learning.ros.node_params.MUJOCO_SIM_NODE` and
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
 from typing import Any
 
 import numpy as np
-import rclpy
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64MultiArray, String
@@ -76,6 +71,7 @@ from lm_reward_learning.deploy.commands import command_order, unpack_forward
 from lm_reward_learning.deploy.policy import PolicyMismatchError
 from lm_reward_learning.deploy.sim import SimRobot
 from lm_reward_learning.robots import get_robot
+from lm_reward_learning.ros.node_main import spin_node
 from lm_reward_learning.ros.node_params import MUJOCO_SIM_NODE, ParameterError
 from lm_reward_learning.ros.params import declare_parameters, reliable_qos, tf_qos
 
@@ -311,24 +307,7 @@ class MujocoSimNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Run the node until Ctrl-C or SIGTERM (handled between callbacks, so none is cut off mid-publish)."""
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    node = None
-    try:
-        node = MujocoSimNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        while rclpy.ok() and not stop.is_set():
-            executor.spin_once(timeout_sec=0.1)
-    except ParameterError as exc:
-        rclpy.logging.get_logger("mujoco_sim_node").error(str(exc))
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(MujocoSimNode, "mujoco_sim_node", args, executor="single_threaded")
 
 
 if __name__ == "__main__":

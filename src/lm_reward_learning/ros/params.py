@@ -17,9 +17,7 @@ profile (:data:`rclpy.qos.qos_profile_sensor_data`, best effort, which matches a
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
@@ -160,69 +158,3 @@ def tf_qos() -> QoSProfile:
 
 SENSOR_DATA_QOS = qos_profile_sensor_data
 """Subscriber profile for rollout images, joint states and TF (best effort, keep last 5)."""
-
-
-SHUTDOWN_GRACE_S = 3.0
-"""On Ctrl-C, callbacks still running (an action goal's backend call) get this long to finish, s."""
-
-
-def spin_node(factory: Callable[[], Node], name: str, args: list[str] | None, num_threads: int) -> None:
-    """Console-script body of a node: init rclpy, build the node, spin it until shutdown, clean up.
-
-    Args:
-        factory: Builds the node (after ``rclpy.init``).
-        name: Node name, for the fatal log line.
-        args: Command-line arguments for ``rclpy.init`` (``--ros-args ...``).
-        num_threads: Threads of the ``MultiThreadedExecutor`` (action servers and timers run in parallel).
-
-    Exits with code 2 (and one fatal log line naming each bad value) when the node's parameters are invalid.
-    On Ctrl-C or SIGTERM (rclpy's handlers shut the context down) the node is destroyed and the process
-    exits with code 0 within :data:`SHUTDOWN_GRACE_S`, even while a callback cannot be interrupted (a
-    feedback backend waiting for a person or a server): Python would otherwise wait for the executor's
-    worker thread at exit, forever.
-    """
-    import sys
-
-    import rclpy
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-    from rclpy.logging import get_logger
-
-    rclpy.init(args=args)
-    try:
-        node = factory()
-    except ParameterError as exc:
-        get_logger(name).fatal(str(exc))
-        rclpy.try_shutdown()
-        sys.exit(2)
-    executor = MultiThreadedExecutor(num_threads=num_threads)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        busy = _wait_for_callbacks(executor, SHUTDOWN_GRACE_S)
-        node.destroy_node()
-        rclpy.try_shutdown()
-    if busy:
-        get_logger(name).warning(
-            f"exiting with {busy} callback(s) still running after {SHUTDOWN_GRACE_S:.0f} s (a backend call that "
-            "cannot be interrupted); their goals end with the process"
-        )
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)  # skip joining the executor's worker threads
-
-
-def _wait_for_callbacks(executor: Any, timeout_s: float) -> int:
-    """Wait up to ``timeout_s`` for the executor's running callbacks; return how many still run.
-
-    rclpy's ``MultiThreadedExecutor`` keeps the futures of the callbacks it handed to its thread pool in
-    ``_futures`` (Foxy to Jazzy); there is no public accessor.
-    """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        running = sum(not f.done() for f in list(getattr(executor, "_futures", [])))
-        if running == 0 or time.monotonic() >= deadline:
-            return running
-        time.sleep(0.05)

@@ -16,6 +16,9 @@ activate
     than ``heartbeat_timeout_s``, without waiting for the next control tick.
 deactivate
     Stops the timers and sends a damping command (kp 0, kd ``damping_kd``).
+shutdown
+    Also taken on Ctrl-C or SIGTERM (:func:`lm_reward_learning.ros.node_main.spin_node`), from any state:
+    damping if the controller was commanding, then the process exits with code 0.
 
 Modes (:mod:`lm_reward_learning.deploy.modes`): ``passive`` → ``stand_up`` (ramp to the default pose)
 → ``policy`` → ``sit_down`` (ramp to the sitting pose) → ``passive``; ``hold`` on non-finite inputs;
@@ -66,23 +69,17 @@ Parameters: :data:`lm_reward_learning.ros.node_params.POLICY_CONTROLLER` and
 
 from __future__ import annotations
 
-import logging
 import os
-import signal
-import threading
 import time
 import traceback
 from typing import Any
 
 import numpy as np
-import rclpy
 from builtin_interfaces.msg import Duration
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.signals import SignalHandlerOptions
 from rclpy.wait_for_message import wait_for_message
 from sensor_msgs.msg import Imu, JointState, Joy
 from std_msgs.msg import Empty, Float64MultiArray, MultiArrayDimension, String
@@ -103,6 +100,7 @@ from lm_reward_learning.deploy.joystick import JoystickMapper, load_layouts
 from lm_reward_learning.deploy.limits import robot_joint_limits
 from lm_reward_learning.deploy.modes import REQUESTABLE
 from lm_reward_learning.errors import LmrlError
+from lm_reward_learning.ros.node_main import spin_node
 from lm_reward_learning.ros.node_params import POLICY_CONTROLLER, ParameterError
 from lm_reward_learning.ros.params import declare_parameters, read_parameters
 
@@ -472,10 +470,6 @@ class PolicyController(LifecycleNode):
         self._publish_command(cmd)
         self._publish_state(core.mode.value, core.supervisor.reason)
 
-    def emergency_stop(self) -> None:
-        """On process exit: damping if the node is commanding."""
-        self._stop_commanding()
-
     # ------------------------------------------------------------------ reporting
     def _publish_state(self, state: str, reason: str = "") -> None:
         self._published_state = state
@@ -535,56 +529,10 @@ def _set_scheduler(priority: int, logger: Any) -> None:
         logger.info(f"threads run SCHED_FIFO at priority {priority} while active")
 
 
-class RosLogHandler(logging.Handler):
-    """Forwards Python ``logging`` records of the ROS-free core (safety transitions, policy loading) to rclpy's
-    logger of the same name, so they reach the console and ``/rosout`` like the node's own messages."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        logger = rclpy.logging.get_logger(record.name.replace(".", "_"))
-        level = record.levelno
-        msg = self.format(record)
-        if level >= logging.ERROR:
-            logger.error(msg)
-        elif level >= logging.WARNING:
-            logger.warning(msg)
-        elif level >= logging.INFO:
-            logger.info(msg)
-        else:
-            logger.debug(msg)
-
-
 def main(args: list[str] | None = None) -> None:
-    """Run the node until Ctrl-C or SIGTERM; send damping before exiting if it was commanding."""
-    # Our own signal handling: rclpy's would shut the context down before the damping command is sent.
-    # The handlers only set a flag, so no exception is ever raised inside a callback.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    core_log = logging.getLogger("lm_reward_learning")
-    core_log.addHandler(RosLogHandler())
-    core_log.setLevel(logging.INFO)
-    node = None
-    try:
-        node = PolicyController()
-        if node.params["executor"] == "events":
-            from rclpy.experimental import EventsExecutor
-
-            executor = EventsExecutor()
-        else:
-            executor = SingleThreadedExecutor()
-        node.get_logger().info(f"executor: {node.params['executor']}")
-        executor.add_node(node)
-        while rclpy.ok() and not stop.is_set():
-            executor.spin_once(timeout_sec=0.1)
-    except ParameterError as exc:
-        rclpy.logging.get_logger("policy_controller").error(str(exc))
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.emergency_stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    """Run the node until Ctrl-C or SIGTERM on the executor of its ``executor`` parameter; its shutdown transition
+    sends damping before exiting if it was commanding."""
+    spin_node(PolicyController, "policy_controller", args, executor=lambda node: node.params["executor"])
 
 
 if __name__ == "__main__":

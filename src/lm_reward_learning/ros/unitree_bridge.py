@@ -34,18 +34,14 @@ and ``UNITREE_G1_BRIDGE`` (``config/ros/unitree_g1_bridge.yaml``).
 from __future__ import annotations
 
 import importlib
-import signal
 import threading
 import time
 from typing import Any
 
 import numpy as np
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.serialization import deserialize_message, serialize_message
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Imu, JointState, Joy
 from std_msgs.msg import Float32MultiArray, Float64MultiArray, MultiArrayDimension
 
@@ -53,6 +49,7 @@ from lm_reward_learning.deploy import unitree
 from lm_reward_learning.deploy.commands import command_order
 from lm_reward_learning.deploy.policy import PolicyMismatchError
 from lm_reward_learning.robots import get_robot
+from lm_reward_learning.ros.node_main import spin_node
 from lm_reward_learning.ros.node_params import UNITREE_G1_BRIDGE, UNITREE_GO2_BRIDGE, ParameterError
 from lm_reward_learning.ros.params import declare_parameters
 
@@ -271,22 +268,10 @@ class UnitreeBridge(Node):
 
 def run(robot: str, args: list[str] | None = None) -> None:
     """Run the bridge of ``robot`` until Ctrl-C or SIGTERM; send damping before exiting if it was commanding."""
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    node = None
-    try:
-        node = UnitreeBridge(robot)
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        while rclpy.ok() and not stop.is_set():
-            executor.spin_once(timeout_sec=0.1)
-    except ParameterError as exc:
-        rclpy.logging.get_logger(f"unitree_{robot}_bridge").error(str(exc))
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(
+        lambda: UnitreeBridge(robot),
+        f"unitree_{robot}_bridge",
+        args,
+        executor="single_threaded",
+        on_exit=UnitreeBridge.stop,
+    )
