@@ -78,6 +78,7 @@ import numpy as np
 from builtin_interfaces.msg import Duration
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
+from rclpy.duration import Duration as RclpyDuration
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.wait_for_message import wait_for_message
@@ -111,6 +112,9 @@ COMMAND_QOS = QoSProfile(
     durability=DurabilityPolicy.VOLATILE,
 )
 """Joint commands: reliable, keep only the newest (a late command is worthless)."""
+LAST_WORD_ACK_TIMEOUT_S = 0.2
+"""On deactivate and shutdown, wait at most this long for reliable subscribers (the driver) to acknowledge the
+damping command, so that it is not lost when the publishers are destroyed right after (process exit), s."""
 SAFETY_STATE_HISTORY = 20
 """Transitions of ``~/safety_state`` kept for subscribers that join later."""
 LATCHED_QOS = QoSProfile(
@@ -460,6 +464,8 @@ class PolicyController(LifecycleNode):
         if self.core is not None and self.core.mode is not Mode.IDLE:
             self._publish_command(self.core.deactivate(time.monotonic()))
             self._publish_state("inactive", "deactivated: damping command sent")
+            for pub in (*self._pubs.values(), self._state_pub):  # the last word reaches the driver before we go
+                pub.wait_for_all_acked(RclpyDuration(seconds=LAST_WORD_ACK_TIMEOUT_S))
             self.get_logger().info("deactivated: damping command sent")
 
     def _emergency_damping(self) -> None:
