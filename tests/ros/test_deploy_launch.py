@@ -12,7 +12,7 @@ import ast
 import pytest
 from ros_harness import REPO, shipped_params
 
-from lm_reward_learning.ros.deploy_params import (
+from lm_reward_learning.ros.node_params import (
     DEPLOY_RECORDER,
     FILE_CHOICES,
     MUJOCO_SIM_NODE,

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from ros_harness import DOMAIN_ID, NAMESPACE, REPO, VENV_PYTHON, launch_node_argv, shipped_params, start_node
 
-from lm_reward_learning.ros.deploy_params import MUJOCO_SIM_NODE, POLICY_CONTROLLER
+from lm_reward_learning.ros.node_params import MUJOCO_SIM_NODE, POLICY_CONTROLLER
 
 pytestmark = pytest.mark.ros
 
@@ -92,8 +92,9 @@ def test_a_bad_value_in_a_parameter_file_stops_the_node_with_the_reason(ros_env,
     argv[argv.index(str(REPO / "config" / "ros" / "policy_controller.yaml"))] = str(bad)
     node = start_node(_env(ros_env, namespace), tmp_path, argv, "bad_controller")
     assert node.proc.wait(90) == 2
-    errors = [ln for ln in node.log_text().splitlines() if "ERROR" in ln]
-    assert len(errors) == 1, node.log_text()  # one paragraph naming every problem and where to fix it
+    errors = [ln for ln in node.log_text().splitlines() if "FATAL" in ln or "ERROR" in ln]
+    assert len(errors) == 1, node.log_text()  # one fatal paragraph naming every problem and where to fix it
+    assert "[FATAL]" in errors[0]
     assert "stand_up_s=-1.0 must be a number >= 0" in errors[0]
     assert "damping_kd=1 must be a float like 1.0" in errors[0]
     assert "'sensor_timeout' is not a parameter of policy_controller (misspelled?)" in errors[0]
@@ -121,7 +122,7 @@ def test_the_bridge_and_recorder_files_load_as_the_launch_file_passes_them(ros_e
     shipped files, in the root namespace and in a namespace: every value taken, both ready, both exit 0."""
     from ros_harness import missing_unitree
 
-    from lm_reward_learning.ros.deploy_params import DEPLOY_RECORDER, UNITREE_GO2_BRIDGE
+    from lm_reward_learning.ros.node_params import DEPLOY_RECORDER, UNITREE_GO2_BRIDGE
 
     env = _env(ros_env, namespace)
     reason = missing_unitree(env)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ros_harness import REPO, launch_node_argv, shipped_params, start_node
+from ros_harness import REPO, launch_node_argv, node_argv, shipped_params, start_node
 from test_deploy_params import NAMESPACES, _env, _probe
 
 from lm_reward_learning.ros.node_params import FEEDBACK_NODE, REWARD_SYNTH_NODE, SESSION_NODE, TRAINER_NODE
@@ -65,3 +65,18 @@ def test_shipped_parameter_files_reach_the_loop_nodes(ros_env, tmp_path, namespa
         n = len(TABLES[name])
         assert f"{len(values)} of {n} parameters set at start-up" in procs[name].log_text(), procs[name].log_text()
     assert out["session_node"]["preset"] == "smoke" and out["trainer_node"]["robot"] == "g1"
+
+
+def test_a_misspelt_key_or_a_wrong_type_stops_a_loop_node_with_the_reason(ros_env, tmp_path):
+    """The loop's nodes refuse parameter files as the deployment's do: a key that is no parameter (a typo would
+    otherwise leave the default in force without a word) and a value of the wrong type, in one fatal line."""
+    params = dict(shipped_params("feedback_node"), live_gap_s=2, live_max_frame=100)
+    bad = tmp_path / "feedback_node.yaml"
+    bad.write_text(yaml.safe_dump({"/**/feedback_node": {"ros__parameters": params}}))
+    node = start_node(ros_env, tmp_path, node_argv("feedback_node", "--params-file", str(bad)), "bad_feedback")
+    assert node.proc.wait(90) == 2
+    errors = [ln for ln in node.log_text().splitlines() if "FATAL" in ln or "ERROR" in ln]
+    assert len(errors) == 1 and "[FATAL]" in errors[0], node.log_text()
+    assert "live_gap_s=2 must be a float like 1.0" in errors[0]
+    assert "'live_max_frame' is not a parameter of feedback_node (misspelled?)" in errors[0]
+    assert "normally config/ros/feedback_node.yaml" in errors[0]

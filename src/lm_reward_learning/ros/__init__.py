@@ -14,16 +14,17 @@ ROS-free core and publishes what the core reports. Modules:
 * :mod:`~lm_reward_learning.ros.reward_synth_node`: action ``synthesize_reward``, publishes
   ``RewardProgram`` (:mod:`~lm_reward_learning.ros.synth_logic`).
 * :mod:`~lm_reward_learning.ros.policy_controller`: lifecycle node running an exported ONNX policy on a
-  robot (logic in :mod:`lm_reward_learning.deploy`; parameters in
-  :mod:`~lm_reward_learning.ros.deploy_params`).
+  robot (logic in :mod:`lm_reward_learning.deploy`).
 * :mod:`~lm_reward_learning.ros.mujoco_sim_node`: the robot in MuJoCo behind a driver's topics
   (sim-to-sim).
 * :mod:`~lm_reward_learning.ros.image_conversion`: numpy ⇄ ``sensor_msgs/Image`` (cv_bridge's output).
 * :mod:`~lm_reward_learning.ros.bag`: rosbag2 MCAP writing and reading with ``rosbags``.
 * :mod:`~lm_reward_learning.ros.messages`: ROS messages built from the core's plain data.
-* :mod:`~lm_reward_learning.ros.node_params`: the nodes' parameter tables (ROS-free), mirrored by
-  ``config/ros/<node>.yaml``.
+* :mod:`~lm_reward_learning.ros.node_params`: every node's parameter table and the checks (ROS-free),
+  mirrored by ``config/ros/<node>.yaml``.
 * :mod:`~lm_reward_learning.ros.params`: declaring and checking those parameters; the QoS profiles.
+* :mod:`~lm_reward_learning.ros.node_main`: the one ``main()`` body of every node (``spin_node``):
+  executor, Ctrl-C/SIGTERM, exit codes.
 
 Importing this package does not import ``rclpy``; the node modules do.
 """

@@ -15,22 +15,19 @@ written) on Ctrl-C. Read it with ``ros2 bag info``, ``rosbags`` or
 from __future__ import annotations
 
 import importlib
-import signal
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.signals import SignalHandlerOptions
 
 from lm_reward_learning.ros.bag import BagError, BagRecorder, interfaces_typestore
-from lm_reward_learning.ros.deploy_params import DEPLOY_RECORDER, declare_parameters
-from lm_reward_learning.ros.node_params import ParameterError
+from lm_reward_learning.ros.node_main import spin_node
+from lm_reward_learning.ros.node_params import DEPLOY_RECORDER, ParameterError
+from lm_reward_learning.ros.params import declare_parameters
 
 UNITREE_PACKAGES = {"unitree_go2": "unitree_go", "unitree_g1": "unitree_hg"}
 """Message package of ``/lowstate`` and ``/lowcmd`` for each ``driver``."""
@@ -121,7 +118,10 @@ class DeployRecorder(Node):
         resolved = {t: self.resolve_topic_name(t) for t in classes}
         bag = Path(p["bag"] or f"bags/deploy_{datetime.now():%Y%m%d_%H%M%S}")
         typestore = _typestore_with({types[t.lstrip("/")] for t in classes})
-        self.recorder = BagRecorder(bag, {resolved[t]: types[t.lstrip("/")] for t in classes}, typestore)
+        try:
+            self.recorder = BagRecorder(bag, {resolved[t]: types[t.lstrip("/")] for t in classes}, typestore)
+        except BagError as exc:  # the bag exists already: a start-up setting that cannot work, as a bad parameter
+            raise ParameterError(str(exc)) from None
         self._lock = threading.Lock()
         for topic, cls in classes.items():
             qos = LATCHED if topic.endswith("safety_state") else qos_profile_sensor_data
@@ -145,25 +145,7 @@ class DeployRecorder(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Record until Ctrl-C or SIGTERM, then close the bag."""
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    node = None
-    try:
-        node = DeployRecorder()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        while rclpy.ok() and not stop.is_set():
-            executor.spin_once(timeout_sec=0.1)
-    except (ParameterError, BagError) as exc:
-        rclpy.logging.get_logger("deploy_recorder").error(str(exc))
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(DeployRecorder, "deploy_recorder", args, executor="single_threaded", on_exit=DeployRecorder.close)
 
 
 if __name__ == "__main__":

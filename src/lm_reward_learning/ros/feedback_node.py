@@ -39,14 +39,9 @@ from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.ros.feedback_logic import LiveRollout, give_feedback
 from lm_reward_learning.ros.image_conversion import ImageConversionError, from_image_msg
 from lm_reward_learning.ros.messages import visual_feedback_msg
+from lm_reward_learning.ros.node_main import spin_node
 from lm_reward_learning.ros.node_params import FEEDBACK_NODE
-from lm_reward_learning.ros.params import (
-    SENSOR_DATA_QOS,
-    declare_parameters,
-    reject_invalid_updates,
-    reliable_qos,
-    spin_node,
-)
+from lm_reward_learning.ros.params import SENSOR_DATA_QOS, declare_parameters, reliable_qos
 
 
 class FeedbackNode(Node):
@@ -58,8 +53,7 @@ class FeedbackNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("feedback_node", **kwargs)
-        self.params = declare_parameters(self, FEEDBACK_NODE)
-        reject_invalid_updates(self, FEEDBACK_NODE)
+        self.params = declare_parameters(self, FEEDBACK_NODE, "config/ros/feedback_node.yaml")
         self._pub = self.create_publisher(VisualFeedback, "visual_feedback", reliable_qos())
         self._live: LiveRollout | None = None
         self._live_lock = threading.Lock()
@@ -143,7 +137,7 @@ class FeedbackNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Console script ``feedback_node``: spin the node on a multi-threaded executor until shutdown."""
-    spin_node(FeedbackNode, "feedback_node", args, num_threads=3)
+    spin_node(FeedbackNode, "feedback_node", args, executor="multi_threaded", num_threads=3)
 
 
 if __name__ == "__main__":

@@ -43,27 +43,22 @@ Pacing (``mode``):
     step). A slow or loaded machine then slows the simulation down instead of starving the
     controller, so sim-to-sim results do not depend on the machine's load.
 
-Parameters: :data:`lm_reward_learning.ros.deploy_params.MUJOCO_SIM_NODE` and
+Parameters: :data:`lm_reward_learning.ros.node_params.MUJOCO_SIM_NODE` and
 ``config/ros/mujoco_sim_node.yaml``.
 """
 
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
 from typing import Any
 
 import numpy as np
-import rclpy
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64MultiArray, String
@@ -76,9 +71,9 @@ from lm_reward_learning.deploy.commands import command_order, unpack_forward
 from lm_reward_learning.deploy.policy import PolicyMismatchError
 from lm_reward_learning.deploy.sim import SimRobot
 from lm_reward_learning.robots import get_robot
-from lm_reward_learning.ros.deploy_params import MUJOCO_SIM_NODE, declare_parameters
-from lm_reward_learning.ros.node_params import ParameterError
-from lm_reward_learning.ros.params import reject_invalid_updates, reliable_qos, tf_qos
+from lm_reward_learning.ros.node_main import spin_node
+from lm_reward_learning.ros.node_params import MUJOCO_SIM_NODE, ParameterError
+from lm_reward_learning.ros.params import declare_parameters, reliable_qos, tf_qos
 
 LATCHED_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
@@ -102,7 +97,6 @@ class MujocoSimNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("mujoco_sim_node", **kwargs)
         self.params = p = declare_parameters(self, MUJOCO_SIM_NODE, "config/ros/mujoco_sim_node.yaml")
-        reject_invalid_updates(self, MUJOCO_SIM_NODE)
         spec = get_robot(p["robot"])
         init = p["initial_joint_pos"] or None
         if init is not None and len(init) != spec.num_joints:
@@ -313,24 +307,7 @@ class MujocoSimNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Run the node until Ctrl-C or SIGTERM (handled between callbacks, so none is cut off mid-publish)."""
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    node = None
-    try:
-        node = MujocoSimNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        while rclpy.ok() and not stop.is_set():
-            executor.spin_once(timeout_sec=0.1)
-    except ParameterError as exc:
-        rclpy.logging.get_logger("mujoco_sim_node").error(str(exc))
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(MujocoSimNode, "mujoco_sim_node", args, executor="single_threaded")
 
 
 if __name__ == "__main__":

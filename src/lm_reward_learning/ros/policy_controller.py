@@ -16,6 +16,9 @@ activate
     than ``heartbeat_timeout_s``, without waiting for the next control tick.
 deactivate
     Stops the timers and sends a damping command (kp 0, kd ``damping_kd``).
+shutdown
+    Also taken on Ctrl-C or SIGTERM (:func:`lm_reward_learning.ros.node_main.spin_node`), from any state:
+    damping if the controller was commanding, then the process exits with code 0.
 
 Modes (:mod:`lm_reward_learning.deploy.modes`): ``passive`` → ``stand_up`` (ramp to the default pose)
 → ``policy`` → ``sit_down`` (ramp to the sitting pose) → ``passive``; ``hold`` on non-finite inputs;
@@ -60,29 +63,24 @@ Safety rules (:mod:`lm_reward_learning.deploy.safety`): ramps, action and joint-
 rate limit, watchdogs on joint states, IMU and heartbeat (on their own timer) → damping, roll/pitch
 limits → damping, non-finite inputs, observations or actions → hold and report, deactivate → damping.
 
-Parameters: :data:`lm_reward_learning.ros.deploy_params.POLICY_CONTROLLER` and
+Parameters: :data:`lm_reward_learning.ros.node_params.POLICY_CONTROLLER` and
 ``config/ros/policy_controller.yaml``; they are read at every configure.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import signal
-import threading
 import time
 import traceback
 from typing import Any
 
 import numpy as np
-import rclpy
 from builtin_interfaces.msg import Duration
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.duration import Duration as RclpyDuration
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.signals import SignalHandlerOptions
 from rclpy.wait_for_message import wait_for_message
 from sensor_msgs.msg import Imu, JointState, Joy
 from std_msgs.msg import Empty, Float64MultiArray, MultiArrayDimension, String
@@ -103,9 +101,9 @@ from lm_reward_learning.deploy.joystick import JoystickMapper, load_layouts
 from lm_reward_learning.deploy.limits import robot_joint_limits
 from lm_reward_learning.deploy.modes import REQUESTABLE
 from lm_reward_learning.errors import LmrlError
-from lm_reward_learning.ros.deploy_params import POLICY_CONTROLLER, declare_parameters, read_parameters
-from lm_reward_learning.ros.node_params import ParameterError
-from lm_reward_learning.ros.params import reject_invalid_updates
+from lm_reward_learning.ros.node_main import spin_node
+from lm_reward_learning.ros.node_params import POLICY_CONTROLLER, ParameterError
+from lm_reward_learning.ros.params import declare_parameters, read_parameters
 
 COMMAND_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
@@ -114,6 +112,9 @@ COMMAND_QOS = QoSProfile(
     durability=DurabilityPolicy.VOLATILE,
 )
 """Joint commands: reliable, keep only the newest (a late command is worthless)."""
+LAST_WORD_ACK_TIMEOUT_S = 0.2
+"""On deactivate and shutdown, wait at most this long for reliable subscribers (the driver) to acknowledge the
+damping command, so that it is not lost when the publishers are destroyed right after (process exit), s."""
 SAFETY_STATE_HISTORY = 20
 """Transitions of ``~/safety_state`` kept for subscribers that join later."""
 LATCHED_QOS = QoSProfile(
@@ -146,7 +147,6 @@ class PolicyController(LifecycleNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("policy_controller", **kwargs)
         self.params = declare_parameters(self, POLICY_CONTROLLER, "config/ros/policy_controller.yaml")
-        reject_invalid_updates(self, POLICY_CONTROLLER)
         self.core: ControllerCore | None = None
         self._state_pub = self.create_publisher(String, "~/safety_state", LATCHED_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -464,6 +464,8 @@ class PolicyController(LifecycleNode):
         if self.core is not None and self.core.mode is not Mode.IDLE:
             self._publish_command(self.core.deactivate(time.monotonic()))
             self._publish_state("inactive", "deactivated: damping command sent")
+            for pub in (*self._pubs.values(), self._state_pub):  # the last word reaches the driver before we go
+                pub.wait_for_all_acked(RclpyDuration(seconds=LAST_WORD_ACK_TIMEOUT_S))
             self.get_logger().info("deactivated: damping command sent")
 
     def _emergency_damping(self) -> None:
@@ -473,10 +475,6 @@ class PolicyController(LifecycleNode):
         cmd = core.supervisor.fault(time.monotonic(), "control tick failed")
         self._publish_command(cmd)
         self._publish_state(core.mode.value, core.supervisor.reason)
-
-    def emergency_stop(self) -> None:
-        """On process exit: damping if the node is commanding."""
-        self._stop_commanding()
 
     # ------------------------------------------------------------------ reporting
     def _publish_state(self, state: str, reason: str = "") -> None:
@@ -537,56 +535,10 @@ def _set_scheduler(priority: int, logger: Any) -> None:
         logger.info(f"threads run SCHED_FIFO at priority {priority} while active")
 
 
-class RosLogHandler(logging.Handler):
-    """Forwards Python ``logging`` records of the ROS-free core (safety transitions, policy loading) to rclpy's
-    logger of the same name, so they reach the console and ``/rosout`` like the node's own messages."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        logger = rclpy.logging.get_logger(record.name.replace(".", "_"))
-        level = record.levelno
-        msg = self.format(record)
-        if level >= logging.ERROR:
-            logger.error(msg)
-        elif level >= logging.WARNING:
-            logger.warning(msg)
-        elif level >= logging.INFO:
-            logger.info(msg)
-        else:
-            logger.debug(msg)
-
-
 def main(args: list[str] | None = None) -> None:
-    """Run the node until Ctrl-C or SIGTERM; send damping before exiting if it was commanding."""
-    # Our own signal handling: rclpy's would shut the context down before the damping command is sent.
-    # The handlers only set a flag, so no exception is ever raised inside a callback.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    core_log = logging.getLogger("lm_reward_learning")
-    core_log.addHandler(RosLogHandler())
-    core_log.setLevel(logging.INFO)
-    node = None
-    try:
-        node = PolicyController()
-        if node.params["executor"] == "events":
-            from rclpy.experimental import EventsExecutor
-
-            executor = EventsExecutor()
-        else:
-            executor = SingleThreadedExecutor()
-        node.get_logger().info(f"executor: {node.params['executor']}")
-        executor.add_node(node)
-        while rclpy.ok() and not stop.is_set():
-            executor.spin_once(timeout_sec=0.1)
-    except ParameterError as exc:
-        rclpy.logging.get_logger("policy_controller").error(str(exc))
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.emergency_stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    """Run the node until Ctrl-C or SIGTERM on the executor of its ``executor`` parameter; its shutdown transition
+    sends damping before exiting if it was commanding."""
+    spin_node(PolicyController, "policy_controller", args, executor=lambda node: node.params["executor"])
 
 
 if __name__ == "__main__":

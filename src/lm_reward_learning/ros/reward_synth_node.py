@@ -37,8 +37,9 @@ from rclpy.node import Node
 from lm_reward_learning.bilevel.store import LearnStore
 from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.ros.messages import feedback_from_msg, reward_program_msg
+from lm_reward_learning.ros.node_main import spin_node
 from lm_reward_learning.ros.node_params import REWARD_SYNTH_NODE
-from lm_reward_learning.ros.params import declare_parameters, reject_invalid_updates, reliable_qos, spin_node
+from lm_reward_learning.ros.params import declare_parameters, reliable_qos
 from lm_reward_learning.ros.synth_logic import synthesize
 
 
@@ -51,8 +52,7 @@ class RewardSynthNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("reward_synth_node", **kwargs)
-        self.params = declare_parameters(self, REWARD_SYNTH_NODE)
-        reject_invalid_updates(self, REWARD_SYNTH_NODE)
+        self.params = declare_parameters(self, REWARD_SYNTH_NODE, "config/ros/reward_synth_node.yaml")
         self._pub = self.create_publisher(RewardProgram, "reward_program", reliable_qos())
         self._busy = threading.Lock()
         self._server = ActionServer(
@@ -118,7 +118,7 @@ class RewardSynthNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Console script ``reward_synth_node``: spin the node on a multi-threaded executor until shutdown."""
-    spin_node(RewardSynthNode, "reward_synth_node", args, num_threads=3)
+    spin_node(RewardSynthNode, "reward_synth_node", args, executor="multi_threaded", num_threads=3)
 
 
 if __name__ == "__main__":

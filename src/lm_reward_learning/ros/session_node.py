@@ -57,8 +57,9 @@ from lm_reward_learning.bilevel.store import LearnStore
 from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.ros.candidates import TrainOutcome, TrainPlan, latest_bag
 from lm_reward_learning.ros.messages import feedback_from_msg, named_values, visual_feedback_msg
+from lm_reward_learning.ros.node_main import spin_node
 from lm_reward_learning.ros.node_params import SESSION_NODE
-from lm_reward_learning.ros.params import declare_parameters, reject_invalid_updates, spin_node
+from lm_reward_learning.ros.params import declare_parameters
 from lm_reward_learning.ros.session_logic import (
     LearnGoal,
     Progress,
@@ -81,8 +82,7 @@ class SessionNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("session_node", **kwargs)
-        self.params = declare_parameters(self, SESSION_NODE)
-        reject_invalid_updates(self, SESSION_NODE)
+        self.params = declare_parameters(self, SESSION_NODE, "config/ros/session_node.yaml")
         group = ReentrantCallbackGroup()
         self.trainer = ActionClient(self, TrainPolicy, "train_policy", callback_group=group)
         self.feedback = ActionClient(self, GetVisualFeedback, "get_visual_feedback", callback_group=group)
@@ -361,7 +361,7 @@ class _Remote:
 
 def main(args: list[str] | None = None) -> None:
     """Console script ``session_node``: spin the node on a multi-threaded executor until shutdown."""
-    spin_node(SessionNode, "session_node", args, num_threads=4)
+    spin_node(SessionNode, "session_node", args, executor="multi_threaded", num_threads=4)
 
 
 if __name__ == "__main__":

@@ -62,8 +62,9 @@ from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.ros.bag import ROLLOUT_TOPICS, BagRecorder
 from lm_reward_learning.ros.image_conversion import frame_to_msg
 from lm_reward_learning.ros.messages import header, joint_state_msg, tf_msg, training_report_msg
+from lm_reward_learning.ros.node_main import spin_node
 from lm_reward_learning.ros.node_params import TRAINER_NODE
-from lm_reward_learning.ros.params import declare_parameters, reject_invalid_updates, reliable_qos, spin_node, tf_qos
+from lm_reward_learning.ros.params import declare_parameters, reliable_qos, tf_qos
 from lm_reward_learning.ros.train_worker import STOP, TrainJob, make_job, worker_main
 
 _PROGRESS_TRAINING = (0.05, 0.85)  # progress range of the training phase; validation before, rollout after
@@ -96,8 +97,7 @@ class TrainerNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("trainer_node", **kwargs)
-        self.params = declare_parameters(self, TRAINER_NODE)
-        reject_invalid_updates(self, TRAINER_NODE)
+        self.params = declare_parameters(self, TRAINER_NODE, "config/ros/trainer_node.yaml")
         self._image_pub = self.create_publisher(Image, "rollout/image", reliable_qos())
         self._joint_pub = self.create_publisher(JointState, "joint_states", reliable_qos())
         self._tf_pub = self.create_publisher(TFMessage, "/tf", tf_qos())
@@ -368,7 +368,7 @@ def _num(v: Any) -> float:
 
 def main(args: list[str] | None = None) -> None:
     """Console script ``trainer_node``: spin the node on a multi-threaded executor until shutdown."""
-    spin_node(TrainerNode, "trainer_node", args, num_threads=4)
+    spin_node(TrainerNode, "trainer_node", args, executor="multi_threaded", num_threads=4)
 
 
 if __name__ == "__main__":

@@ -27,25 +27,21 @@ The messages are Unitree's (``unitree_ros2``: ``unitree_go`` for the Go2, ``unit
 the wire-compatible copies in ``ros2_ws/src`` (same package, message and field names, types and sizes:
 the same DDS types and type hashes). Before low-level control, switch the robot's own motion control off
 (Unitree app, or the motion switcher service): two controllers on ``/lowcmd`` fight. Parameters:
-:data:`lm_reward_learning.ros.deploy_params.UNITREE_GO2_BRIDGE` (``config/ros/unitree_go2_bridge.yaml``)
+:data:`lm_reward_learning.ros.node_params.UNITREE_GO2_BRIDGE` (``config/ros/unitree_go2_bridge.yaml``)
 and ``UNITREE_G1_BRIDGE`` (``config/ros/unitree_g1_bridge.yaml``).
 """
 
 from __future__ import annotations
 
 import importlib
-import signal
 import threading
 import time
 from typing import Any
 
 import numpy as np
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.serialization import deserialize_message, serialize_message
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Imu, JointState, Joy
 from std_msgs.msg import Float32MultiArray, Float64MultiArray, MultiArrayDimension
 
@@ -53,9 +49,9 @@ from lm_reward_learning.deploy import unitree
 from lm_reward_learning.deploy.commands import command_order
 from lm_reward_learning.deploy.policy import PolicyMismatchError
 from lm_reward_learning.robots import get_robot
-from lm_reward_learning.ros.deploy_params import UNITREE_G1_BRIDGE, UNITREE_GO2_BRIDGE, declare_parameters
-from lm_reward_learning.ros.node_params import ParameterError
-from lm_reward_learning.ros.params import reject_invalid_updates
+from lm_reward_learning.ros.node_main import spin_node
+from lm_reward_learning.ros.node_params import UNITREE_G1_BRIDGE, UNITREE_GO2_BRIDGE, ParameterError
+from lm_reward_learning.ros.params import declare_parameters
 
 LOWCMD_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE)
 """``/lowcmd``: reliable (the robot's reader accepts it whatever its own reliability), keep only the newest."""
@@ -79,7 +75,6 @@ class UnitreeBridge(Node):
         super().__init__(name, **kwargs)
         table = PARAMS[robot]
         self.params = p = declare_parameters(self, table, f"config/ros/{name}.yaml")
-        reject_invalid_updates(self, table)
         self.robot = r = unitree.UNITREE_ROBOTS[robot]
         msgs = importlib.import_module(f"{r.package}.msg")
         self._low_cmd_type, self._low_state_type = msgs.LowCmd, msgs.LowState
@@ -273,22 +268,10 @@ class UnitreeBridge(Node):
 
 def run(robot: str, args: list[str] | None = None) -> None:
     """Run the bridge of ``robot`` until Ctrl-C or SIGTERM; send damping before exiting if it was commanding."""
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    node = None
-    try:
-        node = UnitreeBridge(robot)
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        while rclpy.ok() and not stop.is_set():
-            executor.spin_once(timeout_sec=0.1)
-    except ParameterError as exc:
-        rclpy.logging.get_logger(f"unitree_{robot}_bridge").error(str(exc))
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(
+        lambda: UnitreeBridge(robot),
+        f"unitree_{robot}_bridge",
+        args,
+        executor="single_threaded",
+        on_exit=UnitreeBridge.stop,
+    )

@@ -7,7 +7,7 @@ period of unitree_sdk2's G1 low-level examples); ``/lowstate`` → ``joint_state
 ``joy`` (the wireless remote). Nothing is sent before the first LowState. Hang the G1 on its gantry for every
 low-level session: passive and damping leave it limp. The node is
 :class:`lm_reward_learning.ros.unitree_bridge.UnitreeBridge`; parameters:
-:data:`lm_reward_learning.ros.deploy_params.UNITREE_G1_BRIDGE` and ``config/ros/unitree_g1_bridge.yaml``.
+:data:`lm_reward_learning.ros.node_params.UNITREE_G1_BRIDGE` and ``config/ros/unitree_g1_bridge.yaml``.
 """
 
 from __future__ import annotations

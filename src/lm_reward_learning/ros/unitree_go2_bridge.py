@@ -5,7 +5,7 @@ the header (0xFE 0xEF), ``level_flag`` (0xFF), motor mode (0x01) and stop values
 example and the firmware's CRC, at 500 Hz; ``/lowstate`` → ``joint_states``, ``imu/data``, ``foot_force`` (FL, FR,
 RL, RR) and ``joy`` (the wireless remote). The node is :class:`lm_reward_learning.ros.unitree_bridge.UnitreeBridge`
 (see its module for the whole behaviour); parameters:
-:data:`lm_reward_learning.ros.deploy_params.UNITREE_GO2_BRIDGE` and ``config/ros/unitree_go2_bridge.yaml``.
+:data:`lm_reward_learning.ros.node_params.UNITREE_GO2_BRIDGE` and ``config/ros/unitree_go2_bridge.yaml``.
 """
 
 from __future__ import annotations
