@@ -345,6 +345,9 @@ def visual_feedback(
         return Feedback.from_dict(saved)
     sbs = side_by_side_video(store, k, cand, expert)
     robot = vio.load_video(cand.rollout_video)
+    arrays = cand.rollout_arrays if cand.rollout_arrays.is_file() else None
+    if arrays is None:  # a run written by hand or by an older version: feedback from the videos alone
+        log.warning("%s is missing: the feedback gets no measured gait evidence", cand.rollout_arrays)
     request = FeedbackRequest(
         iteration=k,
         robot=cfg.robot,
@@ -356,9 +359,9 @@ def visual_feedback(
         rollout_frames=frames_for_feedback(cfg, robot, "robot"),
         side_by_side_video=sbs,
         reward_source=cand.source,
-        rollout_arrays=cand.rollout_arrays,
+        rollout_arrays=arrays,
         expert_features=expert.features,
-        evidence=rollout_evidence(cfg, store, k, cand, expert) if cfg.evidence else None,
+        evidence=rollout_evidence(cfg, store, k, cand, expert) if cfg.evidence and arrays else None,
     )
     try:
         with exchanges.at(store, "feedback", k):
