@@ -77,7 +77,11 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
 
 def _add_learn(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("learn", help="learn a reward from an expert video with the bi-level VLM->LLM loop")
-    p.add_argument("--video", help="expert video file or folder of frames (default: the bundled horse gallop)")
+    p.add_argument(
+        "--video",
+        help="expert video file or folder of frames, or a bundled clip by name: horse_gallop, human_walk "
+        "(default: horse_gallop for a quadruped, human_walk for a humanoid)",
+    )
     p.add_argument("--robot", help="robot name (go2, g1)")
     p.add_argument("--preset", default="default", help="config/learn/<preset>.yaml: default or smoke")
     p.add_argument("--config", type=Path, help="a learn YAML instead of the preset")
@@ -175,7 +179,9 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", help="reference gait every method is scored against: a name (dog_trot) or a file")
     p.add_argument("--methods", help="comma-separated subset of initial,ours,eureka,human")
     p.add_argument("--seeds", help="comma-separated seeds, e.g. 1,2,3")
-    p.add_argument("--video", help="expert video for ours and human (default: the bundled horse gallop)")
+    p.add_argument(
+        "--video", help="expert video (file, folder or bundled clip name) for ours and human (default: by robot kind)"
+    )
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for both levels")
     p.add_argument("--model", help="model name for both levels")
     p.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
@@ -430,6 +436,7 @@ def _learn_setup(args: argparse.Namespace):
     from lm_reward_learning.bilevel.store import LearnStore
     from lm_reward_learning.config import to_dict
     from lm_reward_learning.io import atomic_write_yaml
+    from lm_reward_learning.video.bundled import BUNDLED_EXPERT_VIDEOS, is_bundled_name
 
     budget = {k: getattr(args, k) for k in _BUDGET_FLAGS if getattr(args, k) is not None}
     if args.resume is not None and args.replay is not None:
@@ -475,8 +482,11 @@ def _learn_setup(args: argparse.Namespace):
     from lm_reward_learning.robots import get_robot
 
     get_robot(cfg.robot)
-    if cfg.video and not Path(cfg.video).exists():
-        raise LmrlError(f"Expert video {cfg.video} does not exist. Pass an existing file or folder to --video.")
+    if cfg.video and not Path(cfg.video).exists() and not is_bundled_name(cfg.video):
+        raise LmrlError(
+            f"Expert video {cfg.video} does not exist. Pass an existing file or folder to --video, or the name of "
+            f"a bundled clip ({', '.join(sorted(BUNDLED_EXPERT_VIDEOS))})."
+        )
     expert_video = load_expert(cfg) if cfg.mode == "bilevel" else None  # a bad video fails before the run dir
     return cfg, None, replay, expert_video
 

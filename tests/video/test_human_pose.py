@@ -12,6 +12,7 @@ left. Expected: stride frequency ``f``, duty factor ``d`` on both feet, double s
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -235,3 +236,139 @@ def test_crop_maps_landmarks_back_to_the_frame(walk_clip: VideoClip) -> None:
     assert ok.sum() >= 15
     hips = hp.LANDMARKS["left_hip"]
     assert np.abs(cropped.landmarks[ok, hips, 0] - full.landmarks[ok, hips, 0]).max() < 0.02
+
+
+# --------------------------------------------------------------------------------------------- learn config
+def test_learn_config_defaults_per_robot_kind(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lm_reward_learning.bilevel.config import load_learn_config
+
+    go2, g1 = load_learn_config(robot="go2"), load_learn_config(robot="g1")
+    assert (go2.bundled_video_name, go2.expert_subject, go2.effective_video_speed) == ("horse_gallop", "animal", 3.0)
+    assert go2.effective_expert_leg_length_m is None
+    assert (g1.bundled_video_name, g1.expert_subject, g1.effective_video_speed) == ("human_walk", "human", 1.0)
+    assert g1.effective_expert_leg_length_m == pytest.approx(0.87)
+    assert g1.video_source() == bundled_expert_video("human_walk")
+    # a bundled clip by name, for any robot; flags still win
+    named = load_learn_config(robot="go2", video="human_walk", expert_leg_length_m=0.9, video_speed=2.0)
+    assert (named.bundled_video_name, named.expert_subject) == ("human_walk", "human")
+    assert (named.effective_expert_leg_length_m, named.effective_video_speed) == (0.9, 2.0)
+    # a user's file that happens to be called like a bundled clip stays a file; its subject follows the robot
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "human_walk").write_bytes(b"")
+    mine = load_learn_config(robot="go2", video="human_walk")
+    assert mine.bundled_video_name is None and mine.video_source() == Path("human_walk")
+    assert (mine.expert_subject, mine.effective_video_speed) == ("animal", 1.0)
+    assert load_learn_config(robot="g1", video="human_walk").expert_subject == "human"
+
+
+def test_load_expert_for_g1_measures_the_person() -> None:
+    _need_mediapipe()
+    from lm_reward_learning.bilevel.config import load_learn_config
+    from lm_reward_learning.bilevel.steps import load_expert
+
+    expert = load_expert(load_learn_config(robot="g1"))
+    f = expert.features
+    assert expert.clip.width == 320  # the clip for the VLM and the side-by-side stays small
+    assert f["gait"] == "walk" and 0.7 <= f["stride_frequency_hz"] <= 0.95
+    assert all(0.55 <= d <= 0.72 for d in f["duty_factor"])
+    human = f["human_gait"]
+    assert human["leg_length_m"] == pytest.approx(0.87) and human["step_length_m"] > 0.5
+    assert human["knee_flexion_range_deg"][1] > 50.0
+    assert "MediaPipe" in f["source"] and "silhouette" in f
+
+
+def test_session_and_cli_keep_a_bundled_name(tmp_path) -> None:
+    from lm_reward_learning.ros.session_logic import LearnGoal, SessionDefaults, open_session
+
+    cfg, store = open_session(LearnGoal(video="human_walk", robot="g1"), SessionDefaults(runs_dir=tmp_path / "runs"))
+    assert cfg.video == "human_walk"  # not made into an absolute path that does not exist
+    assert store.config().video == "human_walk"
+    with pytest.raises(Exception, match="human_walk"):  # the message lists the bundled names
+        open_session(LearnGoal(video="no_such_clip"), SessionDefaults(runs_dir=tmp_path / "runs"))
+
+
+# --------------------------------------------------------------------------------------------- G1 feedback
+def _g1_rollout(path, *, duty: float, knee_peak_deg: float, freq: float = 0.95):
+    """A G1 rollout.npz: a biped gait with known duty factor, knees bending up to ``knee_peak_deg``."""
+    import io as _io
+
+    from lm_reward_learning.gait import synthetic_gait
+    from lm_reward_learning.robots import get_robot
+
+    spec = get_robot("g1")
+    g = synthetic_gait((0.0, 0.5), duty, freq, dt=0.02, duration_s=6.0, speed_mps=0.6, leg_length=spec.leg_length)
+    t = np.arange(len(g.base_pos_w)) * 0.02
+    q = np.zeros((len(t), spec.num_joints))
+    names = list(spec.joint_names)
+    for side, phase in (("left", 0.0), ("right", 0.5)):
+        q[:, names.index(f"{side}_knee_joint")] = np.radians(
+            knee_peak_deg / 2 * (1 - np.cos(2 * np.pi * (freq * t - phase)))
+        )
+    buf = _io.BytesIO()
+    np.savez_compressed(
+        buf, dt=0.02, leg_length=spec.leg_length, fell=False, base_pos_w=g.base_pos_w, base_quat_w=g.base_quat_w,
+        base_lin_vel_w=g.base_lin_vel_w, foot_pos_w=g.foot_pos_w, foot_contact=g.foot_contact,
+        joint_pos=q, joint_names=np.array(names), joint_torques=np.zeros_like(q), joint_vel=np.zeros_like(q),
+    )  # fmt: skip
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def _human_features(duty=(0.64, 0.62), knee=(5.0, 66.0), gait="walk") -> dict:
+    return {
+        "stride_frequency_hz": 0.82,
+        "duty_factor": list(duty),
+        "gait": gait,
+        "human_gait": {"duty_factor": list(duty), "gait": gait, "knee_flexion_range_deg": list(knee)},
+    }
+
+
+def _g1_request(tmp_path, arrays, features, source=None):
+    from lm_reward_learning.bilevel.protocols import FeedbackRequest
+    from lm_reward_learning.reward.program import default_program
+
+    return FeedbackRequest(
+        iteration=1, robot="g1", task="walk", expert_video=tmp_path / "e.mp4",
+        expert_frames=np.zeros((1, 4, 4, 3), np.uint8), expert_fps=30.0, rollout_video=tmp_path / "r.mp4",
+        rollout_frames=np.zeros((1, 4, 4, 3), np.uint8), side_by_side_video=tmp_path / "s.mp4",
+        reward_source=source or default_program("g1").source, rollout_arrays=arrays, expert_features=features,
+    )  # fmt: skip
+
+
+def test_g1_feedback_asks_for_the_persons_walk_and_knee_lift(tmp_path) -> None:
+    import math
+
+    from lm_reward_learning.bilevel.motion_feedback import KNEE_MARGIN_DEG, SWING_HEIGHT_LEG, MotionFeedback
+    from lm_reward_learning.bilevel.rules import apply_feedback
+    from lm_reward_learning.reward.program import default_program
+    from lm_reward_learning.robots import get_robot
+
+    leg = get_robot("g1").leg_length
+    arrays = _g1_rollout(tmp_path / "r.npz", duty=0.4, knee_peak_deg=30.0)  # a stiff-kneed run
+    fb = MotionFeedback(expert_leg_length_m=0.87).feedback(_g1_request(tmp_path, arrays, _human_features()))
+    p = fb.gait_pattern
+    assert p.gait == "walk" and p.phase_offsets == (0.5,)
+    assert p.duty_factor == pytest.approx(0.63)
+    assert p.frequency_hz == pytest.approx(0.82 * math.sqrt(0.87 / leg), rel=1e-3)  # dynamic similarity
+    swing = {c.name: c for c in fb.add}["swing_height_exp"]
+    assert swing.params["target_m"] == pytest.approx(SWING_HEIGHT_LEG * leg, abs=1e-3)
+    assert any("knees bend at most 30 deg" in x and "66 deg" in x for x in fb.problems)
+    assert fb.measurements["robot"]["knee_flexion_range_deg"][1] == pytest.approx(30.0, abs=0.5)
+    assert 66.0 - KNEE_MARGIN_DEG > 30.0
+    # the rules editor turns it into the biped pattern and clearance terms; asked again, it insists harder
+    edited, _ = apply_feedback(default_program("g1").source, fb)
+    assert "foot_contact_sync" in edited and "swing_height_exp" in edited
+    again = MotionFeedback(expert_leg_length_m=0.87).feedback(_g1_request(tmp_path, arrays, _human_features(), edited))
+    rewrites = {c.name: c for c in again.rewrite}
+    assert rewrites["swing_height_exp"].params["weight"] > 0.5
+    assert rewrites["foot_contact_sync"].params["weight"] > 1.0
+
+
+def test_g1_feedback_is_quiet_when_the_robot_walks_like_the_person(tmp_path) -> None:
+    from lm_reward_learning.bilevel.motion_feedback import MotionFeedback
+
+    arrays = _g1_rollout(tmp_path / "r.npz", duty=0.62, knee_peak_deg=60.0)  # within 15 deg of 66
+    fb = MotionFeedback(expert_leg_length_m=0.87).feedback(_g1_request(tmp_path, arrays, _human_features()))
+    assert fb.gait_pattern is None
+    assert "swing_height_exp" not in {c.name for c in (*fb.add, *fb.rewrite)}
+    assert not any("knees" in x for x in fb.problems)

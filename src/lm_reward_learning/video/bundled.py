@@ -66,6 +66,12 @@ BUNDLED_EXPERT_VIDEOS: dict[str, BundledVideo] = {
 DEFAULT_EXPERT_BY_KIND: dict[str, str] = {"quadruped": "horse_gallop", "humanoid": "human_walk"}
 
 
+def is_bundled_name(video: str | None) -> bool:
+    """Whether ``video`` (a ``--video`` value) names a bundled clip: one of :data:`BUNDLED_EXPERT_VIDEOS` that
+    is not an existing file or folder (a user's file that happens to be called ``human_walk`` stays a file)."""
+    return bool(video) and video in BUNDLED_EXPERT_VIDEOS and not Path(video).expanduser().exists()
+
+
 def bundled_expert_video(name: str = "horse_gallop") -> Path:
     """Path of a bundled expert video.
 
