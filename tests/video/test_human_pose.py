@@ -372,3 +372,19 @@ def test_g1_feedback_is_quiet_when_the_robot_walks_like_the_person(tmp_path) -> 
     assert fb.gait_pattern is None
     assert "swing_height_exp" not in {c.name for c in (*fb.add, *fb.rewrite)}
     assert not any("knees" in x for x in fb.problems)
+
+
+def test_lmrl_pose_command(tmp_path, capsys) -> None:
+    from lm_reward_learning.cli import main
+
+    assert main(["pose", str(tmp_path / "missing.mp4")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    _need_mediapipe()
+    out = tmp_path / "pose.json"
+    assert main(["pose", "human_walk", "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "| cadence |" in table and "| knee flexion range |" in table
+    import json
+
+    saved = json.loads(out.read_text())
+    assert saved["gait"] == "walk" and saved["leg_length_m"] == pytest.approx(0.87)

@@ -411,8 +411,8 @@ def human_gait(track: PoseTrack, leg_length_m: float | None = None) -> HumanGait
         notes=tuple(notes),
     )
     log.info(
-        "human gait: stride %.2f Hz, duty %s, flight %s, knee %s deg",
-        stride_hz, gait.duty_factor, gait.flight_fraction, gait.knee_flexion_range_deg,
+        "human gait: stride %.2f Hz, duty %.2f/%.2f, flight %s, knee %s deg",
+        stride_hz, *duty, _fmt(gait.flight_fraction), _fmt(gait.knee_flexion_range_deg),
     )  # fmt: skip
     return gait
 
@@ -532,6 +532,12 @@ def _range(angles: np.ndarray) -> tuple[float, float] | None:
     if not len(a):
         return None
     return float(np.percentile(a, 2)), float(np.percentile(a, 98))
+
+
+def _fmt(x: float | tuple[float, ...] | None) -> str:
+    if x is None:
+        return "n/a"
+    return "/".join(f"{v:.2f}" for v in x) if isinstance(x, tuple) else f"{x:.2f}"
 
 
 def _wrap(deg: np.ndarray) -> np.ndarray:
