@@ -288,8 +288,9 @@ def test_session_and_cli_keep_a_bundled_name(tmp_path) -> None:
 
 
 # --------------------------------------------------------------------------------------------- G1 feedback
-def _g1_rollout(path, *, duty: float, knee_peak_deg: float, freq: float = 0.95):
-    """A G1 rollout.npz: a biped gait with known duty factor, knees bending up to ``knee_peak_deg``."""
+def _g1_rollout(path, *, duty: float, knee_peak_deg: float, freq: float = 0.95, knee_offset_deg: float = 0.0):
+    """A G1 rollout.npz: a biped gait with known duty factor, knees bending from ``knee_offset_deg`` by up to
+    ``knee_peak_deg`` more."""
     import io as _io
 
     from lm_reward_learning.gait import synthetic_gait
@@ -302,7 +303,7 @@ def _g1_rollout(path, *, duty: float, knee_peak_deg: float, freq: float = 0.95):
     names = list(spec.joint_names)
     for side, phase in (("left", 0.0), ("right", 0.5)):
         q[:, names.index(f"{side}_knee_joint")] = np.radians(
-            knee_peak_deg / 2 * (1 - np.cos(2 * np.pi * (freq * t - phase)))
+            knee_offset_deg + knee_peak_deg / 2 * (1 - np.cos(2 * np.pi * (freq * t - phase)))
         )
     buf = _io.BytesIO()
     np.savez_compressed(
@@ -352,7 +353,7 @@ def test_g1_feedback_asks_for_the_persons_walk_and_knee_lift(tmp_path) -> None:
     assert p.frequency_hz == pytest.approx(0.82 * math.sqrt(0.87 / leg), rel=1e-3)  # dynamic similarity
     swing = {c.name: c for c in fb.add}["swing_height_exp"]
     assert swing.params["target_m"] == pytest.approx(SWING_HEIGHT_LEG * leg, abs=1e-3)
-    assert any("knees bend at most 30 deg" in x and "66 deg" in x for x in fb.problems)
+    assert any("between 0 and 30 deg" in x and "between 5 and 66 deg" in x for x in fb.problems)
     assert fb.measurements["robot"]["knee_flexion_range_deg"][1] == pytest.approx(30.0, abs=0.5)
     assert 66.0 - KNEE_MARGIN_DEG > 30.0
     # the rules editor turns it into the biped pattern and clearance terms; asked again, it insists harder
@@ -367,11 +368,19 @@ def test_g1_feedback_asks_for_the_persons_walk_and_knee_lift(tmp_path) -> None:
 def test_g1_feedback_is_quiet_when_the_robot_walks_like_the_person(tmp_path) -> None:
     from lm_reward_learning.bilevel.motion_feedback import MotionFeedback
 
-    arrays = _g1_rollout(tmp_path / "r.npz", duty=0.62, knee_peak_deg=60.0)  # within 15 deg of 66
+    arrays = _g1_rollout(tmp_path / "r.npz", duty=0.62, knee_peak_deg=60.0)  # 0..60 deg: within 15 deg of 5..66
     fb = MotionFeedback(expert_leg_length_m=0.87).feedback(_g1_request(tmp_path, arrays, _human_features()))
     assert fb.gait_pattern is None
     assert "swing_height_exp" not in {c.name for c in (*fb.add, *fb.rewrite)}
     assert not any("knees" in x for x in fb.problems)
+
+
+def test_g1_crouched_shuffle_reaching_the_peak_still_asks_for_clearance(tmp_path) -> None:
+    from lm_reward_learning.bilevel.motion_feedback import MotionFeedback
+
+    arrays = _g1_rollout(tmp_path / "r.npz", duty=0.62, knee_peak_deg=15.0, knee_offset_deg=40.0)  # 40..55 deg
+    fb = MotionFeedback(expert_leg_length_m=0.87).feedback(_g1_request(tmp_path, arrays, _human_features()))
+    assert "swing_height_exp" in {c.name for c in fb.add}  # peak 55 is within 15 of 66, the swing 15 of 61 is not
 
 
 def test_lmrl_pose_command(tmp_path, capsys) -> None:

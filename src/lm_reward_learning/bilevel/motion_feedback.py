@@ -21,9 +21,11 @@ A person (the expert features carry ``human_gait``, MediaPipe Pose's measurement
 ``run`` (by the person's duty factor) with the feet half a stride apart (phase offset 0.5), the person's
 mean duty factor and the target stride frequency, unless the robot already shows that class with a duty
 factor within :data:`DUTY_TOLERANCE`; and the robot's knee flexion peak (upper end of its range over the
-rollout, :mod:`lm_reward_learning.gait.joint_angles`) is compared with the person's: more than
-:data:`KNEE_MARGIN_DEG` smaller (a shuffle with stiff legs) asks for swing-foot clearance with
-``swing_height_exp`` at :data:`SWING_HEIGHT_LEG` leg lengths.
+rollout, :mod:`lm_reward_learning.gait.joint_angles`) and its excursion (peak minus the lower end of the
+range) are compared with the person's: either more than :data:`KNEE_MARGIN_DEG` smaller (a shuffle with
+stiff legs) asks for swing-foot clearance with ``swing_height_exp`` at :data:`SWING_HEIGHT_LEG` leg
+lengths. The excursion matters for the G1, which stands with its knees bent at 38° (0.669 rad): a crouched
+shuffle can come near a person's peak without ever lifting a foot.
 
 Target stride frequency: the expert's, in real time (the video's time scale corrected by
 ``--video-speed``). With ``expert_leg_length_m`` given, it is scaled to the robot by dynamic
@@ -318,11 +320,14 @@ class MotionFeedback:
         except (JointAnglesError, KeyError) as exc:
             log.info("robot joint angles not measurable: %s", exc)
             return {}
-        robot_peak, person_peak = angles.knee_flexion_range_deg[1], float(person[1])
-        if robot_peak < person_peak - KNEE_MARGIN_DEG:
+        (robot_lo, robot_peak), (person_lo, person_peak) = angles.knee_flexion_range_deg, map(float, person)
+        short_peak = robot_peak < person_peak - KNEE_MARGIN_DEG
+        short_swing = robot_peak - robot_lo < person_peak - person_lo - KNEE_MARGIN_DEG
+        if short_peak or short_swing:
             problems.append(
-                f"The robot's knees bend at most {robot_peak:.0f} deg, the person's {person_peak:.0f} deg in swing: "
-                "the robot shuffles with stiff legs instead of lifting its feet."
+                f"The robot's knees bend between {robot_lo:.0f} and {robot_peak:.0f} deg, the person's between "
+                f"{person_lo:.0f} and {person_peak:.0f} deg: the robot shuffles with stiff legs instead of lifting "
+                "its feet."
             )
             target = round(SWING_HEIGHT_LEG * leg_length_m, 3)
             if "swing_height_exp" in existing:
