@@ -397,3 +397,12 @@ def test_lmrl_pose_command(tmp_path, capsys) -> None:
 
     saved = json.loads(out.read_text())
     assert saved["gait"] == "walk" and saved["leg_length_m"] == pytest.approx(0.87)
+
+
+def test_lmrl_learn_names_the_bundled_clips_for_a_missing_video(tmp_path, capsys) -> None:
+    from lm_reward_learning.cli import main
+
+    assert main(["learn", "--video", "human_walks", "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "human_walks does not exist" in err and "horse_gallop, human_walk" in err
+    assert not (tmp_path / "runs").exists()
