@@ -157,8 +157,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--reference",
         required=True,
-        help="reference gait: dog_trot, dog_pace, dog_canter, human_walk, human_run, human_jump, or a reference "
-        "file (DeepMimic motion .txt/.json, or .npz/.csv of foot contacts, base trajectory and leg length)",
+        help="reference gait: dog_trot, dog_pace, dog_canter, human_walk, human_run, human_jump, hildebrand_bound, "
+        "hildebrand_pronk (footfall definitions), or a reference file (DeepMimic motion .txt/.json, or .npz/.csv of "
+        "foot contacts, base trajectory and leg length)",
     )
     p.add_argument("--duration", type=float, default=10.0, help="rollout length, s (default 10)")
     p.add_argument(

@@ -160,50 +160,31 @@ def _gait_section(store: LearnStore, reference: str | None) -> str:
     The progress table's score is the loop's own objective (stride-frequency match unless a reference is
     set); this section is the objective yardstick that ``lmrl evaluate`` also uses.
     """
+    from lm_reward_learning.bilevel.summary import iteration_gaits, reference_or_none
     from lm_reward_learning.evaluation.plots import FootfallPanel, plot_footfalls
-    from lm_reward_learning.gait import GaitInputError, compute_features, load_reference, reference_features, similarity
+    from lm_reward_learning.gait import load_reference
     from lm_reward_learning.gait.reference import reference_label
-    from lm_reward_learning.rollout import load_rollout_trajectory
 
-    ref = None
-    if reference:
-        try:
-            ref = reference_features(reference)
-        except GaitInputError:
-            ref = None
+    ref = reference_or_none(reference)
     rows, best_traj = [], None
-    status = store.status()
-    best = status.get("best") or [0, 0]
-    k = 0
-    while (store.path / f"iter_{k:02d}").is_dir():
-        summary = read_json(store.path / f"iter_{k:02d}" / "summary.json")
-        chosen = summary["chosen"] if summary else 0
-        arrays = store.path / f"iter_{k:02d}" / f"cand_{chosen}" / "rollout.npz"
-        k += 1
-        if (summary and summary.get("kept_previous")) or not arrays.is_file():
+    best = store.status().get("best") or [0, 0]
+    for g in iteration_gaits(store, reference):
+        k = g["iteration"]
+        if "error" in g:
+            rows.append(f"<tr><td>{k}</td><td colspan='7'>not measurable: {html.escape(g['error'])}</td></tr>")
             continue
-        try:
-            traj = load_rollout_trajectory(arrays)
-            f = compute_features(traj)
-        except GaitInputError as exc:
-            rows.append(f"<tr><td>{k - 1}</td><td colspan='7'>not measurable: {html.escape(str(exc))}</td></tr>")
-            continue
-        if [k - 1, chosen] == list(best):
-            best_traj = (traj, f)
+        f, sim = g["features"], g["similarity"]
+        if [k, g["chosen"]] == list(best):
+            best_traj = (g["_trajectory"], f)
         duty = sum(f.duty_factor) / len(f.duty_factor)
         phases = (
             "–" if f.phase_offsets is None else ", ".join("–" if p is None else f"{p:.2f}" for p in f.phase_offsets)
         )
         hz = "–" if f.stride_frequency_hz is None else f"{f.stride_frequency_hz:.2f}"
-        sim = "–"
-        if ref is not None:
-            try:
-                sim = f"{similarity(f, ref).score:.3f}"
-            except GaitInputError as exc:
-                sim = html.escape(str(exc)[:80])
+        sim_text = "–" if sim is None else f"{sim:.3f}" if isinstance(sim, float) else html.escape(sim[:80])
         rows.append(
-            f"<tr><td>{k - 1}</td><td>{html.escape(str(f.gait))}</td><td>{html.escape(str(f.gait_detail))}</td>"
-            f"<td>{hz}</td><td>{duty:.2f}</td><td>{phases}</td><td>{f.flight_fraction:.2f}</td><td>{sim}</td></tr>"
+            f"<tr><td>{k}</td><td>{html.escape(str(f.gait))}</td><td>{html.escape(str(f.gait_detail))}</td>"
+            f"<td>{hz}</td><td>{duty:.2f}</td><td>{phases}</td><td>{f.flight_fraction:.2f}</td><td>{sim_text}</td></tr>"
         )
     if not rows:
         return ""

@@ -68,6 +68,17 @@ def test_offline_learn_run_leaves_policy_report_and_resumable_store(tiny_learn_y
     assert "data:image/png;base64," in report
     assert "Status: done" in report and "<h2>Progress</h2>" in report
     assert "<h2>Gait</h2>" in report and "the loop's own objective" in report  # the objective yardstick too
+    # the history ships with the policy: per iteration the objective score, the gait and the training time
+    summary = json.loads((store.path / "learn_summary.json").read_text())
+    assert json.loads((tmp_path / "pol" / "go2" / "t" / "learn_summary.json").read_text()) == summary
+    assert [row["iteration"] for row in summary["iterations"]] == [0, 1]
+    for row in summary["iterations"]:
+        score = json.loads((store.path / f"iter_{row['iteration']:02d}" / "cand_0" / "score.json").read_text())
+        assert row["score"] == score["score"]
+        assert row["trainings"][0]["train_cpu_s"] > 0
+        assert ("features" in row and row["gait"] == row["features"]["gait"]) or row["gait_error"]
+    total = sum(row["trainings"][0]["train_cpu_s"] for row in summary["iterations"])
+    assert summary["train_cpu_s"] == pytest.approx(total, abs=0.1)
     # a finished run resumes to the same result without training again
     mtime = (it / "cand_0" / "train" / "checkpoints" / "latest.pt").stat().st_mtime
     assert main(["learn", "--resume", str(store.path), "--policies-dir", str(tmp_path / "pol"), "--no-progress"]) == 0

@@ -32,6 +32,7 @@ from lm_reward_learning.bilevel.config import LearnConfig, level_endpoint
 from lm_reward_learning.bilevel.exchanges import spend_text
 from lm_reward_learning.bilevel.protocols import Feedback, FeedbackBackend, SynthesisBackend
 from lm_reward_learning.bilevel.store import LearnStore, read_json
+from lm_reward_learning.bilevel.summary import write_learn_summary
 from lm_reward_learning.errors import LmrlError, RewardRuntimeError
 from lm_reward_learning.io import atomic_write_text
 
@@ -223,6 +224,7 @@ def _loop(
     onnx_path = export_best(store, best, policies_root)
     store.update_status(status="done", onnx=str(onnx_path), report=str(store.path / "report.html"))
     report_path = write_report(store)
+    write_learn_summary(store, onnx_path.parent)
     return LearnResult(store, best, onnx_path, report_path)
 
 

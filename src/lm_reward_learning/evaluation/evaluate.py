@@ -69,6 +69,8 @@ log = logging.getLogger(__name__)
 JSON_NAME = "evaluation.json"
 PLOT_NAME = "footfalls.png"
 ARRAYS_NAME = "rollout.npz"
+#: The named quadruped references, for error messages.
+_QUADRUPED_REFS = "dog_trot, dog_pace, dog_canter, hildebrand_bound, hildebrand_pronk"
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def evaluate(
         raise GaitMorphologyError(
             f"{tgt.robot} is a {kinds.get(len(spec.foot_sites), 'robot')} with {len(spec.foot_sites)} feet; reference "
             f"{reference_label(reference)!r} has {len(ref_feats.foot_names)}. Choose a reference of its kind "
-            f"({'dog_trot, dog_pace, dog_canter' if len(spec.foot_sites) == 4 else 'human_walk, human_run'}) or a file."
+            f"({_QUADRUPED_REFS if len(spec.foot_sites) == 4 else 'human_walk, human_run'}) or a file."
         )
     reachable = None
     if command is None:

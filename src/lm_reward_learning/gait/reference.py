@@ -1,4 +1,5 @@
-"""Reference gaits from DeepMimic motion capture (dog trot/pace/canter, human walk/run/jump).
+"""Reference gaits from DeepMimic motion capture (dog trot/pace/canter, human walk/run/jump), and the
+bound and pronk built from their footfall definitions (:mod:`lm_reward_learning.gait.footfall_reference`).
 
 The clips and skeletons live in ``lm_reward_learning/data/reference_motions/deepmimic`` (MIT, from
 xbpeng/DeepMimic; see ``PROVENANCE.md`` and ``LICENSE`` there).
@@ -56,6 +57,7 @@ import numpy as np
 
 from lm_reward_learning.errors import LmrlError
 from lm_reward_learning.gait.features import GaitFeatures, compute_features
+from lm_reward_learning.gait.footfall_reference import FOOTFALL_REFERENCES, load_footfall_reference
 from lm_reward_learning.gait.trajectory import GaitTrajectory
 from lm_reward_learning.rotations import quat_conjugate, quat_from_axis_angle, quat_mul, quat_rotate
 
@@ -130,7 +132,8 @@ REFERENCES: dict[str, ReferenceClip] = {
     "human_run": ReferenceClip(motion="humanoid3d_run.txt", expected_gait="run", **_HUMAN),
     "human_jump": ReferenceClip(motion="humanoid3d_jump.txt", expected_gait="hop", **_HUMAN),
 }
-REFERENCE_NAMES: tuple[str, ...] = tuple(REFERENCES)
+#: Every named reference: the DeepMimic clips, then the footfall references (bound, pronk).
+REFERENCE_NAMES: tuple[str, ...] = (*REFERENCES, *FOOTFALL_REFERENCES)
 
 
 @dataclass(frozen=True)
@@ -335,13 +338,15 @@ def load_deepmimic(
 
 
 def load_reference(name: str, *, loops: int = DEFAULT_LOOPS) -> GaitTrajectory:
-    """A reference gait as a :class:`GaitTrajectory`: a named clip (:data:`REFERENCES`, looped) or a file.
+    """A reference gait as a :class:`GaitTrajectory`: a named clip (:data:`REFERENCES`, looped), a
+    footfall reference (:data:`~lm_reward_learning.gait.footfall_reference.FOOTFALL_REFERENCES`) or a file.
 
     Args:
         name: One of :data:`REFERENCE_NAMES` (``dog_trot``, ``dog_pace``, ``dog_canter``,
-            ``human_walk``, ``human_run``, ``human_jump``), or the path of a reference file
-            (:mod:`lm_reward_learning.gait.reference_file`: DeepMimic motion, ``.npz``, ``.csv``).
-        loops: How many times to repeat a named clip.
+            ``human_walk``, ``human_run``, ``human_jump``, ``hildebrand_bound``, ``hildebrand_pronk``),
+            or the path of a reference file (:mod:`lm_reward_learning.gait.reference_file`: DeepMimic
+            motion, ``.npz``, ``.csv``).
+        loops: How many times to repeat a named clip (footfall references always hold 8 strides).
 
     Raises:
         UnknownReferenceError: ``name`` is neither a known reference nor an existing reference file.
@@ -349,6 +354,8 @@ def load_reference(name: str, *, loops: int = DEFAULT_LOOPS) -> GaitTrajectory:
     """
     if name in REFERENCES:
         return load_deepmimic(REFERENCES[name], loops=loops, name=name)
+    if name in FOOTFALL_REFERENCES:
+        return load_footfall_reference(name)
     from lm_reward_learning.gait.reference_file import REFERENCE_FILE_SUFFIXES, load_reference_file
 
     path = Path(name).expanduser()
@@ -367,7 +374,7 @@ def reference_features(name: str) -> GaitFeatures:
     Raises:
         UnknownReferenceError, GaitInputError, ReferenceMotionError: as :func:`load_reference`.
     """
-    if name in REFERENCES:
+    if name in REFERENCE_NAMES:
         return _named_features(name)
     return compute_features(load_reference(name))
 
@@ -379,12 +386,16 @@ def _named_features(name: str) -> GaitFeatures:
 
 def reference_label(name: str) -> str:
     """A short label of a reference for folder names and tables: the name, or a file's stem."""
-    return name if name in REFERENCES else Path(name).stem
+    return name if name in REFERENCE_NAMES else Path(name).stem
 
 
 def reference_gait(name: str) -> str | None:
-    """The gait class a reference shows: a named clip's, or the one measured from a file."""
-    return REFERENCES[name].expected_gait if name in REFERENCES else reference_features(name).gait
+    """The gait class a reference shows: a named reference's, or the one measured from a file."""
+    if name in REFERENCES:
+        return REFERENCES[name].expected_gait
+    if name in FOOTFALL_REFERENCES:
+        return FOOTFALL_REFERENCES[name].expected_gait
+    return reference_features(name).gait
 
 
 def _loop_velocity(x: np.ndarray, dt: float, cycle_shift: np.ndarray) -> np.ndarray:
