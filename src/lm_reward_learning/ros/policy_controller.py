@@ -157,7 +157,6 @@ class PolicyController(LifecycleNode):
         self._timer: Any = None
         self._watchdog_timer: Any = None
         self._prewarm_timer: Any = None
-        self._prewarm_start: Any = None
         self._diag_timer: Any = None
         self._order = np.zeros(0, dtype=np.int64)
         self._joy: JoystickMapper | None = None
@@ -193,11 +192,14 @@ class PolicyController(LifecycleNode):
         ret = super().on_activate(state)  # enables the lifecycle publishers
         _set_scheduler(self.params["realtime_priority"], self.get_logger())
         self.core.activate(time.monotonic(), auto_policy=self.params["start_mode"] == "policy")
-        self._timer = self.create_timer(self.core.stats.period_s, self._tick)
+        period, lead = self.core.stats.period_s, self.params["prewarm_lead_s"]
+        if lead > 0:
+            # Both timers count from their creation on one clock with one period: the prewarm timer made
+            # `lead` before the control timer fires `lead` before every tick, and the phase holds.
+            self._prewarm_timer = self.create_timer(period, self._prewarm)
+            time.sleep(lead)
+        self._timer = self.create_timer(period, self._tick)
         self._watchdog_timer = self.create_timer(self.params["watchdog_period_s"], self._watchdog)
-        lead = self.params["prewarm_lead_s"]
-        if lead > 0:  # fires once, lead before the second tick, and starts the prewarm timer in that phase
-            self._prewarm_start = self.create_timer(self.core.stats.period_s - lead, self._start_prewarm)
         self._publish_state(self.core.mode.value, self.core.supervisor.reason)
         self.get_logger().info(f"active: control loop at {1.0 / self.core.stats.period_s:.1f} Hz")
         return ret
@@ -354,10 +356,10 @@ class PolicyController(LifecycleNode):
         for pub in self._pubs.values():
             self.destroy_lifecycle_publisher(pub)
         self._pubs = {}
-        for timer in (self._timer, self._watchdog_timer, self._prewarm_start, self._prewarm_timer, self._diag_timer):
+        for timer in (self._timer, self._watchdog_timer, self._prewarm_timer, self._diag_timer):
             if timer is not None:
                 self.destroy_timer(timer)
-        self._timer = self._watchdog_timer = self._prewarm_start = self._prewarm_timer = self._diag_timer = None
+        self._timer = self._watchdog_timer = self._prewarm_timer = self._diag_timer = None
         self.core = None
 
     # ------------------------------------------------------------------ inputs
@@ -446,16 +448,8 @@ class PolicyController(LifecycleNode):
         if core.mode.value != self._published_state:
             self._publish_state(core.mode.value, core.supervisor.reason)
 
-    def _start_prewarm(self) -> None:
-        """Once, ``prewarm_lead_s`` before a tick: start the prewarm timer at the control period in this phase
-        (both timers count from their own start on one clock, so the phase holds)."""
-        if self._prewarm_start is not None:
-            self._prewarm_start.cancel()
-        if self.core is not None and self._prewarm_timer is None:
-            self._prewarm_timer = self.create_timer(self.core.stats.period_s, self._prewarm)
-            self._prewarm()
-
     def _prewarm(self) -> None:
+        """``prewarm_lead_s`` before a tick: the network once, to refill the CPU caches (policy mode only)."""
         core = self.core
         if core is not None:
             core.prewarm()
@@ -483,10 +477,10 @@ class PolicyController(LifecycleNode):
 
     def _stop_commanding(self) -> None:
         """Stop the control and watchdog timers; if commanding, send damping (publishers must still be enabled)."""
-        for timer in (self._timer, self._watchdog_timer, self._prewarm_start, self._prewarm_timer):
+        for timer in (self._timer, self._watchdog_timer, self._prewarm_timer):
             if timer is not None:
                 self.destroy_timer(timer)
-        self._timer = self._watchdog_timer = self._prewarm_start = self._prewarm_timer = None
+        self._timer = self._watchdog_timer = self._prewarm_timer = None
         if self.core is not None and self.core.mode is not Mode.IDLE:
             self._publish_command(self.core.deactivate(time.monotonic()))
             self._publish_state("inactive", "deactivated: damping command sent")
