@@ -159,7 +159,7 @@ def over_ros(duration: float, priority: int, executor: str, lead_s: float) -> di
         time.sleep(duration)
         diag.clear()
         wait(lambda: "jitter_p99_ms" in diag, 5.0, "diagnostics")
-        result = {k: float(v) for k, v in diag.items() if k not in ("mode", "policy", "command")}
+        result = {k: float(v) for k, v in diag.items() if _is_number(v)}  # not mode, e_stop, command, ...
         result["mode_ok"] = float(not any(s.startswith(("damping", "hold")) for s in state))
         t = np.asarray([a for a in arrivals if a >= t_run])
         gaps = np.diff(t)
@@ -177,6 +177,14 @@ def over_ros(duration: float, priority: int, executor: str, lead_s: float) -> di
             p.terminate()
         for p in procs:
             p.wait(10)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def main() -> None:
