@@ -385,9 +385,9 @@ class DeployedPolicy:
     def warm(self) -> None:
         """Run the network once more on the last observation, to bring it back into the CPU caches.
 
-        After 20 ms of sleep the network's weights (about 0.75 MB for the Go2 policy) and the code
-        are out of the CPU caches, and the next inference takes ~10x as long as back to back
-        (``benchmarks/bench_controller.py``). Calling this shortly before a control tick (the
+        After 20 ms of sleep the network's weights (0.17 MB for the shipped Go2 policy) and the code
+        are out of the CPU caches, and the next inference takes an order of magnitude longer than
+        back to back (``benchmarks/bench_controller.py``). Calling this shortly before a control tick (the
         ``prewarm_lead_s`` timer of ``policy_controller``) brings them back, so the tick's own inference
         runs warm. The output buffer is rewritten with the same action the last call returned.
         """
