@@ -25,7 +25,7 @@ ENV DEBIAN_FRONTEND=noninteractive \
 # Build tools, offscreen rendering (EGL/Mesa) for MuJoCo, video encoding.
 RUN apt-get update && apt-get install -y --no-install-recommends \
         python3-pip python3-colcon-common-extensions \
-        libegl1 libegl-mesa0 libgl1-mesa-dri ffmpeg \
+        libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libglib2.0-0 ffmpeg \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR ${LMRL_HOME}

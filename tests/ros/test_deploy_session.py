@@ -25,7 +25,7 @@ STAND_UP_S = 2.0
 
 @pytest.fixture(scope="module")
 def reference() -> float:
-    """The training env's speed at 0.5 m/s (README: 0.44 m/s)."""
+    """The training env's speed at 0.5 m/s (README: 0.62 m/s)."""
     return training_speed(SPEED)
 
 

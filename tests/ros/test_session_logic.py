@@ -49,7 +49,7 @@ def test_parameter_yaml_matches_the_declared_parameters(node, table):
 def test_parameter_checks_name_the_bad_value():
     values = {p.name: p.default for p in SESSION_NODE} | {"feedback": "gpt", "server_timeout_s": -1.0}
     bad = problems(SESSION_NODE, values)
-    assert bad[0].startswith("feedback='gpt' must be empty or one of ['motion', 'openai', 'human'")
+    assert bad[0].startswith("feedback='gpt' must be empty or one of ['motion', 'openai', 'gemini', 'human'")
     assert bad[1].startswith("server_timeout_s=-1.0 must be a number > 0")
 
 

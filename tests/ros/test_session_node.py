@@ -109,7 +109,7 @@ def test_bad_goals_are_aborted_with_the_reason(ros_env, nodes, tmp_path):
     expected = [
         "Expert video /nonexistent/horse.mp4 does not exist",
         "unknown robot 'spot'; known robots: g1, go2",
-        "unknown feedback 'gpt-vision'; choose one of motion, openai, human",
+        "unknown feedback 'gpt-vision'; choose one of motion, openai, gemini, human",
         "unknown synthesis 'magic'; choose one of rules, openai",
         "is not a learn run (no learn.yaml)",
     ]
@@ -276,7 +276,7 @@ def test_invalid_parameters_stop_the_session_node_with_the_reason(ros_env, tmp_p
     node = start_node(ros_env, tmp_path, argv, "bad_session_params")
     assert node.proc.wait(90) == 2
     log = node.log_text()
-    assert "feedback='gpt-vision' must be empty or one of ['motion', 'openai', 'human'" in log
+    assert "feedback='gpt-vision' must be empty or one of ['motion', 'openai', 'gemini', 'human'" in log
     assert "server_timeout_s=-1.0 must be a number > 0" in log
 
 

@@ -79,7 +79,7 @@ def make_feedback(cfg: LearnConfig, session: CallSession | None = None) -> Feedb
         return HumanFeedback(cfg.human_feedback)
     from lm_reward_learning.bilevel.motion_feedback import MotionFeedback
 
-    return MotionFeedback(expert_leg_length_m=cfg.expert_leg_length_m)
+    return MotionFeedback(expert_leg_length_m=cfg.effective_expert_leg_length_m)
 
 
 def make_synthesis(cfg: LearnConfig, session: CallSession | None = None) -> SynthesisBackend:

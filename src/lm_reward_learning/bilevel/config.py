@@ -25,7 +25,7 @@ PARALLEL = ("none", "local", "ray")
 RANDOMIZATION = ("preset", "propose")
 BUNDLED_SPEED = 3.0
 """Speed correction of the bundled Muybridge clip: 0.67 Hz playback stride × 3 ≈ 2 Hz, a galloping
-horse's real stride frequency (``data/expert/PROVENANCE.md``)."""
+horse's real stride frequency (``data/expert/PROVENANCE.md``; the clip's ``BundledVideo.speed``)."""
 
 
 @dataclass(frozen=True)
@@ -93,12 +93,15 @@ class LearnConfig:
     """Everything ``lmrl learn`` needs.
 
     Attributes:
-        video: Expert video (file or folder of frames); None = the bundled Muybridge horse gallop.
+        video: Expert video: a file or folder of frames, or the name of a bundled clip (``horse_gallop``,
+            ``human_walk``; an existing file of that name is a file). None = the bundled clip for the robot's
+            kind (:data:`~lm_reward_learning.video.bundled.DEFAULT_EXPERT_BY_KIND`: the horse gallop for a
+            quadruped, the human walk for a humanoid).
         video_start_s, video_end_s: Trim window in the video's own time, s (None = whole clip).
         video_speed: Playback-rate correction: a clip slowed down 4× has ``video_speed: 4`` (real time
-            = video time / speed). None: 1 for a user's video; :data:`BUNDLED_SPEED` for the bundled
-            Muybridge clip, an animation of photographs whose playback stride (0.67 Hz) is not a real
-            horse's cadence (about 2 strides/s).
+            = video time / speed). None: 1 for a user's video; the bundled clip's own correction for a
+            bundled one (:data:`BUNDLED_SPEED` for the Muybridge clip, an animation of photographs whose
+            playback stride (0.67 Hz) is not a real horse's cadence, about 2 strides/s; 1 for the human walk).
         robot: Robot name.
         mode: ``bilevel`` (the paper's method) or ``eureka`` (text task description only, reward
             reflection, no video).
@@ -122,7 +125,8 @@ class LearnConfig:
         max_synthesis_retries: Retries when a synthesised program fails validation (the validator's
             message goes back to the backend); if all fail, the previous program is kept.
         expert_leg_length_m: The expert's leg length, m, for dynamic-similarity scaling of the target
-            stride frequency (``motion`` feedback); None compares frequencies directly.
+            stride frequency (``motion`` feedback) and step length and speed in m (human pose); None: the
+            bundled clip's (0.87 m for the human walk, none for the horse), else frequencies compared directly.
         reference: Optional gait reference (``dog_trot``, ..., or a reference file) to pick the best
             candidate by the objective gait score instead of the stride-frequency match.
         feedback_endpoint, synthesis_endpoint: Endpoints of the ``openai`` backends.
@@ -260,11 +264,62 @@ class LearnConfig:
             )
 
     @property
+    def bundled_video_name(self) -> str | None:
+        """Name of the bundled clip this config uses (``video`` unset: the robot kind's default; ``video`` a
+        bundled name that is not an existing path), or None for a user's video."""
+        from lm_reward_learning.robots import get_robot
+        from lm_reward_learning.video.bundled import DEFAULT_EXPERT_BY_KIND, is_bundled_name
+
+        if self.video is None:
+            return DEFAULT_EXPERT_BY_KIND.get(get_robot(self.robot).kind, "horse_gallop")
+        return self.video if is_bundled_name(self.video) else None
+
+    @property
+    def bundled_video(self):
+        """The :class:`~lm_reward_learning.video.bundled.BundledVideo` used, or None for a user's video."""
+        from lm_reward_learning.video.bundled import BUNDLED_EXPERT_VIDEOS
+
+        name = self.bundled_video_name
+        return None if name is None else BUNDLED_EXPERT_VIDEOS[name]
+
+    @property
+    def expert_subject(self) -> str:
+        """``"human"`` or ``"animal"``: the bundled clip's subject; for a user's video, ``"human"`` when the
+        robot is a humanoid (its expert is a person) and ``"animal"`` otherwise. A human subject is also
+        measured with MediaPipe Pose (:mod:`lm_reward_learning.video.human_pose`)."""
+        from lm_reward_learning.robots import get_robot
+
+        bundled = self.bundled_video
+        if bundled is not None:
+            return bundled.subject
+        return "human" if get_robot(self.robot).kind == "humanoid" else "animal"
+
+    @property
+    def effective_expert_leg_length_m(self) -> float | None:
+        """``expert_leg_length_m``, or the bundled clip's subject's leg length (None if neither is known)."""
+        if self.expert_leg_length_m is not None:
+            return self.expert_leg_length_m
+        bundled = self.bundled_video
+        return None if bundled is None else bundled.leg_length_m
+
+    @property
     def effective_video_speed(self) -> float:
         """``video_speed``, or its default for the chosen video (see the attribute's docs)."""
         if self.video_speed is not None:
             return self.video_speed
-        return BUNDLED_SPEED if self.video is None else 1.0
+        bundled = self.bundled_video
+        return 1.0 if bundled is None else bundled.speed
+
+    def video_source(self) -> Path:
+        """The expert video's path: the bundled clip's file, or ``video`` as given.
+
+        Raises:
+            lm_reward_learning.video.errors.VideoNotFoundError: a bundled clip missing from the installation.
+        """
+        from lm_reward_learning.video.bundled import bundled_expert_video
+
+        name = self.bundled_video_name
+        return bundled_expert_video(name) if name is not None else Path(self.video).expanduser()
 
 
 def load_learn_config(preset: str = "default", path: Path | None = None, **overrides: Any) -> LearnConfig:

@@ -16,6 +16,17 @@ target frequency; a side view cannot tell a gallop from a bound) that the ``rule
 the footfall-pattern, timing and flight terms; repeated, it weighs the pattern term more. Likewise a
 symmetrical expert (each girdle always has a foot down) against an asymmetrical robot asks for a trot.
 
+A person (the expert features carry ``human_gait``, MediaPipe Pose's measurements from
+:mod:`lm_reward_learning.video.human_pose`): the pattern asked for is the person's, a biped ``walk`` or
+``run`` (by the person's duty factor) with the feet half a stride apart (phase offset 0.5), the person's
+mean duty factor and the target stride frequency, unless the robot already shows that class with a duty
+factor within :data:`DUTY_TOLERANCE`; and the robot's knee flexion peak (upper end of its range over the
+rollout, :mod:`lm_reward_learning.gait.joint_angles`) and its excursion (peak minus the lower end of the
+range) are compared with the person's: either more than :data:`KNEE_MARGIN_DEG` smaller (a shuffle with
+stiff legs) asks for swing-foot clearance with ``swing_height_exp`` at :data:`SWING_HEIGHT_LEG` leg
+lengths. The excursion matters for the G1, which stands with its knees bent at 38° (0.669 rad): a crouched
+shuffle can come near a person's peak without ever lifting a foot.
+
 Target stride frequency: the expert's, in real time (the video's time scale corrected by
 ``--video-speed``). With ``expert_leg_length_m`` given, it is scaled to the robot by dynamic
 similarity, ``f_robot = f_expert * sqrt(L_expert / L_robot)`` (equal Froude numbers; Alexander &
@@ -44,6 +55,16 @@ LABEL = "motion (heuristic analyser, not a VLM)"
 MIN_HINT_CONFIDENCE = 0.5
 #: Robot gait classes that are asymmetrical running gaits (what an "asymmetric" hint asks for).
 ASYMMETRIC_GAITS = frozenset({"canter/gallop", "bound", "pronk"})
+#: Knee flexion peak deficit of the robot against the person above which swing clearance is asked for,
+#: degrees (a person's swing peak is ~60-70 deg in walking, Winter 2009; 15 deg is well above the pose
+#: estimate's spread between strides).
+KNEE_MARGIN_DEG = 15.0
+#: Swing-foot clearance asked for, leg lengths (the ``swing_height_exp`` target is this times the robot's leg
+#: length; 0.15 leg is ~0.1 m on the G1, the foot height of legged_gym's / unitree_rl_gym's G1 feet-swing-height
+#: reward, 0.08 m, rounded up for a person's higher step).
+SWING_HEIGHT_LEG = 0.15
+#: Largest duty-factor difference at which a robot already walks like the person.
+DUTY_TOLERANCE = 0.1
 
 
 class MotionFeedbackError(LmrlError):
@@ -124,9 +145,13 @@ class MotionFeedback:
             )
         swing_target = round((1.0 - mean_duty) / target_hz, 4)
         stance_target = round(mean_duty / target_hz, 4)
-        pattern = self._pattern(
-            expert, robot.gait if robot is not None else None, target_hz, existing, problems, rewrite
-        )
+        human = expert.get("human_gait")
+        if human:
+            pattern = self._human_pattern(human, robot, target_hz, existing, problems, rewrite)
+        else:
+            pattern = self._pattern(
+                expert, robot.gait if robot is not None else None, target_hz, existing, problems, rewrite
+            )
         if pattern is not None:
             log.info("footfall pattern asked for: %s (it sets the stride timing with its own duty factor)", pattern)
         elif robot_hz is None:
@@ -172,6 +197,7 @@ class MotionFeedback:
                         {"target_m": spec.nominal_base_height},
                     )
                 )
+        knees = self._knee_clearance(request, human, spec.leg_length, existing, problems, add, rewrite) if human else {}
         measurements: dict[str, Any] = {
             "expert": expert,
             "target_stride_frequency_hz": target_hz,
@@ -183,6 +209,7 @@ class MotionFeedback:
                 "gait": robot.gait if robot is not None else None,
                 "bounce_rel": robot_bounce,
                 "fell": fell,
+                **knees,
             },
         }
         if not problems:
@@ -230,12 +257,96 @@ class MotionFeedback:
             gait = "trot"
         else:
             return None
-        if "foot_contact_sync" in existing:  # asked for before and still not there: weigh the pattern more
+        self._insist(gait, existing, rewrite)
+        return GaitPattern(gait=gait, frequency_hz=round(target_hz, 3))
+
+    def _insist(self, gait: str, existing: dict[str, dict[str, float]], rewrite: list[ComponentChange]) -> None:
+        """Weigh the footfall-pattern term more when it was asked for before and the gait is still not there."""
+        if "foot_contact_sync" in existing:
             weight = min(existing["foot_contact_sync"].get("weight", 1.0) * 1.5, self.max_weight)
             rewrite.append(
                 ComponentChange("foot_contact_sync", f"Ask harder for the {gait} pattern.", {"weight": weight})
             )
-        return GaitPattern(gait=gait, frequency_hz=round(target_hz, 3))
+
+    def _human_pattern(
+        self,
+        human: dict[str, Any],
+        robot,
+        target_hz: float,
+        existing: dict[str, dict[str, float]],
+        problems: list[str],
+        rewrite: list[ComponentChange],
+    ) -> GaitPattern | None:
+        """The person's walk or run as a biped gait pattern (module docstring), or None if the robot has it."""
+        duty = human.get("duty_factor")
+        gait = human.get("gait")
+        if not duty or gait not in ("walk", "run"):
+            return None
+        mean_duty = float(np.mean(duty))
+        robot_duty = float(np.mean(robot.duty_factor)) if robot is not None and robot.duty_factor else None
+        robot_gait = robot.gait if robot is not None else None
+        if robot_gait == gait and robot_duty is not None and abs(robot_duty - mean_duty) <= DUTY_TOLERANCE:
+            return None
+        seen = "irregular" if robot_gait is None else f"a {robot_gait}"
+        duty_text = "" if robot_duty is None else f", duty factor {robot_duty:.2f}"
+        problems.append(
+            f"The person {'walks' if gait == 'walk' else 'runs'} with the feet half a stride apart, each foot on "
+            f"the ground for {mean_duty:.0%} of the stride (MediaPipe pose, heuristic); the robot's gait is "
+            f"{seen}{duty_text}."
+        )
+        self._insist(gait, existing, rewrite)
+        return GaitPattern(
+            gait=gait, phase_offsets=(0.5,), duty_factor=round(mean_duty, 3), frequency_hz=round(target_hz, 3)
+        )
+
+    def _knee_clearance(
+        self,
+        request: FeedbackRequest,
+        human: dict[str, Any],
+        leg_length_m: float,
+        existing: dict[str, dict[str, float]],
+        problems: list[str],
+        add: list[ComponentChange],
+        rewrite: list[ComponentChange],
+    ) -> dict[str, Any]:
+        """Compare knee flexion peaks (module docstring); returns the robot's ranges for the measurements."""
+        from lm_reward_learning.gait.joint_angles import SAGITTAL_JOINTS, JointAnglesError, rollout_sagittal_angles
+
+        person = human.get("knee_flexion_range_deg")
+        if request.robot not in SAGITTAL_JOINTS or not person:
+            return {}
+        try:
+            angles = rollout_sagittal_angles(request.robot, request.rollout_arrays)
+        except (JointAnglesError, KeyError) as exc:
+            log.info("robot joint angles not measurable: %s", exc)
+            return {}
+        (robot_lo, robot_peak), (person_lo, person_peak) = angles.knee_flexion_range_deg, map(float, person)
+        short_peak = robot_peak < person_peak - KNEE_MARGIN_DEG
+        short_swing = robot_peak - robot_lo < person_peak - person_lo - KNEE_MARGIN_DEG
+        if short_peak or short_swing:
+            problems.append(
+                f"The robot's knees bend between {robot_lo:.0f} and {robot_peak:.0f} deg, the person's between "
+                f"{person_lo:.0f} and {person_peak:.0f} deg: the robot shuffles with stiff legs instead of lifting "
+                "its feet."
+            )
+            target = round(SWING_HEIGHT_LEG * leg_length_m, 3)
+            if "swing_height_exp" in existing:
+                weight = min(existing["swing_height_exp"].get("weight", 0.5) * 1.5, self.max_weight)
+                rewrite.append(
+                    ComponentChange(
+                        "swing_height_exp", "Lift the swinging feet higher.", {"target_m": target, "weight": weight}
+                    )
+                )
+            else:
+                add.append(
+                    ComponentChange(
+                        "swing_height_exp", f"Reward lifting the swinging feet to {target:.2f} m.", {"target_m": target}
+                    )
+                )
+        return {
+            "knee_flexion_range_deg": list(angles.knee_flexion_range_deg),
+            "hip_flexion_range_deg": list(angles.hip_flexion_range_deg),
+        }
 
     def _frequency_terms(
         self, existing: dict[str, dict[str, float]], swing_s: float, stance_s: float, *, raise_weight: bool

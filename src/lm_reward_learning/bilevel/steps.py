@@ -104,22 +104,59 @@ def load_expert(cfg: LearnConfig, *, measure: bool = True) -> ExpertVideo:
     Raises:
         lm_reward_learning.video.errors.VideoError: unreadable, empty, truncated, audio-only or
             unsupported video (a single image, a text file), an empty trim window, or a clip too short /
-            without periodic motion.
+            without periodic motion; for a human subject also no person with feet in view
+            (:class:`~lm_reward_learning.video.human_pose.NoPersonError`).
+        lm_reward_learning.video.human_pose.PoseUnavailableError: a human subject without MediaPipe Pose.
     """
-    from lm_reward_learning.video import bundled_expert_video
     from lm_reward_learning.video import io as vio
-    from lm_reward_learning.video import motion as vmotion
 
-    source = Path(cfg.video) if cfg.video else bundled_expert_video()
     clip = vio.load_video(
-        source,
+        cfg.video_source(),
         start_s=cfg.video_start_s,
         end_s=cfg.video_end_s,
         speed=cfg.effective_video_speed,
         max_side=320,
     )
-    features = vmotion.analyse_expert_video(clip).to_gait_features() if measure else None
-    return ExpertVideo(clip, features)
+    return ExpertVideo(clip, measure_expert(cfg, clip) if measure else None)
+
+
+def measure_expert(cfg: LearnConfig, clip: VideoClip) -> dict[str, Any]:
+    """Gait features of the expert clip: the silhouette analyser's
+    (:func:`~lm_reward_learning.video.motion.analyse_expert_video`: stride, bounce, side-view footfalls) and,
+    for a human subject (:attr:`LearnConfig.expert_subject`), MediaPipe Pose's on a decode of at most
+    :data:`~lm_reward_learning.video.human_pose.POSE_MAX_SIDE` px
+    (:func:`~lm_reward_learning.video.human_pose.analyse_human_video`): then stride frequency, duty factor,
+    flight fraction, speed and gait class are pose's, ``human_gait`` holds all it measured (cadence, step
+    length, double support, hip and knee flexion ranges), and ``silhouette`` what the silhouette analyser
+    said (its leg-group footfalls are made for quadrupeds; a clip too short or still for it is left to pose).
+
+    Raises:
+        lm_reward_learning.video.errors.VideoError: see :func:`load_expert`.
+        lm_reward_learning.video.human_pose.PoseUnavailableError: a human subject without MediaPipe Pose.
+    """
+    from lm_reward_learning.video import human_pose
+    from lm_reward_learning.video import io as vio
+    from lm_reward_learning.video import motion as vmotion
+    from lm_reward_learning.video.errors import ClipTooShortError, NoMotionError
+
+    if cfg.expert_subject != "human":
+        return vmotion.analyse_expert_video(clip).to_gait_features()
+    try:
+        silhouette = vmotion.analyse_expert_video(clip).to_gait_features()
+    except (ClipTooShortError, NoMotionError) as exc:  # pose decides whether the clip shows a gait
+        silhouette = {"error": str(exc)}
+    pose_clip = vio.load_video(
+        cfg.video_source(),
+        start_s=cfg.video_start_s,
+        end_s=cfg.video_end_s,
+        speed=cfg.effective_video_speed,
+        max_side=human_pose.POSE_MAX_SIDE,
+    )
+    gait = human_pose.analyse_human_video(pose_clip, leg_length_m=cfg.effective_expert_leg_length_m)
+    features = {k: silhouette.get(k) for k in ("vertical_bounce_rel_height", "forward_speed_body_lengths_s")}
+    features.update(gait.to_gait_features())
+    features["silhouette"] = silhouette  # the silhouette analyser's own (quadruped-minded) measurements
+    return features
 
 
 def prepare_expert(cfg: LearnConfig, store: LearnStore, loaded: ExpertVideo | None = None) -> Expert:
@@ -139,11 +176,7 @@ def prepare_expert(cfg: LearnConfig, store: LearnStore, loaded: ExpertVideo | No
     if not (d / "clip.mp4").is_file():
         vio.write_video(d / "clip.mp4", clip.frames, clip.fps)
     if features is None:
-        features = loaded.features
-        if features is None:
-            from lm_reward_learning.video import motion as vmotion
-
-            features = vmotion.analyse_expert_video(clip).to_gait_features()
+        features = loaded.features if loaded.features is not None else measure_expert(cfg, clip)
         atomic_write_json(d / "motion.json", features)
     return Expert(d / "clip.mp4", frames_for_feedback(cfg, clip, "expert"), clip.frames, float(clip.fps), features)
 
@@ -302,7 +335,7 @@ def objective_score(cfg: LearnConfig, arrays: Path, expert: Expert | None) -> di
         return out
     target = None
     if expert is not None and expert.features.get("stride_frequency_hz"):
-        target = MotionFeedback(expert_leg_length_m=cfg.expert_leg_length_m).target_frequency(
+        target = MotionFeedback(expert_leg_length_m=cfg.effective_expert_leg_length_m).target_frequency(
             float(expert.features["stride_frequency_hz"]), spec.leg_length
         )
     stride = 1.0 if target is None else math.exp(-4.0 * abs(robot_hz - target) / target) if robot_hz else 0.0
@@ -345,6 +378,9 @@ def visual_feedback(
         return Feedback.from_dict(saved)
     sbs = side_by_side_video(store, k, cand, expert)
     robot = vio.load_video(cand.rollout_video)
+    arrays = cand.rollout_arrays if cand.rollout_arrays.is_file() else None
+    if arrays is None:  # a run written by hand or by an older version: feedback from the videos alone
+        log.warning("%s is missing: the feedback gets no measured gait evidence", cand.rollout_arrays)
     request = FeedbackRequest(
         iteration=k,
         robot=cfg.robot,
@@ -356,9 +392,9 @@ def visual_feedback(
         rollout_frames=frames_for_feedback(cfg, robot, "robot"),
         side_by_side_video=sbs,
         reward_source=cand.source,
-        rollout_arrays=cand.rollout_arrays,
+        rollout_arrays=arrays,
         expert_features=expert.features,
-        evidence=rollout_evidence(cfg, store, k, cand, expert) if cfg.evidence else None,
+        evidence=rollout_evidence(cfg, store, k, cand, expert) if cfg.evidence and arrays else None,
     )
     try:
         with exchanges.at(store, "feedback", k):

@@ -21,7 +21,8 @@ Keys (unknown keys are errors): ``reference``, ``robot``, ``methods``, ``seeds``
 ``method_settings`` (per method, LearnConfig keys over ``learn``). ``robot``, ``seed`` and the
 LearnConfig ``reference`` are set per cell, not in ``learn``. In string values ``{reference}`` becomes the
 reference name and ``{gait}`` its gait class; relative ``video``, ``human_feedback`` and
-``initial_reward`` paths are relative to the config file's folder.
+``initial_reward`` paths are relative to the config file's folder (a ``video`` that names a bundled
+clip, ``human_walk``, stays a name).
 """
 
 from __future__ import annotations
@@ -186,13 +187,17 @@ def load_compare_config(
             raise ConfigError(f"{file.name}: {key} must be a mapping.")
     learn = dict(data.get("learn") or {})
     settings = {m: dict(s or {}) for m, s in (data.get("method_settings") or {}).items()}
+    from lm_reward_learning.video.bundled import is_bundled_name
+
     if video is not None:
-        learn["video"] = str(Path(video).resolve())
+        learn["video"] = video if is_bundled_name(video) else str(Path(video).resolve())
         for s in settings.values():
             s.pop("video", None)
     for d in (learn, *settings.values()):
         for key in _PATH_KEYS:
             if isinstance(d.get(key), str) and not Path(d[key]).is_absolute():
+                if key == "video" and is_bundled_name(d[key]) and not (file.parent / d[key]).exists():
+                    continue  # a bundled clip's name
                 d[key] = str(file.parent.resolve() / d[key])
     if endpoint:
         for key in ("feedback_endpoint", "synthesis_endpoint"):

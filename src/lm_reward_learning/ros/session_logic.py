@@ -102,7 +102,8 @@ def open_session(goal: LearnGoal, defaults: SessionDefaults) -> tuple[LearnConfi
     """Check a goal and create its learn run, or open the run it resumes, as ``lmrl learn`` does.
 
     A new run's ``learn.yaml`` holds absolute paths (video, scripted feedback, initial reward), since
-    the nodes that read it may run in other working directories.
+    the nodes that read it may run in other working directories; a bundled clip's name (``human_walk``)
+    stays a name.
 
     Raises:
         LmrlError: (a subclass) naming what is wrong: a missing video, an unknown robot or backend, a
@@ -110,6 +111,7 @@ def open_session(goal: LearnGoal, defaults: SessionDefaults) -> tuple[LearnConfi
             ``resume_run_dir`` that is not a learn run.
     """
     from lm_reward_learning.robots import get_robot
+    from lm_reward_learning.video.bundled import BUNDLED_EXPERT_VIDEOS, is_bundled_name
 
     if goal.resume_run_dir:
         store = LearnStore.open(Path(goal.resume_run_dir).expanduser().resolve())
@@ -139,14 +141,15 @@ def open_session(goal: LearnGoal, defaults: SessionDefaults) -> tuple[LearnConfi
             synthesis_endpoint=dataclasses.replace(cfg.synthesis_endpoint, **endpoint),
         )
     get_robot(cfg.robot)  # UnknownRobotError lists the known robots
-    if cfg.video and not Path(cfg.video).expanduser().exists():
+    bundled = is_bundled_name(cfg.video)
+    if cfg.video and not bundled and not Path(cfg.video).expanduser().exists():
         raise LmrlError(
             f"Expert video {cfg.video} does not exist on the session's machine. Give an existing file or folder "
-            "of frames in goal.video, or leave it empty for the bundled clip."
+            f"of frames in goal.video, the name of a bundled clip ({', '.join(sorted(BUNDLED_EXPERT_VIDEOS))}), "
+            "or leave it empty for the robot's default bundled clip."
         )
-    cfg = dataclasses.replace(
-        cfg, **{k: _absolute(getattr(cfg, k)) for k in ("video", "human_feedback", "initial_reward")}
-    )
+    paths = ("human_feedback", "initial_reward") if bundled else ("video", "human_feedback", "initial_reward")
+    cfg = dataclasses.replace(cfg, **{k: _absolute(getattr(cfg, k)) for k in paths})  # a bundled name stays a name
     name = goal.run_name or f"learn_{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%d-%H%M%S')}_{cfg.robot}"
     if Path(name).name != name or name in (".", ".."):
         raise LmrlError(f"run name {name!r} must be a plain directory name (no '/'); it goes under runs_dir")

@@ -12,13 +12,21 @@ Modules: :mod:`~lm_reward_learning.video.clip` (:class:`VideoClip`, time scale a
 :mod:`~lm_reward_learning.video.sampling` (uniform and motion-aware frames, grids, side by side),
 :mod:`~lm_reward_learning.video.motion` (heuristic gait analyser: stride frequency, bounce, speed),
 :mod:`~lm_reward_learning.video.periodicity` (autocorrelation, dominant period, mean-cycle amplitude),
-:mod:`~lm_reward_learning.video.bundled` (the bundled Muybridge horse),
+:mod:`~lm_reward_learning.video.human_pose` (MediaPipe Pose keypoints of a person: gait events, cadence, duty
+factor, step length, hip and knee angles),
+:mod:`~lm_reward_learning.video.bundled` (the bundled Muybridge horse and human walking clip),
 :mod:`~lm_reward_learning.video.errors` (what can be wrong with a video).
 """
 
 from __future__ import annotations
 
-from lm_reward_learning.video.bundled import BUNDLED_EXPERT_VIDEOS, EXPERT_DIR, BundledVideo, bundled_expert_video
+from lm_reward_learning.video.bundled import (
+    BUNDLED_EXPERT_VIDEOS,
+    DEFAULT_EXPERT_BY_KIND,
+    EXPERT_DIR,
+    BundledVideo,
+    bundled_expert_video,
+)
 from lm_reward_learning.video.clip import VideoClip, resample_indices
 from lm_reward_learning.video.errors import (
     ClipTooShortError,
@@ -33,6 +41,15 @@ from lm_reward_learning.video.errors import (
     VideoReadError,
     VideoTooLargeError,
 )
+from lm_reward_learning.video.human_pose import (
+    HumanGait,
+    NoPersonError,
+    PoseTrack,
+    PoseUnavailableError,
+    analyse_human_video,
+    human_gait,
+    track_pose,
+)
 from lm_reward_learning.video.io import load_video, write_video
 from lm_reward_learning.video.motion import VideoMotion, analyse_expert_video
 from lm_reward_learning.video.sampling import (
@@ -45,12 +62,17 @@ from lm_reward_learning.video.sampling import (
 
 __all__ = [
     "BUNDLED_EXPERT_VIDEOS",
+    "DEFAULT_EXPERT_BY_KIND",
     "EXPERT_DIR",
     "BundledVideo",
     "ClipTooShortError",
     "EmptyVideoError",
+    "HumanGait",
     "NoMotionError",
+    "NoPersonError",
     "NoVideoStreamError",
+    "PoseTrack",
+    "PoseUnavailableError",
     "TrimWindowError",
     "UnsupportedVideoError",
     "VideoArgumentError",
@@ -61,13 +83,16 @@ __all__ = [
     "VideoReadError",
     "VideoTooLargeError",
     "analyse_expert_video",
+    "analyse_human_video",
     "bundled_expert_video",
     "frame_grid",
+    "human_gait",
     "load_video",
     "motion_scores",
     "resample_indices",
     "sample_motion_aware",
     "sample_uniform",
     "side_by_side",
+    "track_pose",
     "write_video",
 ]

@@ -21,6 +21,10 @@ class BundledVideo:
         licence: Licence of the footage.
         stride_frames: Frames per stride of the subject, counted by hand (None if not counted).
         notes: What a user must know about its time scale.
+        subject: ``"animal"`` (measured by the silhouette analyser) or ``"human"`` (also by MediaPipe Pose,
+            :mod:`lm_reward_learning.video.human_pose`).
+        speed: Default playback-rate correction (real time = video time / speed).
+        leg_length_m: The subject's leg length, m (hip to ground), if the source gives it; None otherwise.
     """
 
     file: str
@@ -28,6 +32,9 @@ class BundledVideo:
     licence: str
     stride_frames: int | None = None
     notes: str = ""
+    subject: str = "animal"
+    speed: float = 1.0
+    leg_length_m: float | None = None
 
 
 #: Bundled clips by name (see ``data/expert/PROVENANCE.md``).
@@ -41,8 +48,28 @@ BUNDLED_EXPERT_VIDEOS: dict[str, BundledVideo] = {
             "An animation of stills: its playback rate (one stride per 36 frames at 23.98 fps, 0.67 Hz) is not "
             "the horse's real cadence (about 2 strides/s); pass a speed factor (about 3) to analyse it in real time."
         ),
+        speed=3.0,
+    ),
+    "human_walk": BundledVideo(
+        file="human_walk_sports2d.mp4",
+        description="a woman walking across a lawn, side view, whole body and feet in view (Sports2D's demo)",
+        licence="BSD-3-Clause (perfanalytics; LICENSE.sports2d)",
+        notes="Real time (30 fps, not slowed down); 4.27 s, about 3.5 strides.",
+        subject="human",
+        speed=1.0,
+        # Sports2D's demo config gives her height as 1.65 m; leg (greater trochanter) = 0.530 x height (Winter 2009)
+        leg_length_m=0.87,
     ),
 }
+
+#: The bundled clip ``lmrl learn`` uses by default for each kind of robot (:attr:`RobotSpec.kind`).
+DEFAULT_EXPERT_BY_KIND: dict[str, str] = {"quadruped": "horse_gallop", "humanoid": "human_walk"}
+
+
+def is_bundled_name(video: str | None) -> bool:
+    """Whether ``video`` (a ``--video`` value) names a bundled clip: one of :data:`BUNDLED_EXPERT_VIDEOS` that
+    is not an existing file or folder (a user's file that happens to be called ``human_walk`` stays a file)."""
+    return bool(video) and video in BUNDLED_EXPERT_VIDEOS and not Path(video).expanduser().exists()
 
 
 def bundled_expert_video(name: str = "horse_gallop") -> Path:
