@@ -29,6 +29,22 @@ def test_shipped_policy_loads_with_its_facts():
     np.testing.assert_allclose(out, ref, rtol=1e-6, atol=1e-6)
 
 
+def test_inference_reuses_its_buffers_and_warm_changes_nothing():
+    """The action is a view of one output buffer (no per-call allocation); warm() reruns the last input."""
+    policy = DeployedPolicy.load(SHIPPED)
+    ref = ort.InferenceSession(str(SHIPPED / "policy.onnx"))
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(2, 45))  # float64: converted on the way in
+    out_a = policy(a)
+    expected_a = ref.run(None, {"obs": a[None].astype(np.float32)})[0][0]
+    np.testing.assert_allclose(out_a, expected_a, rtol=1e-6, atol=1e-6)
+    policy.warm()
+    np.testing.assert_allclose(out_a, expected_a, rtol=1e-6, atol=1e-6)
+    out_b = policy(b)
+    assert np.shares_memory(out_a, out_b)  # the same buffer, now holding b's action
+    np.testing.assert_allclose(out_b, ref.run(None, {"obs": b[None].astype(np.float32)})[0][0], rtol=1e-6, atol=1e-6)
+
+
 def test_onnx_file_without_yaml_uses_its_metadata(tmp_path):
     shutil.copy(SHIPPED / "policy.onnx", tmp_path / "policy.onnx")
     policy = DeployedPolicy.load(tmp_path / "policy.onnx")

@@ -30,6 +30,8 @@ def test_run_directory_holds_everything(tiny_run: RunDir, tiny_cfg) -> None:
     assert {"track_lin_vel_xy_exp", "joint_torques_l2", "feet_air_time"} <= names
     for r in records:
         assert r["env_steps"] == 16 * 8
+        # rsl-rl's own split of the iteration, within the iteration's wall time
+        assert r["collect_s"] > 0.0 and r["learn_s"] > 0.0 and r["collect_s"] + r["learn_s"] <= r["wall_s"] + 0.01
         for t in r["terms"].values():
             assert t["min"] <= t["mean"] <= t["max"]
         # penalties are weighted negative, tracking positive (the sign lives in the weight)

@@ -208,8 +208,17 @@ class ControllerCore:
         t0 = time.perf_counter()
         action = self.policy(obs)
         self.stats.inference(time.perf_counter() - t0)
-        self.last_obs = obs
+        np.copyto(self.last_obs, obs)
         return obs, action
+
+    def prewarm(self) -> None:
+        """In ``policy`` mode, run the network once on the last observation to refill the CPU caches just
+        before a tick (:meth:`DeployedPolicy.warm`); in other modes nothing (the policy does not run).
+
+        Not timed in the statistics; it changes no state (the next tick overwrites the output buffer).
+        """
+        if self.supervisor.mode is Mode.POLICY:
+            self.policy.warm()
 
     def diagnostics(self) -> dict[str, Any]:
         """Timing statistics, the safety mode and reason, and the safety counters (for ``/diagnostics``)."""

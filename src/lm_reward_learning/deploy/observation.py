@@ -176,10 +176,24 @@ class ObservationBuilder:
                 raise PolicyMismatchError(
                     f"observation term {t.name!r} has size {t.size} in {facts.source}, the robot gives {sizes[t.name]}"
                 )
-        self._slices = [(t.name, slice(t.offset, t.offset + t.size)) for t in facts.obs_terms]
+        self._slices = {t.name: slice(t.offset, t.offset + t.size) for t in facts.obs_terms}
         self._scale = np.concatenate([np.asarray(t.scale, dtype=np.float64) for t in facts.obs_terms])
         self._default = np.asarray(facts.default_joint_pos, dtype=np.float64)
         self._raw = np.zeros(facts.obs_size, dtype=np.float64)
+        self._obs = np.zeros(facts.obs_size, dtype=np.float32)
+
+        # Each term's place in the raw buffer; a term the policy does not observe gets a scratch array
+        # of its size instead, so build() writes every term the same way, without branches or loops.
+        def view(name: str) -> np.ndarray:
+            sl = self._slices.get(name)
+            return self._raw[sl] if sl is not None else np.zeros(sizes[name])
+
+        self._ang_vel = view("base_ang_vel")
+        self._gravity = view("projected_gravity")
+        self._command = view("velocity_commands")
+        self._joint_pos = view("joint_pos_rel")
+        self._joint_vel = view("joint_vel_rel")
+        self._last_action = view("last_action")
 
     def build(
         self,
@@ -192,6 +206,9 @@ class ObservationBuilder:
     ) -> np.ndarray:
         """The observation vector.
 
+        Each term is written into a preallocated buffer at its offset (no per-call arrays but the
+        projected gravity's three numbers), then scaled into the preallocated float32 output.
+
         Args:
             joint_pos: Joint positions in policy order, rad. Shape: (J,).
             joint_vel: Joint velocities in policy order, rad/s. Shape: (J,).
@@ -201,20 +218,14 @@ class ObservationBuilder:
             last_action: The previous action after clipping, as applied. Shape: (J,).
 
         Returns:
-            Shape: (D,), float32. Non-finite inputs give non-finite entries (checked by the caller).
+            Shape: (D,), float32: the builder's output buffer, overwritten by the next call (copy it to
+            keep it). Non-finite inputs give non-finite entries (checked by the caller).
         """
-        raw = self._raw
-        values = {
-            "base_ang_vel": ang_vel_b,
-            "joint_vel_rel": joint_vel,
-            "velocity_commands": command,
-            "last_action": last_action,
-        }
-        for name, sl in self._slices:
-            if name == "projected_gravity":
-                raw[sl] = projected_gravity(quat_xyzw)
-            elif name == "joint_pos_rel":
-                raw[sl] = np.asarray(joint_pos, dtype=np.float64) - self._default
-            else:
-                raw[sl] = values[name]
-        return (raw * self._scale).astype(np.float32)
+        self._ang_vel[:] = ang_vel_b
+        self._gravity[:] = projected_gravity(quat_xyzw)
+        self._command[:] = command
+        np.subtract(joint_pos, self._default, out=self._joint_pos)
+        self._joint_vel[:] = joint_vel
+        self._last_action[:] = last_action
+        np.multiply(self._raw, self._scale, out=self._obs, casting="same_kind")
+        return self._obs

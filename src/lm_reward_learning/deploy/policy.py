@@ -5,6 +5,14 @@ output ``actions`` (B, J)) and ``deploy.yaml`` beside it, and the same facts int
 ``metadata_props`` (mjlab's convention: JSON values). :meth:`DeployedPolicy.load` reads both, refuses
 a policy whose facts disagree with each other or with the network's input and output sizes, and
 runs the network in onnxruntime on one thread (a control loop wants low latency, not throughput).
+
+Inference allocates nothing per call: the observation is copied into a preallocated input buffer and
+the network writes its action into a preallocated output buffer, both bound once with onnxruntime's
+I/O binding (``run_with_iobinding``). onnxruntime's thread pools have one thread and do not spin
+(``session.intra_op.allow_spinning`` / ``session.inter_op.allow_spinning`` = 0: a spinning pool would
+burn a core between the 50 Hz ticks). In a 50 Hz loop, most of the time of one inference is refilling
+the caches the idle 20 ms emptied (measured by ``benchmarks/bench_controller.py``);
+:meth:`DeployedPolicy.warm` runs the network ahead of the tick to fill them.
 """
 
 from __future__ import annotations
@@ -234,8 +242,10 @@ class DeployedPolicy:
         self.path = path
         self.metadata = metadata
         self._obs = np.zeros((1, facts.obs_size), dtype=np.float32)
+        self._act = np.zeros((1, facts.action_size), dtype=np.float32)
         self._feed = {facts.input_name: self._obs}
         self._outputs = [facts.output_name]
+        self._binding: Any = None
 
     @classmethod
     def load(cls, path: str | Path) -> DeployedPolicy:
@@ -268,6 +278,8 @@ class DeployedPolicy:
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
         try:
             session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
@@ -298,6 +310,7 @@ class DeployedPolicy:
             )
         policy = cls(facts, session, onnx_path, metadata)
         policy._check_network()
+        policy._bind(ort)
         log.info(
             "loaded %s: robot %s, %d joints, observation %d, control period %.3f s",
             onnx_path,
@@ -348,6 +361,13 @@ class DeployedPolicy:
                 f"expected (1, {f.action_size}) from {f.source}."
             )
 
+    def _bind(self, ort: Any) -> None:
+        """Bind the preallocated input and output buffers once (after :meth:`_check_network` ran a dry run)."""
+        binding = self.session.io_binding()
+        binding.bind_ortvalue_input(self.facts.input_name, ort.OrtValue.ortvalue_from_numpy(self._obs))
+        binding.bind_ortvalue_output(self.facts.output_name, ort.OrtValue.ortvalue_from_numpy(self._act))
+        self._binding = binding
+
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         """Run the network on one observation.
 
@@ -355,7 +375,20 @@ class DeployedPolicy:
             obs: Observation, shape (D,), any float dtype.
 
         Returns:
-            The raw (unclipped) action, shape (J,), float32.
+            The raw (unclipped) action, shape (J,), float32: a view of the policy's output buffer,
+            overwritten by the next call (copy it to keep it).
         """
-        self._obs[0] = obs
-        return self.session.run(self._outputs, self._feed)[0][0]
+        np.copyto(self._obs[0], obs, casting="same_kind")
+        self.session.run_with_iobinding(self._binding)
+        return self._act[0]
+
+    def warm(self) -> None:
+        """Run the network once more on the last observation, to bring it back into the CPU caches.
+
+        After 20 ms of sleep the network's weights (0.17 MB for the shipped Go2 policy) and the code
+        are out of the CPU caches, and the next inference takes an order of magnitude longer than
+        back to back (``benchmarks/bench_controller.py``). Calling this shortly before a control tick (the
+        ``prewarm_lead_s`` timer of ``policy_controller``) brings them back, so the tick's own inference
+        runs warm. The output buffer is rewritten with the same action the last call returned.
+        """
+        self.session.run_with_iobinding(self._binding)

@@ -139,6 +139,10 @@ class MujocoVecEnv(VecEnv):
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long)
         self.rng = np.random.default_rng(seed)
         self.layout = observation_layout(spec)
+        self._command_scale = torch.tensor(COMMAND_SCALE)
+        self._noise_widths = self.cfg.obs_noise_scale * torch.cat(
+            [torch.full((term.size,), term.noise) for term in self.layout["policy"]]
+        )
 
         m = self.model
         self._act_ids = np.asarray(actuator_ids(m, spec))
@@ -311,13 +315,19 @@ class MujocoVecEnv(VecEnv):
 
     # ------------------------------------------------------------------ internals
     def _accumulate(self, components: dict[str, torch.Tensor], valid: torch.Tensor) -> None:
+        all_valid = bool(valid.all())
         for k, v in components.items():
-            v = torch.as_tensor(v, dtype=torch.float32).reshape(-1)[valid]
-            v = v[torch.isfinite(v)]
-            if v.numel() == 0:
-                continue
+            v = torch.as_tensor(v, dtype=torch.float32).reshape(-1)
+            keep = torch.isfinite(v)
+            if not all_valid:
+                keep &= valid
+            if not bool(keep.all()):  # the same elements, in the same order, as valid-then-finite selection
+                v = v[keep]
+                if v.numel() == 0:
+                    continue
+            lo_v, hi_v = torch.aminmax(v)
             s, lo, hi, cnt = self._stats.get(k, (0.0, math.inf, -math.inf, 0.0))
-            self._stats[k] = (s + float(v.sum()), min(lo, float(v.min())), max(hi, float(v.max())), cnt + v.numel())
+            self._stats[k] = (s + float(v.sum()), min(lo, float(lo_v)), max(hi, float(hi_v)), cnt + v.numel())
 
     def _sample_commands(self, ids: np.ndarray) -> None:
         if self._fixed_command is not None:
@@ -383,9 +393,10 @@ class MujocoVecEnv(VecEnv):
         With ``only`` set (just-reset envs), only those rows of the observations are refreshed and the
         contact timers are left as the reset set them.
         """
-        qpos = np.nan_to_num(self._qpos, nan=0.0, posinf=0.0, neginf=0.0)
-        qvel = np.nan_to_num(self._qvel, nan=0.0, posinf=0.0, neginf=0.0)
-        if exploded.any():
+        qpos, qvel = self._qpos, self._qvel  # views of the simulation state: only read below, never written
+        if exploded.any() or not (np.isfinite(qpos).all() and np.isfinite(qvel).all()):
+            qpos = np.nan_to_num(qpos, nan=0.0, posinf=0.0, neginf=0.0)  # copies, fixed up below
+            qvel = np.nan_to_num(qvel, nan=0.0, posinf=0.0, neginf=0.0)
             qpos[exploded] = 0.0
             qpos[exploded, self._base_q + 3] = 1.0
             qvel[exploded] = 0.0
@@ -400,9 +411,10 @@ class MujocoVecEnv(VecEnv):
         grav_b = rotate_inverse(rot, np.broadcast_to([0.0, 0.0, -1.0], lin_w.shape))
         joint_pos = qpos[:, self._qadr]
         joint_vel = qvel[:, self._dadr]
-        torques = np.nan_to_num(self._act_force[:, self._act_ids])
-        foot_pos = np.nan_to_num(self._site_xpos[:, self._foot_site_ids])
-        force = np.nan_to_num(self._sensordata[:, self._touch_adr])
+        # fancy indexing copies, so the NaN fix-up can work in place
+        torques = np.nan_to_num(self._act_force[:, self._act_ids], copy=False)
+        foot_pos = np.nan_to_num(self._site_xpos[:, self._foot_site_ids], copy=False)
+        force = np.nan_to_num(self._sensordata[:, self._touch_adr], copy=False)
         contact = force > self.cfg.contact_force_threshold
         if only is None:
             foot_vel = (foot_pos - self._prev_foot_pos) / self.dt
@@ -457,7 +469,7 @@ class MujocoVecEnv(VecEnv):
             [
                 state.base_ang_vel_b * ANG_VEL_SCALE,
                 state.projected_gravity_b,
-                state.commands * torch.tensor(COMMAND_SCALE),
+                state.commands * self._command_scale,
                 state.joint_pos - state.default_joint_pos + t(self.randomizer.joint_offset),
                 state.joint_vel * JOINT_VEL_SCALE,
                 state.actions,
@@ -465,11 +477,8 @@ class MujocoVecEnv(VecEnv):
             dim=1,
         )
         if self.cfg.obs_noise:
-            widths = self.cfg.obs_noise_scale * torch.cat(
-                [torch.full((term.size,), term.noise) for term in self.layout["policy"]]
-            )
             noise = torch.from_numpy(self.rng.uniform(-1.0, 1.0, size=policy.shape).astype(np.float32))
-            policy = policy + noise * widths
+            policy = policy + noise * self._noise_widths
         critic = torch.cat(
             [state.base_lin_vel_b * LIN_VEL_SCALE, state.base_height[:, None], state.foot_contact.float()], dim=1
         )

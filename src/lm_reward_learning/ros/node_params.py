@@ -244,6 +244,13 @@ POLICY_CONTROLLER: tuple[Param, ...] = tuple(
             "period of the input watchdog's own timer (damping within sensor_timeout_s + this), s",
             positive,
         ),
+        Param(
+            "prewarm_lead_s",
+            0.001,
+            "run the policy once this long before each control tick, so the tick's inference finds the network in "
+            "the CPU caches (as fast as back to back), s; 0: off; must be below the control period",
+            non_negative,
+        ),
         Param("cmd_vel_timeout_s", 0.5, "a cmd_vel older than this is replaced by zero, s; 0: never", non_negative),
         Param(
             "cmd_vel_clamp",

@@ -13,7 +13,9 @@ activate
     (damping; ``start_mode: policy`` stands the robot up and starts the policy unattended, for
     simulation), and the watchdog's own timer (``watchdog_period_s``), which sends damping as soon as
     ``joint_states`` or ``imu/data`` is older than ``sensor_timeout_s`` or the operator's heartbeat older
-    than ``heartbeat_timeout_s``, without waiting for the next control tick.
+    than ``heartbeat_timeout_s``, without waiting for the next control tick. In ``policy`` mode a third
+    timer at the control rate runs the network ``prewarm_lead_s`` before each tick, so the tick's own
+    inference finds it in the CPU caches (:meth:`~lm_reward_learning.deploy.DeployedPolicy.warm`).
 deactivate
     Stops the timers and sends a damping command (kp 0, kd ``damping_kd``).
 shutdown
@@ -154,6 +156,7 @@ class PolicyController(LifecycleNode):
         self._pubs: dict[str, Any] = {}
         self._timer: Any = None
         self._watchdog_timer: Any = None
+        self._prewarm_timer: Any = None
         self._diag_timer: Any = None
         self._order = np.zeros(0, dtype=np.int64)
         self._joy: JoystickMapper | None = None
@@ -189,7 +192,13 @@ class PolicyController(LifecycleNode):
         ret = super().on_activate(state)  # enables the lifecycle publishers
         _set_scheduler(self.params["realtime_priority"], self.get_logger())
         self.core.activate(time.monotonic(), auto_policy=self.params["start_mode"] == "policy")
-        self._timer = self.create_timer(self.core.stats.period_s, self._tick)
+        period, lead = self.core.stats.period_s, self.params["prewarm_lead_s"]
+        if lead > 0:
+            # Both timers count from their creation on one clock with one period: the prewarm timer made
+            # `lead` before the control timer fires `lead` before every tick, and the phase holds.
+            self._prewarm_timer = self.create_timer(period, self._prewarm)
+            time.sleep(lead)
+        self._timer = self.create_timer(period, self._tick)
         self._watchdog_timer = self.create_timer(self.params["watchdog_period_s"], self._watchdog)
         self._publish_state(self.core.mode.value, self.core.supervisor.reason)
         self.get_logger().info(f"active: control loop at {1.0 / self.core.stats.period_s:.1f} Hz")
@@ -245,6 +254,11 @@ class PolicyController(LifecycleNode):
         period = 1.0 / p["control_rate_hz"] if p["control_rate_hz"] > 0 else facts.control_dt
         if abs(period - facts.control_dt) > 1e-9:
             log.warning(f"control period {period:.4f} s differs from the policy's control_dt {facts.control_dt} s")
+        if p["prewarm_lead_s"] >= period:
+            raise LmrlError(
+                f"prewarm_lead_s {p['prewarm_lead_s']} s must be below the control period {period:.4f} s "
+                "(about a millisecond, e.g. 0.001; 0 turns the prewarm off)"
+            )
         core = ControllerCore(
             policy,
             safety,
@@ -342,10 +356,10 @@ class PolicyController(LifecycleNode):
         for pub in self._pubs.values():
             self.destroy_lifecycle_publisher(pub)
         self._pubs = {}
-        for timer in (self._timer, self._watchdog_timer, self._diag_timer):
+        for timer in (self._timer, self._watchdog_timer, self._prewarm_timer, self._diag_timer):
             if timer is not None:
                 self.destroy_timer(timer)
-        self._timer = self._watchdog_timer = self._diag_timer = None
+        self._timer = self._watchdog_timer = self._prewarm_timer = self._diag_timer = None
         self.core = None
 
     # ------------------------------------------------------------------ inputs
@@ -434,6 +448,12 @@ class PolicyController(LifecycleNode):
         if core.mode.value != self._published_state:
             self._publish_state(core.mode.value, core.supervisor.reason)
 
+    def _prewarm(self) -> None:
+        """``prewarm_lead_s`` before a tick: the network once, to refill the CPU caches (policy mode only)."""
+        core = self.core
+        if core is not None:
+            core.prewarm()
+
     def _watchdog(self) -> None:
         core = self.core
         if core is None:
@@ -457,10 +477,10 @@ class PolicyController(LifecycleNode):
 
     def _stop_commanding(self) -> None:
         """Stop the control and watchdog timers; if commanding, send damping (publishers must still be enabled)."""
-        for timer in (self._timer, self._watchdog_timer):
+        for timer in (self._timer, self._watchdog_timer, self._prewarm_timer):
             if timer is not None:
                 self.destroy_timer(timer)
-        self._timer = self._watchdog_timer = None
+        self._timer = self._watchdog_timer = self._prewarm_timer = None
         if self.core is not None and self.core.mode is not Mode.IDLE:
             self._publish_command(self.core.deactivate(time.monotonic()))
             self._publish_state("inactive", "deactivated: damping command sent")

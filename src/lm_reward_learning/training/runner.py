@@ -23,13 +23,19 @@ from lm_reward_learning.training.run_dir import RunDir
 
 
 class _QuietLogger(Logger):
-    """rsl-rl's logger (TensorBoard) with its console report replaced by a callback per iteration."""
+    """rsl-rl's logger (TensorBoard) with its console report replaced by a callback per iteration.
+
+    ``times`` holds the last iteration's ``(collect_time, learn_time)`` in s, as rsl-rl's runner measured
+    them (rollout collection; PPO update), for the per-iteration record.
+    """
 
     on_iteration: Callable[[int], None] | None = None
+    times: tuple[float, float] = (0.0, 0.0)
 
-    def log(self, it: int, *args: Any, **kwargs: Any) -> None:
+    def log(self, it: int, start_it: int, total_it: int, collect_time: float, learn_time: float, *args, **kwargs):
+        self.times = (float(collect_time), float(learn_time))
         with contextlib.redirect_stdout(io.StringIO()):
-            super().log(it, *args, **kwargs)
+            super().log(it, start_it, total_it, collect_time, learn_time, *args, **kwargs)
         if self.on_iteration is not None:
             self.on_iteration(it)
 

@@ -108,9 +108,10 @@ def worker_main(
 class IterationRecorder:
     """What both workers do after every PPO iteration (rsl-rl's ``logger.on_iteration``).
 
-    Appends the ``reward_stats.json`` record (iteration, wall time, env steps, mean episode return and
-    length, blow-ups, per-term statistics), writes ``checkpoints/latest.pt`` and ``run.yaml``
-    (atomically: a crash loses at most this iteration), emits the progress event, and raises
+    Appends the ``reward_stats.json`` record (iteration, wall time, env steps, rsl-rl's collection and
+    update times ``collect_s`` / ``learn_s``, mean episode return and length, blow-ups, per-term
+    statistics), writes ``checkpoints/latest.pt`` and ``run.yaml`` (atomically: a crash loses at most
+    this iteration), emits the progress event, and raises
     :class:`CancelledError` when the launcher's cancel file exists.
 
     Args:
@@ -153,6 +154,9 @@ class IterationRecorder:
             "iteration": it,
             "wall_s": round(now - self.t_last, 3),
             "env_steps": self.env_steps,
+            # rsl-rl's own split of the iteration: rollout collection (env + policy), PPO update
+            "collect_s": round(getattr(logger, "times", (0.0, 0.0))[0], 3),
+            "learn_s": round(getattr(logger, "times", (0.0, 0.0))[1], 3),
             "mean_episode_return": float(np.mean(logger.rewbuffer)) if logger.rewbuffer else None,
             "mean_episode_length_s": float(np.mean(logger.lenbuffer)) * self.step_dt if logger.lenbuffer else None,
             "explosions": explosions,
