@@ -51,6 +51,10 @@ JOINT_NAMES = (
 )
 """The 29 actuated joints in policy order (= MJCF order: left leg, right leg, waist, left arm, right arm)."""
 
+LEG_JOINTS = JOINT_NAMES[:12]
+"""The 12 leg joints (left leg, then right leg; hip pitch, roll, yaw, knee, ankle pitch, roll): the
+``legs`` joint group, which unitree_rl_gym's 12-DoF G1 acts on while the upper body holds still."""
+
 FOOT_SITES = ("left_foot", "right_foot")
 """Sites at the sole under each ankle (mjlab's foot sites), left then right."""
 
@@ -154,6 +158,7 @@ SPEC = RobotSpec(
     # Hip-pitch-joint-to-sole distance, settled default pose (measured 0.648), m.
     leg_length=0.65,
     termination_bodies=("pelvis", "torso_link"),
+    joint_groups={"legs": LEG_JOINTS},
     sources={
         "mjcf": "MuJoCo Menagerie unitree_g1 (BSD-3-Clause) as adapted in mjlab 1.6.0 (Apache-2.0), "
         "PyPI wheel mjlab==1.6.0; adapted by scripts/vendor_robot_assets.py, see assets/g1/PROVENANCE.md",
@@ -167,6 +172,8 @@ SPEC = RobotSpec(
         "action_scale": "unitree_rl_gym G1 config (0.25); mjlab uses per-joint 0.25·effort/kp",
         "heights": "measured on the vendored MJCF (tests/robots/test_assets.py checks them)",
         "leg_length": "measured on the vendored MJCF in the default pose",
+        "joint_groups": "legs: unitree_rl_gym's 12-DoF G1 (legged_gym/envs/g1/g1_config.py, num_actions 12); "
+        "waist and arms then hold their default pose under the same servos",
         "foot_sites": "mjlab g1.xml (left_foot / right_foot), resized to enclose the foot capsules",
     },
 )
