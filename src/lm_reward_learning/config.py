@@ -88,7 +88,9 @@ class EnvConfig:
 class PPOConfig:
     """rsl-rl-lib 5.x runner/PPO settings (defaults: Isaac Lab ``UnitreeGo2FlatPPORunnerCfg``).
 
-    Attributes map one to one onto rsl-rl's ``train_cfg`` (see :meth:`to_rsl_rl`).
+    Attributes map one to one onto rsl-rl's ``train_cfg`` (see :meth:`to_rsl_rl`), except ``symmetry``:
+    append the left-right mirror image of every mini-batch (rsl-rl-lib's symmetry data augmentation
+    with :func:`lm_reward_learning.envs.symmetry.mirror_augmentation`; the robot needs a mirror table).
     """
 
     num_steps_per_env: int = 24
@@ -109,6 +111,7 @@ class PPOConfig:
     num_learning_epochs: int = 5
     num_mini_batches: int = 4
     max_grad_norm: float = 1.0
+    symmetry: bool = False
 
     def to_rsl_rl(self) -> dict[str, Any]:
         """Return the ``train_cfg`` dict that ``rsl_rl.runners.OnPolicyRunner`` expects (rsl-rl-lib 5.x).
@@ -145,6 +148,13 @@ class PPOConfig:
                 "num_mini_batches": self.num_mini_batches,
                 "max_grad_norm": self.max_grad_norm,
                 "use_clipped_value_loss": True,
+                "symmetry_cfg": {
+                    "use_data_augmentation": True,
+                    "use_mirror_loss": False,
+                    "data_augmentation_func": "lm_reward_learning.envs.symmetry:mirror_augmentation",
+                }
+                if self.symmetry
+                else None,
             },
             "check_for_nan": True,
         }

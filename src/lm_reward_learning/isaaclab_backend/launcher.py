@@ -136,18 +136,19 @@ def make_request(
     """The worker's request for ``run``: settings, observation layout and network from the core config.
 
     Raises:
-        ConfigError: ``env.action_joints`` other than ``all`` or ``env.gait_clock`` (the MuJoCo backend's
-            options, not built in the Isaac Lab task).
+        ConfigError: ``env.action_joints`` other than ``all``, ``env.gait_clock`` or ``ppo.symmetry`` (the
+            MuJoCo backend's options, not built in the Isaac Lab task).
     """
     from lm_reward_learning.envs.mujoco_env import observation_layout
     from lm_reward_learning.errors import ConfigError
     from lm_reward_learning.robots import get_robot, load_model
 
-    if cfg.env.action_joints != "all" or cfg.env.gait_clock:
+    if cfg.env.action_joints != "all" or cfg.env.gait_clock or cfg.ppo.symmetry:
         raise ConfigError(
-            f"the isaaclab backend acts on every joint without a gait clock; this config has env.action_joints "
-            f"{cfg.env.action_joints!r} and env.gait_clock {cfg.env.gait_clock}. Train with --backend mujoco, or "
-            "set env.action_joints: all and env.gait_clock: false in the config."
+            f"the isaaclab backend acts on every joint without a gait clock or symmetry augmentation; this config "
+            f"has env.action_joints {cfg.env.action_joints!r}, env.gait_clock {cfg.env.gait_clock} and ppo.symmetry "
+            f"{cfg.ppo.symmetry}. Train with --backend mujoco, or set env.action_joints: all, env.gait_clock: false "
+            "and ppo.symmetry: false in the config."
         )
     robot = run.meta()["robot"]
     spec = get_robot(robot)

@@ -112,6 +112,11 @@ def _joint_type(joint: str) -> str:
     return joint.removeprefix("left_").removeprefix("right_").removesuffix("_joint")
 
 
+def _is_roll_or_yaw(joint: str) -> bool:
+    """Whether ``joint`` turns about the x or z axis (its angle changes sign under the left-right mirror)."""
+    return "roll" in joint or "yaw" in joint
+
+
 def _motor(joint: str) -> tuple[float, float]:
     """(reflected inertia kg·m², effort limit N·m) of the motor(s) driving ``joint``."""
     motor, count = _JOINT_MOTOR[_joint_type(joint)]
@@ -159,6 +164,10 @@ SPEC = RobotSpec(
     leg_length=0.65,
     termination_bodies=("pelvis", "torso_link"),
     joint_groups={"legs": LEG_JOINTS},
+    mirror={
+        j: (j.replace("left", "@").replace("right", "left").replace("@", "right"), -1.0 if _is_roll_or_yaw(j) else 1.0)
+        for j in JOINT_NAMES
+    },
     sources={
         "mjcf": "MuJoCo Menagerie unitree_g1 (BSD-3-Clause) as adapted in mjlab 1.6.0 (Apache-2.0), "
         "PyPI wheel mjlab==1.6.0; adapted by scripts/vendor_robot_assets.py, see assets/g1/PROVENANCE.md",
@@ -174,6 +183,8 @@ SPEC = RobotSpec(
         "leg_length": "measured on the vendored MJCF in the default pose",
         "joint_groups": "legs: unitree_rl_gym's 12-DoF G1 (legged_gym/envs/g1/g1_config.py, num_actions 12); "
         "waist and arms then hold their default pose under the same servos",
+        "mirror": "MJCF joint axes (the same on both sides): pitch joints turn about y (the mirror keeps the "
+        "angle), roll about x and yaw about z (the mirror negates it)",
         "foot_sites": "mjlab g1.xml (left_foot / right_foot), resized to enclose the foot capsules",
     },
 )

@@ -46,6 +46,9 @@ class RobotSpec:
         held_joints: Actuated joints the policy does not act on: their servos hold
             ``default_joint_pos`` with the same ``kp``/``kd`` (empty for the full robot; set by
             :meth:`acting`).
+        mirror: Under the reflection through the sagittal (x-z) plane, joint -> (its mirror joint, sign):
+            left <-> right, roll and yaw angles negated (empty: no symmetry augmentation, see
+            :mod:`lm_reward_learning.envs.symmetry`).
         sources: Where each constant comes from (datasheet, MJCF, library).
     """
 
@@ -68,6 +71,7 @@ class RobotSpec:
     termination_bodies: tuple[str, ...] = ()
     joint_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     held_joints: tuple[str, ...] = ()
+    mirror: dict[str, tuple[str, float]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
