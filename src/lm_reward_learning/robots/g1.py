@@ -8,6 +8,11 @@ expert videos the reward is learned from, so the policy must be able to move the
 (c) every servo then has its constants in this one spec, with no second, hidden set of gains for the
 held joints in the MJCF or the ONNX deploy file.
 
+The ``legs`` joint group (``env.action_joints: legs``, the walking task of ``config/train/g1.yaml``) is
+unitree_rl_gym's 12-DoF G1: the policy acts on the legs only, waist and arms stay at their default
+angles (welded in the training model, which halves the physics cost; held by their servos, with the
+gains above, on the robot and in ``mujoco_sim_node``; ``deploy.yaml`` lists them as ``held_joints``).
+
 Sources:
     * MJCF, meshes: MuJoCo Menagerie ``unitree_g1`` (29-DoF rev 1.0, BSD-3-Clause, Unitree
       Robotics) as adapted in mjlab 1.6.0 (``mjlab/asset_zoo/robots/unitree_g1/xmls/g1.xml``:
