@@ -10,7 +10,10 @@ locomotion/velocity: ``config/g1/rough_env_cfg.py`` ``G1Rewards`` overridden by
 
 * ``contact_phase_match``: per foot, 1 when its contact state matches the schedule (stance while its
   phase is below ``duty_factor``; the right foot half a stride after the left), unitree_rl_gym's
-  ``_reward_contact`` (stance below 0.55 of its 0.8 s period).
+  ``_reward_contact`` (stance below 0.55 of its 0.8 s period). Weight 1.0 instead of its 0.18: with
+  0.18 a policy that had learned to stand (150 iterations here) kept standing, since standing already
+  matches one foot's schedule most of the time and stepping costs swing-height penalties; stepping must
+  pay clearly within this CPU budget.
 * ``feet_swing_height_l2``: squared error of each swinging foot's sole height from ``target_m``
   (unitree_rl_gym targets 0.08 m for the ankle-roll link origin; the sole site here sits ~0.03 m below
   that origin, so 0.07 m at the sole is a little more clearance).
@@ -37,7 +40,7 @@ by dt).
 PARAMS = {
     "track_lin_vel_xy_exp": {"weight": 1.0, "std": 0.5},
     "track_ang_vel_z_exp": {"weight": 1.0, "std": 0.5},
-    "contact_phase_match": {"weight": 0.18, "duty_factor": 0.55, "phase_right": 0.5},
+    "contact_phase_match": {"weight": 1.0, "duty_factor": 0.55, "phase_right": 0.5},
     "feet_swing_height_l2": {"weight": -20.0, "target_m": 0.07},
     "feet_distance_exp": {"weight": 0.2, "min_m": 0.2, "max_m": 0.4},
     "feet_slide": {"weight": -0.2},
