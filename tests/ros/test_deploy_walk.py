@@ -157,3 +157,32 @@ def test_g1_walk_policy_walks_in_mujoco_sim_node_through_policy_controller(ros_e
     d = out["diagnostics"]
     assert d["mode"] == "policy" and float(d["faults"]) == 0
     print(f"G1 sim-to-sim at {command} m/s: {out['speed_x']:.3f} m/s (training env {reference:.3f} m/s)")
+
+
+@pytest.fixture(scope="module")
+def tiny_g1_legs_policy(tmp_path_factory):
+    """A G1 legs + gait clock policy after one PPO iteration (config/train/g1.yaml), exported: it does not
+    walk, but it is exported and deployed exactly as policies/g1/walk would be."""
+    from lm_reward_learning.config import load_train_config
+    from lm_reward_learning.export import export_run
+    from lm_reward_learning.reward.program import default_program
+    from lm_reward_learning.training.trainer import prepare_run, train
+
+    cfg = load_train_config("g1", iterations=1, **{"env.num_envs": 8, "ppo.num_steps_per_env": 8})
+    run = prepare_run("g1", default_program("g1"), cfg, tmp_path_factory.mktemp("runs"), "legs")
+    train(run, cfg, progress=False)
+    return export_run(run, tmp_path_factory.mktemp("policies"), name="legs").onnx_path.parent
+
+
+def test_a_g1_legs_policy_runs_in_mujoco_sim_node_with_the_other_joints_held(ros_env, tmp_path, tiny_g1_legs_policy):
+    """The controller commands all 29 joints of the simulated G1 (12 from the policy, 17 held at their
+    default angles) through stand-up into policy mode, and the simulator takes every command. The
+    one-iteration policy cannot balance: the safety layer may damp it when it tilts, for no other reason."""
+    out, logs = sim_to_sim(ros_env, tmp_path, "--speed", "0.0", duration=1.0, policy=tiny_g1_legs_policy, robot="g1")
+    assert "12 joints (+17 held at their default angles), observation 47" in logs
+    assert "ignored joint_commands" not in logs and "ignored a joint command" not in logs
+    modes = [s.split(":")[0] for s in out["states"]]
+    start = modes.index("stand_up")
+    assert modes[start - 2 : start + 2] == ["inactive", "passive", "stand_up", "policy"], out
+    assert all(s.startswith("damping: base tilted") for s in out["states"][start + 2 :]), out
+    assert out["sim_time_s"] >= 1.0 - 0.05
