@@ -140,6 +140,7 @@ def g1_training_speed(command: float, tmp_path, duration: float = DURATION) -> f
     return result.mean_forward_speed
 
 
+@pytest.mark.skipif(not (G1_WALK / "policy.onnx").is_file(), reason="policies/g1/walk is not shipped yet (issue 14)")
 def test_g1_walk_policy_walks_in_mujoco_sim_node_through_policy_controller(ros_env, tmp_path):
     command = 0.6
     reference = g1_training_speed(command, tmp_path)
