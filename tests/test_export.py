@@ -67,3 +67,58 @@ def test_deploy_yaml_and_metadata_agree(exported) -> None:
     meta = {p.key: json.loads(p.value) for p in onnx.load(str(exported.onnx_path)).metadata_props}
     for key in ("robot", "joint_names", "default_joint_pos", "kp", "kd", "action_scale", "observation", "control_dt"):
         assert meta[key] == deploy[key], key
+
+
+@pytest.fixture(scope="module")
+def g1_legs_export(tmp_path_factory):
+    """A one-iteration G1 run acting on the legs with a gait clock (config/train/g1.yaml), exported."""
+    from lm_reward_learning.config import load_train_config
+    from lm_reward_learning.reward.program import default_program
+    from lm_reward_learning.training.trainer import prepare_run, train
+
+    cfg = load_train_config("g1", iterations=1, **{"env.num_envs": 8, "ppo.num_steps_per_env": 8})
+    assert cfg.env.action_joints == "legs" and cfg.env.gait_clock
+    run = prepare_run("g1", default_program("g1"), cfg, tmp_path_factory.mktemp("runs"), "legs")
+    train(run, cfg, progress=False)
+    return export_run(run, tmp_path_factory.mktemp("policies"), name="legs"), cfg
+
+
+def test_a_legs_policy_exports_its_held_joints_and_gait_clock(g1_legs_export) -> None:
+    from lm_reward_learning.deploy.policy import DeployedPolicy
+
+    exported, cfg = g1_legs_export
+    g1 = get_robot("g1")
+    deploy = yaml.safe_load(exported.deploy_path.read_text())
+    assert deploy["joint_names"] == list(g1.joint_names[:12]) and deploy["action"]["size"] == 12
+    assert deploy["action_joints"] == "legs"
+    held = deploy["held_joints"]
+    assert held["names"] == list(g1.joint_names[12:])
+    assert held["default_joint_pos"] == [g1.default_joint_pos[j] for j in held["names"]]
+    assert held["kp"] == [g1.kp[j] for j in held["names"]] and held["kd"] == [g1.kd[j] for j in held["names"]]
+    assert deploy["gait_clock"] == {"frequency_hz": cfg.env.gait_frequency_hz}
+    terms = deploy["observation"]["terms"]
+    assert terms[-1]["name"] == "gait_clock" and deploy["observation"]["size"] == 9 + 3 * 12 + 2
+    meta = {p.key: json.loads(p.value) for p in onnx.load(str(exported.onnx_path)).metadata_props}
+    for key in ("action_joints", "held_joints", "gait_clock", "observation", "joint_names"):
+        assert meta[key] == deploy[key], key
+    facts = DeployedPolicy.load(exported.onnx_path.parent).facts
+    assert facts.command_joint_names == g1.joint_names  # the controller commands all 29
+    assert facts.gait_clock_hz == cfg.env.gait_frequency_hz
+
+
+def test_policies_without_the_options_export_neither_key(exported) -> None:
+    deploy = yaml.safe_load(exported.deploy_path.read_text())
+    assert not {"action_joints", "held_joints", "gait_clock"} & set(deploy)
+
+
+def test_an_exported_legs_policy_rolls_out_in_the_env_its_deploy_yaml_describes(g1_legs_export, tmp_path) -> None:
+    """lmrl evaluate's exported-policy path rebuilds the legs + clock env from deploy.yaml (whatever
+    config/train/g1.yaml says), and its deploy check passes."""
+    from lm_reward_learning.evaluation.targets import resolve_target
+
+    exported, _ = g1_legs_export
+    target = resolve_target(exported.onnx_path.parent)
+    _, _, env_cfg, _ = target.load()
+    assert env_cfg.action_joints == "legs" and env_cfg.gait_clock
+    result = target.rollout(0.2, (0.5, 0.0, 0.0), tmp_path / "rollout.npz")
+    assert result.duration_s == pytest.approx(0.2, abs=0.03)

@@ -52,6 +52,13 @@ class EnvConfig:
             uses 2).
         reset_joint_noise: Half-width of uniform noise on joint angles at reset, rad.
         gait_frequency_hz: Nominal gait frequency for ``RewardState.gait_phase``, Hz.
+        gait_clock: Append the ``gait_clock`` term (sin and cos of ``2π gait_phase``) to the actor's
+            observation, as unitree_rl_gym's G1 ``phase`` observation (its ``sin_phase``,
+            ``cos_phase``), so the policy can follow a phase-based contact schedule; a controller
+            computes the same phase from its time since activation.
+        action_joints: Joint group the policy acts on: ``all`` (every actuated joint) or a group of the
+            robot's spec (``legs`` on the G1: the other joints hold their default pose under their
+            servos, as in unitree_rl_gym's 12-DoF G1).
         max_joint_vel: A joint speed above this (rad/s), or any non-finite state, ends the episode as
             a simulation blow-up (never the run).
         contact_force_threshold: Foot normal force above which a foot counts as in contact, N.
@@ -68,6 +75,8 @@ class EnvConfig:
     obs_noise_scale: float = 1.0
     reset_joint_noise: float = 0.1
     gait_frequency_hz: float = 2.0
+    gait_clock: bool = False
+    action_joints: str = "all"
     max_joint_vel: float = 200.0
     contact_force_threshold: float = 1.0
     max_tilt_cos: float = 0.5
@@ -79,7 +88,9 @@ class EnvConfig:
 class PPOConfig:
     """rsl-rl-lib 5.x runner/PPO settings (defaults: Isaac Lab ``UnitreeGo2FlatPPORunnerCfg``).
 
-    Attributes map one to one onto rsl-rl's ``train_cfg`` (see :meth:`to_rsl_rl`).
+    Attributes map one to one onto rsl-rl's ``train_cfg`` (see :meth:`to_rsl_rl`), except ``symmetry``:
+    append the left-right mirror image of every mini-batch (rsl-rl-lib's symmetry data augmentation
+    with :func:`lm_reward_learning.envs.symmetry.mirror_augmentation`; the robot needs a mirror table).
     """
 
     num_steps_per_env: int = 24
@@ -100,6 +111,7 @@ class PPOConfig:
     num_learning_epochs: int = 5
     num_mini_batches: int = 4
     max_grad_norm: float = 1.0
+    symmetry: bool = False
 
     def to_rsl_rl(self) -> dict[str, Any]:
         """Return the ``train_cfg`` dict that ``rsl_rl.runners.OnPolicyRunner`` expects (rsl-rl-lib 5.x).
@@ -136,6 +148,13 @@ class PPOConfig:
                 "num_mini_batches": self.num_mini_batches,
                 "max_grad_norm": self.max_grad_norm,
                 "use_clipped_value_loss": True,
+                "symmetry_cfg": {
+                    "use_data_augmentation": True,
+                    "use_mirror_loss": False,
+                    "data_augmentation_func": "lm_reward_learning.envs.symmetry:mirror_augmentation",
+                }
+                if self.symmetry
+                else None,
             },
             "check_for_nan": True,
         }
@@ -281,7 +300,8 @@ def load_train_config(robot: str, path: Path | None = None, **overrides: Any) ->
 
     Raises:
         ConfigError: if the file is missing, is not YAML, or has unknown keys or bad values (a
-            randomization range outside its physical bounds included).
+            randomization range outside its physical bounds included, and an ``env.action_joints``
+            group the robot does not have).
     """
     file = Path(path) if path is not None else config_dir() / "train" / f"{robot}.yaml"
     data: dict[str, Any] = {}
@@ -304,4 +324,20 @@ def load_train_config(robot: str, path: Path | None = None, **overrides: Any) ->
         node[leaf] = value
     cfg = from_dict(TrainConfig, data, where=str(file.name))
     validate_randomization(cfg.randomization)
+    _check_action_joints(robot, cfg.env.action_joints, file.name)
     return cfg
+
+
+def _check_action_joints(robot: str, group: str, where: str) -> None:
+    """Check that ``robot`` has the joint group ``group`` (``env.action_joints``).
+
+    Raises:
+        ConfigError: naming the robot's groups.
+    """
+    from lm_reward_learning.robots import ROBOTS
+
+    if robot in ROBOTS:
+        try:
+            ROBOTS[robot].acting(group)
+        except KeyError as exc:
+            raise ConfigError(f"{where}: env.action_joints: {exc.args[0]}. Use one of those names.") from None

@@ -3,7 +3,9 @@
 ``lmrl export --run RUN`` writes ``policies/<robot>/<name>/policy.onnx`` (one file, any batch size)
 and ``deploy.yaml`` beside it. The same facts (joint names in order, default joint positions, kp/kd,
 action scale and clip, observation layout with scales, control ``dt``, robot, reward program hash, the
-domain-randomization ranges it was trained with) go into the ONNX file's ``metadata_props``, so a
+domain-randomization ranges it was trained with; for a policy that acts on a joint group, the held
+joints with their pose and gains; with a gait clock, its frequency) go into the ONNX file's
+``metadata_props``, so a
 controller can refuse a policy that does not match its robot even without the YAML. Every export runs
 a parity check: onnxruntime against torch on random observations; the maximum absolute error is
 returned and must stay below ``PARITY_TOL``.
@@ -60,14 +62,25 @@ class ExportResult:
 def deploy_info(spec: RobotSpec, cfg: TrainConfig, dt: float, physics_dt: float, meta: dict[str, Any]) -> dict:
     """Build the ``deploy.yaml`` content for a policy of ``spec`` trained with ``cfg``.
 
+    Args:
+        spec: The robot as the policy acts on it (:meth:`RobotSpec.acting` of ``cfg.env.action_joints``).
+        cfg: The training config.
+        dt: Control period, s.
+        physics_dt: Physics step, s.
+        meta: The run's ``run.yaml`` (reward hash, iterations).
+
     Returns:
         A YAML-ready dict. Joint-indexed lists are in ``joint_names`` order (the policy's action order).
+        A policy on a joint group adds ``action_joints`` (the group) and ``held_joints`` (``names``,
+        ``default_joint_pos`` rad, ``kp``, ``kd``: the servos that hold the other joints); a policy with
+        a gait clock adds ``gait_clock: {frequency_hz}`` (its phase is ``(t * frequency_hz) mod 1``, ``t``
+        the time since the policy started, s). Policies without them get neither key, as before.
     """
     from lm_reward_learning.envs.mujoco_env import observation_layout
 
     offset = 0
     terms = []
-    for term in observation_layout(spec)["policy"]:
+    for term in observation_layout(spec, gait_clock=cfg.env.gait_clock)["policy"]:
         terms.append(
             {"name": term.name, "offset": offset, "size": term.size, "scale": list(term.scale), "unit": term.unit}
         )
@@ -97,6 +110,24 @@ def deploy_info(spec: RobotSpec, cfg: TrainConfig, dt: float, physics_dt: float,
         "reward_sha256": meta.get("reward_sha256"),
         "trained_iterations": meta.get("iterations_done"),
         "lmrl_version": __version__,
+        **_held_info(spec, cfg),
+        **({"gait_clock": {"frequency_hz": cfg.env.gait_frequency_hz}} if cfg.env.gait_clock else {}),
+    }
+
+
+def _held_info(spec: RobotSpec, cfg: TrainConfig) -> dict[str, Any]:
+    """``action_joints`` and ``held_joints`` of ``deploy.yaml`` for a policy on a joint group, else ``{}``."""
+    if not spec.held_joints:
+        return {}
+    held = spec.held_joints
+    return {
+        "action_joints": cfg.env.action_joints,
+        "held_joints": {
+            "names": list(held),
+            "default_joint_pos": [float(spec.default_joint_pos[j]) for j in held],
+            "kp": [float(spec.kp[j]) for j in held],
+            "kd": [float(spec.kd[j]) for j in held],
+        },
     }
 
 
@@ -104,7 +135,8 @@ def load_policy(run: RunDir, checkpoint: Path | None = None) -> tuple[Any, Robot
     """Rebuild the trained actor of ``run``.
 
     Returns:
-        ``(policy, spec, cfg, env)``: the rsl-rl ``MLPModel`` actor (eval mode), the robot, the
+        ``(policy, spec, cfg, env)``: the rsl-rl ``MLPModel`` actor (eval mode), the robot as the policy
+        acts on it (:meth:`RobotSpec.acting`), the
         training config and a one-env :class:`MujocoVecEnv` (for rollouts).
 
     Raises:
@@ -127,7 +159,7 @@ def load_policy(run: RunDir, checkpoint: Path | None = None) -> tuple[Any, Robot
     runner = LmrlRunner(env, cfg.ppo.to_rsl_rl(), run)
     runner.load_checkpoint(checkpoint or run.latest_checkpoint())
     runner.alg.eval_mode()
-    return runner.alg.get_policy(), spec, dataclasses.replace(cfg, env=env_cfg), env
+    return runner.alg.get_policy(), env.spec, dataclasses.replace(cfg, env=env_cfg), env
 
 
 def export_run(

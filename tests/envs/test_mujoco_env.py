@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lm_reward_learning.config import load_train_config
-from lm_reward_learning.envs.mujoco_env import MujocoVecEnv, observation_layout
+from lm_reward_learning.envs.mujoco_env import MujocoVecEnv
 from lm_reward_learning.reward.program import default_program, load_reward_fn
 from lm_reward_learning.robots import ROBOTS, get_robot
 
@@ -29,7 +29,7 @@ def random_actions(env: MujocoVecEnv, steps: int, seed: int = 0) -> list[torch.T
 @pytest.mark.parametrize("robot", sorted(ROBOTS))
 def test_observations_match_layout_and_are_finite(robot: str) -> None:
     env = make_env(robot)
-    layout = observation_layout(env.spec)
+    layout = env.layout
     obs = env.get_observations()
     for group in ("policy", "critic"):
         assert obs[group].shape == (N, sum(t.size for t in layout[group]))
@@ -65,7 +65,7 @@ def test_two_resets_differ(robot: str) -> None:
 @pytest.mark.parametrize("robot", sorted(ROBOTS))
 def test_no_observation_stays_constant_over_random_rollout(robot: str) -> None:
     env = make_env(robot, obs_noise=False)
-    layout = observation_layout(env.spec)["policy"]
+    layout = env.layout["policy"]
     # the command block is constant by design within an episode (resampled every 10 s)
     start = sum(t.size for t in layout[:2])
     cmd = slice(start, start + 3)

@@ -33,7 +33,14 @@ def states(request):
     """(robot, MuJoCo RewardState, Isaac-mapped RewardState) on the same physical state."""
     robot = request.param
     spec = get_robot(robot)
-    cfg = dataclasses.replace(load_train_config(robot).env, num_envs=NUM_ENVS, obs_noise=False, num_threads=1)
+    cfg = dataclasses.replace(
+        load_train_config(robot).env,
+        num_envs=NUM_ENVS,
+        obs_noise=False,
+        num_threads=1,
+        action_joints="all",
+        gait_clock=False,
+    )  # the Isaac Lab task acts on every joint without a clock
     env = MujocoVecEnv(spec, zero_reward, cfg, seed=7)
     m = env.model
     bodies = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, i) for i in range(1, m.nbody)]

@@ -93,7 +93,25 @@ def test_default_g1_passes(g1_batch: Path) -> None:
     result = ensure_valid(default_program("g1").source, g1_batch)
     assert result.ok
     assert "base_height_l2" in result.component_names
-    assert "feet_air_time" in result.component_names
+    # the periodic gait terms of unitree_rl_gym's G1 (contact schedule, swing height) and HumanoidGym's feet distance
+    assert {"contact_phase_match", "feet_swing_height_l2", "feet_distance_exp"} <= set(result.component_names)
+
+
+def test_g1_contact_phase_match_counts_feet_on_schedule() -> None:
+    """Left foot stands in the first 55 % of the stride, the right half a stride later."""
+    import torch
+
+    ns: dict = {"torch": torch, "math": __import__("math")}
+    exec(compile(default_program("g1").source, "g1", "exec"), ns)
+    phase = torch.tensor([0.1, 0.1, 0.7, 0.52])
+
+    class S:
+        gait_phase = phase
+        foot_contact = torch.tensor([[True, False], [True, True], [False, True], [True, True]])
+
+    got = ns["contact_phase_match"](S, duty_factor=0.55, phase_right=0.5)
+    # phase 0.1: left stance, right (0.6) swing; 0.7: left swing, right (0.2) stance; 0.52: both stance (0.52, 0.02)
+    assert got.tolist() == [2.0, 1.0, 2.0, 2.0]
 
 
 def test_ensure_valid_raises_with_every_finding(go2_batch: Path) -> None:

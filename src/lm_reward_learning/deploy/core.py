@@ -50,12 +50,17 @@ class ControllerCore:
         facts: The policy's deployment facts.
         supervisor: The safety state machine.
         stats: Loop timing statistics.
-        sensors: The latest measurements (policy joint order).
+        sensors: The latest measurements (the controller's joint order,
+            :attr:`~lm_reward_learning.deploy.policy.DeployFacts.command_joint_names`: the policy's joints,
+            then the joints it holds).
         velocity: The velocity command's timeout, clamp and acceleration limit.
         command: The velocity command in use, ``(v_x m/s, v_y m/s, yaw_rate rad/s)`` (``velocity.value``).
             Shape: (3,).
         last_action: The last applied action (clipped), the ``last_action`` observation. Shape: (J,).
         last_obs: The last observation given to the policy. Shape: (D,).
+        policy_t0: When the policy's first tick since it (re)started ran, s; its ``gait_clock`` phase is
+            ``((now - policy_t0) · gait_clock_hz) mod 1``, as the training env's episode clock. None
+            before that tick.
     """
 
     def __init__(
@@ -82,6 +87,8 @@ class ControllerCore:
         j = self.facts.num_joints
         self.last_action = np.zeros(j)
         self.last_obs = np.zeros(self.facts.obs_size, dtype=np.float32)
+        self.policy_t0: float | None = None
+        self._now = 0.0
         self._maps: dict[tuple[str, ...], JointMap] = {}
         self._map_errors: set[tuple[str, ...]] = set()
 
@@ -95,7 +102,7 @@ class ControllerCore:
         key = tuple(names)
         m = self._maps.get(key)
         if m is None:
-            m = JointMap(self.facts.joint_names, key, self.facts.robot)
+            m = JointMap(self.facts.command_joint_names, key, self.facts.robot)
             self._maps[key] = m
         return m
 
@@ -111,7 +118,7 @@ class ControllerCore:
             if key not in self._map_errors:
                 self._map_errors.add(key)
                 log.error("%s", exc)
-            nan = np.full(self.facts.num_joints, np.nan)
+            nan = np.full(len(self.facts.command_joint_names), np.nan)
             self.sensors.joint_pos, self.sensors.joint_vel, self.sensors.joint_stamp = nan, nan, now
             return
         self.sensors.joint_pos = m.gather(position)
@@ -166,6 +173,7 @@ class ControllerCore:
         """The policy starts as in training: no last action, the command ramping from zero."""
         self.last_action[:] = 0.0
         self.velocity.reset()
+        self.policy_t0 = None
 
     def deactivate(self, now: float) -> JointCommand:
         """Stop commanding; return the damping command to send last."""
@@ -180,9 +188,10 @@ class ControllerCore:
         """One control step at time ``now`` (s, the clock of the input stamps).
 
         Returns:
-            The command to send (policy joint order).
+            The command to send (:attr:`~lm_reward_learning.deploy.policy.DeployFacts.command_joint_names` order).
         """
         t0 = time.perf_counter()
+        self._now = now
         self.stats.tick(now)
         self.velocity.tick(now)
         cmd = self.supervisor.step(now, self.sensors, self._run_policy)
@@ -202,7 +211,13 @@ class ControllerCore:
         s = self.sensors
         assert s.joint_pos is not None and s.joint_vel is not None
         assert s.ang_vel_b is not None and s.quat_xyzw is not None
-        obs = self.builder.build(s.joint_pos, s.joint_vel, s.ang_vel_b, s.quat_xyzw, self.command, self.last_action)
+        j = self.facts.num_joints
+        if self.policy_t0 is None:
+            self.policy_t0 = self._now
+        phase = ((self._now - self.policy_t0) * (self.facts.gait_clock_hz or 0.0)) % 1.0
+        obs = self.builder.build(
+            s.joint_pos[:j], s.joint_vel[:j], s.ang_vel_b, s.quat_xyzw, self.command, self.last_action, phase
+        )
         if not np.all(np.isfinite(obs)):
             return obs, np.full(self.facts.num_joints, np.nan)
         t0 = time.perf_counter()

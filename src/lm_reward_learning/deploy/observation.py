@@ -13,6 +13,9 @@ velocity_commands   3     ``geometry_msgs/Twist`` on ``cmd_vel``: linear.x, .y, 
 joint_pos_rel       J     ``JointState.position`` (by name) minus ``default_joint_pos``   rad
 joint_vel_rel       J     ``JointState.velocity`` (by name)                               rad/s
 last_action         J     the previous policy action after clipping to ``action_clip``    action units
+gait_clock          2     ``sin 2πφ, cos 2πφ``, ``φ = (t · gait_clock_hz) mod 1``, ``t``   --
+                          the time since the policy started (the training env's episode
+                          clock; unitree_rl_gym G1's phase observation)
 ==================  ====  ==============================================================  ===============
 
 Joint states arrive in the driver's order with names; :class:`JointMap` puts them in the policy's
@@ -35,6 +38,7 @@ SUPPORTED_TERMS = (
     "joint_pos_rel",
     "joint_vel_rel",
     "last_action",
+    "gait_clock",
 )
 """Observation terms a robot can measure (privileged training terms such as ``base_lin_vel`` are not)."""
 
@@ -165,6 +169,7 @@ class ObservationBuilder:
             "joint_pos_rel": j,
             "joint_vel_rel": j,
             "last_action": j,
+            "gait_clock": 2,
         }
         for t in facts.obs_terms:
             if t.name not in sizes:
@@ -194,6 +199,7 @@ class ObservationBuilder:
         self._joint_pos = view("joint_pos_rel")
         self._joint_vel = view("joint_vel_rel")
         self._last_action = view("last_action")
+        self._clock = view("gait_clock")
 
     def build(
         self,
@@ -203,6 +209,7 @@ class ObservationBuilder:
         quat_xyzw: np.ndarray,
         command: np.ndarray,
         last_action: np.ndarray,
+        gait_phase: float = 0.0,
     ) -> np.ndarray:
         """The observation vector.
 
@@ -216,6 +223,7 @@ class ObservationBuilder:
             quat_xyzw: Base orientation in the world, x, y, z, w (IMU). Shape: (4,).
             command: ``(v_x m/s, v_y m/s, yaw_rate rad/s)``, base frame. Shape: (3,).
             last_action: The previous action after clipping, as applied. Shape: (J,).
+            gait_phase: The gait phase ``φ`` in [0, 1) for a ``gait_clock`` term (ignored without one).
 
         Returns:
             Shape: (D,), float32: the builder's output buffer, overwritten by the next call (copy it to
@@ -227,5 +235,7 @@ class ObservationBuilder:
         np.subtract(joint_pos, self._default, out=self._joint_pos)
         self._joint_vel[:] = joint_vel
         self._last_action[:] = last_action
+        self._clock[0] = math.sin(2.0 * math.pi * gait_phase)
+        self._clock[1] = math.cos(2.0 * math.pi * gait_phase)
         np.multiply(self._raw, self._scale, out=self._obs, casting="same_kind")
         return self._obs

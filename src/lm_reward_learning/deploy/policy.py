@@ -46,6 +46,9 @@ COMPARED_KEYS = (
     "observation",
     "action",
     "onnx",
+    "action_joints",
+    "held_joints",
+    "gait_clock",
 )
 """Facts that ``deploy.yaml`` and the ONNX metadata must agree on when both are present."""
 
@@ -97,6 +100,14 @@ class DeployFacts:
         output_name: ONNX output name.
         command_ranges: Velocity command ranges seen in training, ``{"lin_vel_x": (lo, hi), ...}``.
         source: Where the facts were read from (for messages).
+        held_joint_names: Joints the policy does not act on (``deploy.yaml`` ``held_joints.names``; empty
+            for a policy on every joint): the controller holds them at ``held_default_joint_pos`` with
+            ``held_kp``/``held_kd``, as the training env's servos did. Length H.
+        held_default_joint_pos: Their held angles, rad. Length H.
+        held_kp: Their position gains, N·m/rad. Length H.
+        held_kd: Their damping gains, N·m·s/rad. Length H.
+        gait_clock_hz: Frequency of the ``gait_clock`` observation (``deploy.yaml``
+            ``gait_clock.frequency_hz``), Hz; None for a policy without one.
     """
 
     robot: str
@@ -114,11 +125,36 @@ class DeployFacts:
     output_name: str = "actions"
     command_ranges: dict[str, tuple[float, float]] | None = None
     source: str = ""
+    held_joint_names: tuple[str, ...] = ()
+    held_default_joint_pos: tuple[float, ...] = ()
+    held_kp: tuple[float, ...] = ()
+    held_kd: tuple[float, ...] = ()
+    gait_clock_hz: float | None = None
 
     @property
     def num_joints(self) -> int:
-        """J, the number of actuated joints."""
+        """J, the number of joints the policy acts on."""
         return len(self.joint_names)
+
+    @property
+    def command_joint_names(self) -> tuple[str, ...]:
+        """Every joint a controller commands: the policy's J joints, then the H held ones. Length J + H."""
+        return (*self.joint_names, *self.held_joint_names)
+
+    @property
+    def command_default_joint_pos(self) -> tuple[float, ...]:
+        """Default (policy) and held angles in :attr:`command_joint_names` order, rad. Length J + H."""
+        return (*self.default_joint_pos, *self.held_default_joint_pos)
+
+    @property
+    def command_kp(self) -> tuple[float, ...]:
+        """Position gains in :attr:`command_joint_names` order, N·m/rad. Length J + H."""
+        return (*self.kp, *self.held_kp)
+
+    @property
+    def command_kd(self) -> tuple[float, ...]:
+        """Damping gains in :attr:`command_joint_names` order, N·m·s/rad. Length J + H."""
+        return (*self.kd, *self.held_kd)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str) -> DeployFacts:
@@ -131,6 +167,8 @@ class DeployFacts:
                 ``action.size`` other than the number of joints).
         """
         required = ("joint_names", "default_joint_pos", "kp", "kd", "action_scale", "control_dt", "observation")
+        held = d.get("held_joints") or {}
+        clock = d.get("gait_clock")
         missing = [k for k in required if k not in d]
         if missing:
             raise DeployError(f"{source}: missing deployment facts {missing}; re-export the policy with `lmrl export`.")
@@ -157,6 +195,11 @@ class DeployFacts:
                 output_name=str((d.get("onnx") or {}).get("output", "actions")),
                 command_ranges={k: (float(v[0]), float(v[1])) for k, v in (d.get("command_ranges") or {}).items()},
                 source=source,
+                held_joint_names=tuple(str(j) for j in held.get("names", ())),
+                held_default_joint_pos=tuple(float(x) for x in held.get("default_joint_pos", ())),
+                held_kp=tuple(float(x) for x in held.get("kp", ())),
+                held_kd=tuple(float(x) for x in held.get("kd", ())),
+                gait_clock_hz=None if clock is None else float(clock["frequency_hz"]),
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise DeployError(f"{source}: malformed deployment facts ({type(exc).__name__}: {exc}).") from exc
@@ -178,6 +221,27 @@ class DeployFacts:
                 raise PolicyMismatchError(f"{self.source}: {name} has {n} values for {j} joint_names")
         if self.action_size != j:
             raise PolicyMismatchError(f"{self.source}: action.size is {self.action_size} but there are {j} joints")
+        h = len(self.held_joint_names)
+        for name in ("held_default_joint_pos", "held_kp", "held_kd"):
+            n = len(getattr(self, name))
+            if n != h:
+                raise PolicyMismatchError(f"{self.source}: held_joints.{name[5:]} has {n} values for {h} held joints")
+        both = sorted(set(self.joint_names) & set(self.held_joint_names))
+        if both or len(set(self.held_joint_names)) != h:
+            raise PolicyMismatchError(
+                f"{self.source}: held_joints.names must be distinct joints the policy does not act on; repeated: "
+                f"{both or sorted({n for n in self.held_joint_names if self.held_joint_names.count(n) > 1})}"
+            )
+        clocked = any(t.name == "gait_clock" for t in self.obs_terms)
+        if clocked != (self.gait_clock_hz is not None):
+            raise PolicyMismatchError(
+                f"{self.source}: the observation {'has' if clocked else 'has no'} gait_clock term but gait_clock "
+                f"{'is missing' if clocked else 'is set'}; the two come together from `lmrl export`"
+            )
+        if self.gait_clock_hz is not None and not (self.gait_clock_hz > 0 and math.isfinite(self.gait_clock_hz)):
+            raise PolicyMismatchError(
+                f"{self.source}: gait_clock.frequency_hz must be > 0 Hz, got {self.gait_clock_hz}"
+            )
         if not (self.control_dt > 0 and math.isfinite(self.control_dt)):
             raise PolicyMismatchError(f"{self.source}: control_dt must be > 0 s, got {self.control_dt}")
         offset = 0

@@ -19,7 +19,9 @@ a service or a joystick); the e-stop (:meth:`SafetySupervisor.e_stop`) and fault
 ``passive`` and ``damping`` command ``kp = 0``, ``kd = damping_kd``, zero target velocity, so the
 joints only resist motion. Standing up needs fresh inputs, the heartbeat, a level base and the
 e-stop released. Every function takes the time ``now`` (s, monotonic) as an argument, so tests
-drive it with a fake clock. Joint arrays are in the policy's joint order. The rules follow
+drive it with a fake clock. Joint arrays are in the controller's joint order
+(:attr:`DeployFacts.command_joint_names`: the policy's joints, then the joints it holds at their
+default angles, if any); the policy's action moves the first J. The rules follow
 legged-robot deployment stacks (Unitree's ``unitree_rl_gym`` deploy scripts, rl_sar,
 unitree_rl_lab, legged_control: damping on faults, a ramp to the default pose before the policy,
 clamps on targets).
@@ -89,16 +91,18 @@ class SafetySupervisor:
     def __init__(self, facts: DeployFacts, cfg: SafetyConfig) -> None:
         self.facts = facts
         self.cfg = cfg
-        j = facts.num_joints
-        self._names = facts.joint_names
-        self._default = np.asarray(facts.default_joint_pos, dtype=np.float64)
-        self._kp = np.asarray(facts.kp, dtype=np.float64)
-        self._kd = np.asarray(facts.kd, dtype=np.float64)
+        j = len(facts.command_joint_names)
+        self._names = facts.command_joint_names
+        self._default = np.asarray(facts.command_default_joint_pos, dtype=np.float64)
+        self._kp = np.asarray(facts.command_kp, dtype=np.float64)
+        self._kd = np.asarray(facts.command_kd, dtype=np.float64)
+        self._scale = np.zeros(j)
+        self._scale[: facts.num_joints] = facts.action_scale  # held joints: no action, their default angle
         self._zeros = np.zeros(j)
         self._damping_kd = np.full(j, float(cfg.damping_kd))
         self._lower = np.asarray(cfg.joint_lower, dtype=np.float64) if cfg.joint_lower is not None else None
         self._upper = np.asarray(cfg.joint_upper, dtype=np.float64) if cfg.joint_upper is not None else None
-        sit = sit_pose(facts.robot, facts.joint_names, self._default) if cfg.sit_pose is None else cfg.sit_pose
+        sit = sit_pose(facts.robot, self._names, self._default) if cfg.sit_pose is None else cfg.sit_pose
         self._sit = np.asarray(sit, dtype=np.float64)
         for name, arr in (("joint_lower", self._lower), ("joint_upper", self._upper), ("sit_pose", self._sit)):
             if arr is not None and arr.shape != (j,):
@@ -271,7 +275,9 @@ class SafetySupervisor:
             idx = [self._names[i] for i in np.flatnonzero(~np.isfinite(action))]
             return self._hold(now, f"non-finite action for {idx}")
         a = np.clip(np.asarray(action, dtype=np.float64), -self.facts.action_clip, self.facts.action_clip)
-        target = self._limit(self._default + self.facts.action_scale * a)
+        padded = np.zeros_like(self._default)
+        padded[: a.shape[0]] = a
+        target = self._limit(self._default + self._scale * padded)
         self.applied_action = a
         return JointCommand(target, self._zeros, self._kp, self._kd, Mode.POLICY)
 

@@ -7,7 +7,8 @@ Python runs between physics substeps.
 
 Observations follow Isaac Lab's velocity task (``isaaclab_tasks.manager_based.locomotion.velocity``):
 the actor group ``policy`` holds what a real robot measures (base angular velocity, projected gravity,
-command, joint positions relative to default, joint velocities, last action); the critic group
+command, joint positions relative to default, joint velocities, last action, and with
+``EnvConfig.gait_clock`` the gait clock, sin and cos of the gait phase); the critic group
 ``critic`` adds privileged terms (base linear velocity, base height, foot contacts). The exact layout,
 with scales, is :func:`observation_layout`, which the ONNX export writes into ``deploy.yaml``.
 
@@ -78,8 +79,14 @@ class ObsTerm:
     unit: str
 
 
-def observation_layout(spec: RobotSpec) -> dict[str, list[ObsTerm]]:
-    """Observation groups and their terms in order, for ``spec``.
+def observation_layout(spec: RobotSpec, *, gait_clock: bool = False) -> dict[str, list[ObsTerm]]:
+    """Observation groups and their terms in order, for ``spec`` (its acting joints).
+
+    Args:
+        spec: The robot, as acted on (:meth:`RobotSpec.acting`): ``J`` is its ``num_joints``.
+        gait_clock: Append ``gait_clock`` (``sin 2πφ, cos 2πφ`` of the gait phase ``φ``; unitree_rl_gym
+            G1's ``sin_phase, cos_phase``) to the actor's terms. Without it the layout is the one every
+            policy exported before the option had.
 
     Returns:
         ``{"policy": [...], "critic": [...]}``; the actor sees ``policy``, the critic ``policy`` then
@@ -94,6 +101,8 @@ def observation_layout(spec: RobotSpec) -> dict[str, list[ObsTerm]]:
         ObsTerm("joint_vel_rel", j, (JOINT_VEL_SCALE,) * j, 1.5 * JOINT_VEL_SCALE, "rad/s"),
         ObsTerm("last_action", j, (1.0,) * j, 0.0, "action units"),
     ]
+    if gait_clock:
+        policy.append(ObsTerm("gait_clock", 2, (1.0, 1.0), 0.0, "sin, cos of 2π gait phase"))
     critic = [
         ObsTerm("base_lin_vel", 3, (LIN_VEL_SCALE,) * 3, 0.0, "m/s, base frame"),
         ObsTerm("base_height", 1, (1.0,), 0.0, "m"),
@@ -106,7 +115,9 @@ class MujocoVecEnv(VecEnv):
     """Velocity-tracking locomotion for one robot on flat ground, ``num_envs`` MuJoCo simulations.
 
     Args:
-        spec: Robot constants (joint, foot and body names; gains; heights).
+        spec: Robot constants (joint, foot and body names; gains; heights); the env acts on its joint
+            group ``cfg.action_joints`` (:attr:`spec` is then that acting view; its other joints are
+            welded at their default angles, :func:`~lm_reward_learning.robots.model.weld_held_joints`).
         reward_fn: A loaded, validated reward program (``load_reward_fn``).
         cfg: Environment settings.
         seed: Seed of the reset and command noise (and of the randomization's own draws).
@@ -116,6 +127,7 @@ class MujocoVecEnv(VecEnv):
         lm_reward_learning.errors.LmrlError: if the robot model cannot be loaded or lacks a named
             joint, actuator, site or sensor.
         lm_reward_learning.errors.ConfigError: a randomization range outside its physical bounds.
+        KeyError: ``cfg.action_joints`` is not a joint group of ``spec``.
     """
 
     def __init__(
@@ -127,6 +139,7 @@ class MujocoVecEnv(VecEnv):
         seed: int = 0,
         randomization: RandomizationConfig = NOMINAL,
     ) -> None:
+        spec = spec.acting(cfg.action_joints)
         self.spec = spec
         self.reward_fn = reward_fn
         self.cfg = cfg
@@ -138,7 +151,7 @@ class MujocoVecEnv(VecEnv):
         self.max_episode_length = math.ceil(cfg.episode_length_s / self.dt)
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long)
         self.rng = np.random.default_rng(seed)
-        self.layout = observation_layout(spec)
+        self.layout = observation_layout(spec, gait_clock=cfg.gait_clock)
         self._command_scale = torch.tensor(COMMAND_SCALE)
         self._noise_widths = self.cfg.obs_noise_scale * torch.cat(
             [torch.full((term.size,), term.noise) for term in self.layout["policy"]]
@@ -476,6 +489,9 @@ class MujocoVecEnv(VecEnv):
             ],
             dim=1,
         )
+        if self.cfg.gait_clock:
+            angle = 2.0 * math.pi * state.gait_phase[:, None]
+            policy = torch.cat([policy, torch.sin(angle), torch.cos(angle)], dim=1)
         if self.cfg.obs_noise:
             noise = torch.from_numpy(self.rng.uniform(-1.0, 1.0, size=policy.shape).astype(np.float32))
             policy = policy + noise * self._noise_widths

@@ -41,7 +41,7 @@ import numpy as np
 
 from lm_reward_learning.errors import ConfigError
 from lm_reward_learning.randomization import RandomizationConfig, validate
-from lm_reward_learning.robots.model import apply_servo_gains, load_model
+from lm_reward_learning.robots.model import apply_servo_gains, load_model, weld_held_joints
 from lm_reward_learning.robots.spec import RobotSpec
 
 LATENCY_HISTORY_EXTRA = 1
@@ -55,6 +55,9 @@ HISTORY_HEADER = 2
 def build_model(spec: RobotSpec, cfg: RandomizationConfig) -> mujoco.MjModel:
     """The robot's model, with a control history on every servo when ``action_latency`` is on.
 
+    A spec acting on a joint group (``spec.held_joints``) gets those joints welded at their default
+    angles (:func:`~lm_reward_learning.robots.model.weld_held_joints`).
+
     Raises:
         lm_reward_learning.robots.RobotModelError: the MJCF is missing or does not match the spec.
         ConfigError: a range outside its physical bounds (:func:`~lm_reward_learning.randomization.validate`).
@@ -63,9 +66,10 @@ def build_model(spec: RobotSpec, cfg: RandomizationConfig) -> mujoco.MjModel:
     validate(cfg, base_mass_kg=base_mass(model, spec), total_mass_kg=float(model.body_mass.sum()))
     steps = cfg.max_latency_steps(float(model.opt.timestep))
     terrain = cfg.active().get("terrain")
-    if steps == 0 and terrain is None:
+    if steps == 0 and terrain is None and not spec.held_joints:
         return model
     mjspec = mujoco.MjSpec.from_file(str(spec.mjcf_path))
+    weld_held_joints(mjspec, spec)
     if steps:
         for act in mjspec.actuators:
             act.nsample = steps + LATENCY_HISTORY_EXTRA  # interp stays zero-order hold (the default)

@@ -9,8 +9,9 @@
   onnxruntime in a one-env :class:`~lm_reward_learning.envs.mujoco_env.MujocoVecEnv` of the robot
   named in ``deploy.yaml``, which builds the observation exactly as in training
   (``get_observations()["policy"]``). The environment uses the robot's training defaults
-  (``config/train/<robot>.yaml``) with ``deploy.yaml``'s ``decimation`` and ``action_clip``,
-  observation noise off. Before any step, ``deploy.yaml`` is checked against this environment
+  (``config/train/<robot>.yaml``) with ``deploy.yaml``'s ``decimation``, ``action_clip``, acting joint
+  group (``action_joints``, ``all`` when absent) and gait clock (none when absent), observation noise
+  off. Before any step, ``deploy.yaml`` is checked against this environment
   (robot, joint order, observation layout and size, action size, control period) and against the
   ONNX file's input and output widths; any mismatch is an :class:`EvaluationError` naming both sides.
 
@@ -258,12 +259,17 @@ def _onnx_session(path: Path, deploy: dict[str, Any]) -> tuple[OnnxPolicy, Any, 
 
     spec = get_robot(str(deploy["robot"]))
     env_cfg = load_train_config(spec.name).env
+    clock = deploy.get("gait_clock") or {}
     env_cfg = dataclasses.replace(
         env_cfg,
         num_envs=1,
         obs_noise=False,
         decimation=int(deploy.get("decimation", env_cfg.decimation)),
         action_clip=float(deploy.get("action_clip", env_cfg.action_clip)),
+        # exports made before these options acted on every joint without a clock
+        action_joints=str(deploy.get("action_joints", "all")),
+        gait_clock=bool(clock),
+        gait_frequency_hz=float(clock.get("frequency_hz", env_cfg.gait_frequency_hz)),
     )
     try:
         session = ort.InferenceSession(str(path / "policy.onnx"), providers=["CPUExecutionProvider"])

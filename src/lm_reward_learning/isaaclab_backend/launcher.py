@@ -133,10 +133,23 @@ def check_available(robot: str | None = None) -> None:
 def make_request(
     run: RunDir, cfg: TrainConfig, *, resume: bool, warm_start: Path | None, device: str, files: dict[str, Path]
 ) -> WorkerRequest:
-    """The worker's request for ``run``: settings, observation layout and network from the core config."""
+    """The worker's request for ``run``: settings, observation layout and network from the core config.
+
+    Raises:
+        ConfigError: ``env.action_joints`` other than ``all``, ``env.gait_clock`` or ``ppo.symmetry`` (the
+            MuJoCo backend's options, not built in the Isaac Lab task).
+    """
     from lm_reward_learning.envs.mujoco_env import observation_layout
+    from lm_reward_learning.errors import ConfigError
     from lm_reward_learning.robots import get_robot, load_model
 
+    if cfg.env.action_joints != "all" or cfg.env.gait_clock or cfg.ppo.symmetry:
+        raise ConfigError(
+            f"the isaaclab backend acts on every joint without a gait clock or symmetry augmentation; this config "
+            f"has env.action_joints {cfg.env.action_joints!r}, env.gait_clock {cfg.env.gait_clock} and ppo.symmetry "
+            f"{cfg.ppo.symmetry}. Train with --backend mujoco, or set env.action_joints: all, env.gait_clock: false "
+            "and ppo.symmetry: false in the config."
+        )
     robot = run.meta()["robot"]
     spec = get_robot(robot)
     layout = {g: [dataclasses.asdict(t) for t in terms] for g, terms in observation_layout(spec).items()}

@@ -8,6 +8,11 @@ expert videos the reward is learned from, so the policy must be able to move the
 (c) every servo then has its constants in this one spec, with no second, hidden set of gains for the
 held joints in the MJCF or the ONNX deploy file.
 
+The ``legs`` joint group (``env.action_joints: legs``, the walking task of ``config/train/g1.yaml``) is
+unitree_rl_gym's 12-DoF G1: the policy acts on the legs only, waist and arms stay at their default
+angles (welded in the training model, which halves the physics cost; held by their servos, with the
+gains above, on the robot and in ``mujoco_sim_node``; ``deploy.yaml`` lists them as ``held_joints``).
+
 Sources:
     * MJCF, meshes: MuJoCo Menagerie ``unitree_g1`` (29-DoF rev 1.0, BSD-3-Clause, Unitree
       Robotics) as adapted in mjlab 1.6.0 (``mjlab/asset_zoo/robots/unitree_g1/xmls/g1.xml``:
@@ -50,6 +55,10 @@ JOINT_NAMES = (
     *(f"right_{j}_joint" for j in _ARM),
 )
 """The 29 actuated joints in policy order (= MJCF order: left leg, right leg, waist, left arm, right arm)."""
+
+LEG_JOINTS = JOINT_NAMES[:12]
+"""The 12 leg joints (left leg, then right leg; hip pitch, roll, yaw, knee, ankle pitch, roll): the
+``legs`` joint group, which unitree_rl_gym's 12-DoF G1 acts on while the upper body holds still."""
 
 FOOT_SITES = ("left_foot", "right_foot")
 """Sites at the sole under each ankle (mjlab's foot sites), left then right."""
@@ -108,6 +117,11 @@ def _joint_type(joint: str) -> str:
     return joint.removeprefix("left_").removeprefix("right_").removesuffix("_joint")
 
 
+def _is_roll_or_yaw(joint: str) -> bool:
+    """Whether ``joint`` turns about the x or z axis (its angle changes sign under the left-right mirror)."""
+    return "roll" in joint or "yaw" in joint
+
+
 def _motor(joint: str) -> tuple[float, float]:
     """(reflected inertia kg·m², effort limit N·m) of the motor(s) driving ``joint``."""
     motor, count = _JOINT_MOTOR[_joint_type(joint)]
@@ -154,6 +168,11 @@ SPEC = RobotSpec(
     # Hip-pitch-joint-to-sole distance, settled default pose (measured 0.648), m.
     leg_length=0.65,
     termination_bodies=("pelvis", "torso_link"),
+    joint_groups={"legs": LEG_JOINTS},
+    mirror={
+        j: (j.replace("left", "@").replace("right", "left").replace("@", "right"), -1.0 if _is_roll_or_yaw(j) else 1.0)
+        for j in JOINT_NAMES
+    },
     sources={
         "mjcf": "MuJoCo Menagerie unitree_g1 (BSD-3-Clause) as adapted in mjlab 1.6.0 (Apache-2.0), "
         "PyPI wheel mjlab==1.6.0; adapted by scripts/vendor_robot_assets.py, see assets/g1/PROVENANCE.md",
@@ -167,6 +186,10 @@ SPEC = RobotSpec(
         "action_scale": "unitree_rl_gym G1 config (0.25); mjlab uses per-joint 0.25·effort/kp",
         "heights": "measured on the vendored MJCF (tests/robots/test_assets.py checks them)",
         "leg_length": "measured on the vendored MJCF in the default pose",
+        "joint_groups": "legs: unitree_rl_gym's 12-DoF G1 (legged_gym/envs/g1/g1_config.py, num_actions 12); "
+        "waist and arms then hold their default pose under the same servos",
+        "mirror": "MJCF joint axes (the same on both sides): pitch joints turn about y (the mirror keeps the "
+        "angle), roll about x and yaw about z (the mirror negates it)",
         "foot_sites": "mjlab g1.xml (left_foot / right_foot), resized to enclose the foot capsules",
     },
 )

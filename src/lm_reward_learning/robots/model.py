@@ -45,19 +45,25 @@ def _ids(model: mujoco.MjModel, obj: mujoco.mjtObj, names: tuple[str, ...], what
     return ids
 
 
-def actuator_ids(model: mujoco.MjModel, spec: RobotSpec) -> np.ndarray:
+def actuator_ids(model: mujoco.MjModel, spec: RobotSpec, names: tuple[str, ...] | None = None) -> np.ndarray:
     """Actuator ids in policy joint order (each actuator is named like its joint).
 
+    Args:
+        model: The compiled model.
+        spec: The robot.
+        names: Joints to look up instead of ``spec.joint_names`` (``spec.held_joints``, ...).
+
     Returns:
-        Integer array, shape (num_joints,): ``model.actuator(...)`` index of joint ``spec.joint_names[i]``;
+        Integer array, shape (len(names),): ``model.actuator(...)`` index of joint ``names[i]``;
         index ``data.ctrl`` with it.
 
     Raises:
         RobotModelError: if an actuator is missing or does not drive the joint of the same name.
     """
-    act = _ids(model, mujoco.mjtObj.mjOBJ_ACTUATOR, spec.joint_names, "actuators", spec)
-    jnt = _ids(model, mujoco.mjtObj.mjOBJ_JOINT, spec.joint_names, "joints", spec)
-    for name, a, j in zip(spec.joint_names, act, jnt, strict=True):
+    names = spec.joint_names if names is None else tuple(names)
+    act = _ids(model, mujoco.mjtObj.mjOBJ_ACTUATOR, names, "actuators", spec)
+    jnt = _ids(model, mujoco.mjtObj.mjOBJ_JOINT, names, "joints", spec)
+    for name, a, j in zip(names, act, jnt, strict=True):
         if model.actuator_trntype[a] != mujoco.mjtTrn.mjTRN_JOINT or model.actuator_trnid[a, 0] != j:
             raise RobotModelError(
                 f"robot {spec.name!r}: actuator {name!r} in {spec.mjcf_path} does not drive joint {name!r}; "
@@ -66,13 +72,14 @@ def actuator_ids(model: mujoco.MjModel, spec: RobotSpec) -> np.ndarray:
     return act
 
 
-def joint_qpos_adr(model: mujoco.MjModel, spec: RobotSpec) -> np.ndarray:
-    """Addresses of the actuated joints in ``data.qpos``, policy order. Shape: (num_joints,).
+def joint_qpos_adr(model: mujoco.MjModel, spec: RobotSpec, names: tuple[str, ...] | None = None) -> np.ndarray:
+    """Addresses of the actuated joints (or of ``names``) in ``data.qpos``, policy order. Shape: (num_joints,).
 
     Raises:
         RobotModelError: if a joint is missing.
     """
-    return model.jnt_qposadr[_ids(model, mujoco.mjtObj.mjOBJ_JOINT, spec.joint_names, "joints", spec)].copy()
+    names = spec.joint_names if names is None else tuple(names)
+    return model.jnt_qposadr[_ids(model, mujoco.mjtObj.mjOBJ_JOINT, names, "joints", spec)].copy()
 
 
 def joint_dof_adr(model: mujoco.MjModel, spec: RobotSpec) -> np.ndarray:
@@ -104,7 +111,7 @@ def foot_touch_adr(model: mujoco.MjModel, spec: RobotSpec) -> np.ndarray:
 
 
 def apply_servo_gains(model: mujoco.MjModel, spec: RobotSpec) -> None:
-    """Set every actuator's position-servo gains and torque limit from ``spec``, in place.
+    """Set every servo's gains and torque limit (acting joints, and held joints not welded), in place.
 
     Actuator ``j`` becomes ``force = clip(kp·(ctrl − q) − kd·q̇, ±torque_limit)``: gain
     ``[kp]``, bias ``[0, −kp, −kd]`` (MuJoCo affine bias), force range ``±torque_limit``.
@@ -112,14 +119,17 @@ def apply_servo_gains(model: mujoco.MjModel, spec: RobotSpec) -> None:
     Raises:
         RobotModelError: if an actuator is missing or mis-wired, or a joint lacks a gain or limit.
     """
-    act = actuator_ids(model, spec)
+    # held joints welded by weld_held_joints have no servo left
+    held = tuple(j for j in spec.held_joints if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, j) >= 0)
+    joints = (*spec.joint_names, *held)
+    act = actuator_ids(model, spec, joints)
     for table, what in ((spec.kp, "kp"), (spec.kd, "kd"), (spec.torque_limits, "torque_limits")):
-        missing = [j for j in spec.joint_names if j not in table]
+        missing = [j for j in joints if j not in table]
         if missing:
             raise RobotModelError(f"robot {spec.name!r}: spec.{what} has no value for joints {missing}.")
-    kp = np.asarray(spec.per_joint(spec.kp))
-    kd = np.asarray(spec.per_joint(spec.kd))
-    tau = np.asarray(spec.per_joint(spec.torque_limits))
+    kp = np.asarray([spec.kp[j] for j in joints])
+    kd = np.asarray([spec.kd[j] for j in joints])
+    tau = np.asarray([spec.torque_limits[j] for j in joints])
     model.actuator_dyntype[act] = mujoco.mjtDyn.mjDYN_NONE
     model.actuator_gaintype[act] = mujoco.mjtGain.mjGAIN_FIXED
     model.actuator_biastype[act] = mujoco.mjtBias.mjBIAS_AFFINE
@@ -131,6 +141,43 @@ def apply_servo_gains(model: mujoco.MjModel, spec: RobotSpec) -> None:
     model.actuator_forcelimited[act] = 1
     model.actuator_forcerange[act, 0] = -tau
     model.actuator_forcerange[act, 1] = tau
+
+
+def weld_held_joints(mjspec: mujoco.MjSpec, spec: RobotSpec) -> None:
+    """Fix ``spec.held_joints`` at their default angles in ``mjspec``: each joint and its servo are deleted,
+    its child body turned by the default angle about the joint axis, in place.
+
+    The upper body of unitree_rl_gym's 12-DoF G1 is rigid in the same way (its ``g1_12dof`` URDF has
+    fixed joints there). The held joints' servos hold them within a fraction of a degree of the default
+    pose on the robot, and the physics then costs half as much (G1: 18 instead of 35 degrees of
+    freedom; ``benchmarks/bench_env.py``). Keyframes are deleted (their ``qpos`` no longer fits).
+
+    Raises:
+        RobotModelError: a held joint is not a hinge or not at its body's origin (then turning the body
+            would not reproduce the joint's motion).
+    """
+    held = set(spec.held_joints)
+    for act in list(mjspec.actuators):
+        if act.target in held:
+            mjspec.delete(act)
+    for body in mjspec.bodies:
+        for joint in list(body.joints):
+            if joint.name not in held:
+                continue
+            if joint.type != mujoco.mjtJoint.mjJNT_HINGE or np.any(np.asarray(joint.pos) != 0.0):
+                raise RobotModelError(
+                    f"robot {spec.name!r}: held joint {joint.name!r} is not a hinge at its body's origin; "
+                    "it cannot be welded at its default angle."
+                )
+            turn = np.zeros(4)
+            axis = np.asarray(joint.axis, dtype=np.float64)
+            mujoco.mju_axisAngle2Quat(turn, axis / np.linalg.norm(axis), float(spec.default_joint_pos[joint.name]))
+            quat = np.zeros(4)
+            mujoco.mju_mulQuat(quat, np.asarray(body.quat, dtype=np.float64), turn)
+            body.quat = quat
+            mjspec.delete(joint)
+    for key in list(mjspec.keys):
+        mjspec.delete(key)
 
 
 def load_model(spec: RobotSpec) -> mujoco.MjModel:

@@ -7,8 +7,12 @@ code, as in MuJoCo Playground's per-robot constants modules).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+
+ALL_JOINTS = "all"
+"""The joint group of every actuated joint (:meth:`RobotSpec.acting`)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,14 @@ class RobotSpec:
         min_base_height: Episode ends (fall) when the base drops below this height, m.
         leg_length: Hip-to-foot length when standing, m (Froude number, gait features).
         termination_bodies: Bodies whose floor contact ends the episode (trunk, pelvis, ...).
+        joint_groups: Named subsets of :attr:`joint_names` a policy may act on (``{"legs": (...)}``), each
+            in policy order; ``"all"`` (every joint) is implicit. See :meth:`acting`.
+        held_joints: Actuated joints the policy does not act on: their servos hold
+            ``default_joint_pos`` with the same ``kp``/``kd`` (empty for the full robot; set by
+            :meth:`acting`).
+        mirror: Under the reflection through the sagittal (x-z) plane, joint -> (its mirror joint, sign):
+            left <-> right, roll and yaw angles negated (empty: no symmetry augmentation, see
+            :mod:`lm_reward_learning.envs.symmetry`).
         sources: Where each constant comes from (datasheet, MJCF, library).
     """
 
@@ -57,6 +69,9 @@ class RobotSpec:
     min_base_height: float
     leg_length: float
     termination_bodies: tuple[str, ...] = ()
+    joint_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    held_joints: tuple[str, ...] = ()
+    mirror: dict[str, tuple[str, float]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -68,6 +83,33 @@ class RobotSpec:
     def num_feet(self) -> int:
         """Number of feet (the ``feet`` axis of the reward state)."""
         return len(self.foot_sites)
+
+    @property
+    def servo_joints(self) -> tuple[str, ...]:
+        """Every servoed joint: the acting :attr:`joint_names`, then :attr:`held_joints`."""
+        return (*self.joint_names, *self.held_joints)
+
+    def acting(self, group: str) -> RobotSpec:
+        """This robot with the policy acting on joint group ``group`` only.
+
+        The returned spec's :attr:`joint_names` are the group's joints (policy order: actions,
+        ``joint_pos``, ``joint_vel``, the deploy file); the other joints become :attr:`held_joints`,
+        servoed at their default angles (unitree_rl_gym's 12-DoF G1 acts on the legs only).
+
+        Args:
+            group: ``"all"`` (this spec unchanged) or a key of :attr:`joint_groups`.
+
+        Raises:
+            KeyError: if ``group`` is neither; the message lists the robot's groups.
+        """
+        if group == ALL_JOINTS:
+            return self
+        if group not in self.joint_groups:
+            known = ", ".join([ALL_JOINTS, *sorted(self.joint_groups)])
+            raise KeyError(f"robot {self.name!r} has no joint group {group!r}; its groups: {known}")
+        acting = self.joint_groups[group]
+        held = tuple(j for j in self.servo_joints if j not in acting)
+        return dataclasses.replace(self, joint_names=tuple(acting), held_joints=held)
 
     def per_joint(self, table: dict[str, float]) -> list[float]:
         """Return ``table``'s values in policy joint order.

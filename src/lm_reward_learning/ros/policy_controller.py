@@ -236,7 +236,7 @@ class PolicyController(LifecycleNode):
         facts = policy.facts
         lower = upper = None
         if p["joint_limits"] == "robot":
-            lo, hi = robot_joint_limits(facts.robot, facts.joint_names, p["joint_limit_margin_rad"])
+            lo, hi = robot_joint_limits(facts.robot, facts.command_joint_names, p["joint_limit_margin_rad"])
             lower, upper = tuple(lo.tolist()), tuple(hi.tolist())
         safety = SafetyConfig(
             stand_up_s=p["stand_up_s"],
@@ -268,7 +268,7 @@ class PolicyController(LifecycleNode):
             cmd_clamp=p["cmd_vel_clamp"],
             cmd_max_accel=p["cmd_vel_max_accel"],
         )
-        self._order = command_order(facts.joint_names, p["command_joints"])
+        self._order = command_order(facts.command_joint_names, p["command_joints"])
         self._joy = self._joystick(p["joy_layout"], p["joy_layouts_file"])
         if self._e_stop_latched:
             core.e_stop(time.monotonic(), True, "e_stop service, before configure")
@@ -299,12 +299,13 @@ class PolicyController(LifecycleNode):
             self._pubs["trajectory"] = self.create_lifecycle_publisher(JointTrajectory, "joint_trajectory", COMMAND_QOS)
         self._forward = self._forward_template(p["forward_layout"])
         self._trajectory = JointTrajectory(
-            joint_names=list(facts.joint_names),
+            joint_names=list(facts.command_joint_names),
             points=[JointTrajectoryPoint(time_from_start=_duration(period))],
         )
         self._diag_timer = self.create_timer(p["diagnostics_period_s"], self._publish_diagnostics)
+        held = f" (+{len(facts.held_joint_names)} held at their default angles)" if facts.held_joint_names else ""
         log.info(
-            f"configured: robot {facts.robot}, {facts.num_joints} joints, observation {facts.obs_size}, "
+            f"configured: robot {facts.robot}, {facts.num_joints} joints{held}, observation {facts.obs_size}, "
             f"outputs {p['outputs']}, limits {p['joint_limits']}"
         )
 

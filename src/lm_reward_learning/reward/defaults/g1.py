@@ -1,15 +1,35 @@
 # ruff: noqa: F821  (a reward program: `torch` and `math` are provided by the loader, not imported)
-"""Default reward of the Unitree G1 humanoid on flat ground: velocity tracking plus regularisers.
+"""Default reward of the Unitree G1 humanoid on flat ground: a periodic walking gait with velocity tracking.
 
-Terms and weights follow Isaac Lab's ``G1FlatEnvCfg`` (isaaclab_tasks, locomotion/velocity:
-``config/g1/rough_env_cfg.py`` ``G1Rewards`` overridden by ``config/g1/flat_env_cfg.py``), with these
-differences:
+Velocity tracking and regularisers follow Isaac Lab's ``G1FlatEnvCfg`` (isaaclab_tasks,
+locomotion/velocity: ``config/g1/rough_env_cfg.py`` ``G1Rewards`` overridden by
+``config/g1/flat_env_cfg.py``); the periodic gait terms follow unitree_rl_gym's G1
+(``legged_gym/envs/g1/g1_env.py`` and ``g1_config.py``: ``contact``, ``feet_swing_height``,
+``contact_no_vel``, ``hip_pos``, ``alive``, same weights), with this env's gait clock
+(``state.gait_phase`` at ``env.gait_frequency_hz``; the policy observes it with ``env.gait_clock``):
 
-* ``joint_deviation_l1`` covers all joints at -0.05: Isaac Lab penalises only hip yaw/roll, arms and
-  torso (-0.1 each), and a reward program does not know the joint order.
+* ``contact_phase_match``: per foot, 1 when its contact state matches the schedule (stance while its
+  phase is below ``duty_factor``; the right foot half a stride after the left), unitree_rl_gym's
+  ``_reward_contact`` (stance below 0.55 of its 0.8 s period). Weight 1.0 instead of its 0.18: with
+  0.18 a policy that had learned to stand (150 iterations here) kept standing, since standing already
+  matches one foot's schedule most of the time and stepping costs swing-height penalties; stepping must
+  pay clearly within this CPU budget.
+* ``feet_swing_height_l2``: squared error of each swinging foot's sole height from ``target_m``
+  (unitree_rl_gym targets 0.08 m for the ankle-roll link origin; the sole site here sits ~0.03 m below
+  that origin, so 0.07 m at the sole is a little more clearance).
+* ``feet_distance_exp``: HumanoidGym's ``_reward_feet_distance`` (roboterax humanoid-gym,
+  ``humanoid/envs/custom/humanoid_env.py``): planar distance of the feet kept within
+  ``[min_m, max_m]`` (the G1 stands with its feet 0.24 m apart).
+
+Other differences from Isaac Lab:
+
+* ``hip_deviation_l2`` (unitree_rl_gym's ``hip_pos`` on hip roll and yaw, indices 1, 2, 7, 8: the
+  G1's first 12 joints are the legs in the same order for the 29-joint robot and the ``legs`` group)
+  replaces ``joint_deviation_l1``, which would also penalise the walking joints.
 * ``base_height_l2`` (target 0.728 m, weight -10) is taken from unitree_rl_gym's ``G1RoughCfg`` to
   keep the robot standing; Isaac Lab uses a termination penalty (-200) instead, which the reward
-  state does not expose.
+  state does not expose; ``alive`` (0.15) rewards each step not fallen.
+* ``feet_slide`` is unitree_rl_gym's ``contact_no_vel`` (squared 3-D speed of feet in contact).
 * Not reproduced: ``dof_acc_l2`` (no joint accelerations in the state), ``dof_pos_limits`` (no joint
   limits in the state).
 
@@ -20,15 +40,18 @@ by dt).
 PARAMS = {
     "track_lin_vel_xy_exp": {"weight": 1.0, "std": 0.5},
     "track_ang_vel_z_exp": {"weight": 1.0, "std": 0.5},
-    "feet_air_time": {"weight": 0.75, "threshold_s": 0.4, "min_command": 0.1},
-    "feet_slide": {"weight": -0.1},
-    "lin_vel_z_l2": {"weight": -0.2},
+    "contact_phase_match": {"weight": 1.0, "duty_factor": 0.55, "phase_right": 0.5},
+    "feet_swing_height_l2": {"weight": -20.0, "target_m": 0.07},
+    "feet_distance_exp": {"weight": 0.2, "min_m": 0.2, "max_m": 0.4},
+    "feet_slide": {"weight": -0.2},
+    "alive": {"weight": 0.15},
+    "lin_vel_z_l2": {"weight": -2.0},
     "ang_vel_xy_l2": {"weight": -0.05},
     "flat_orientation_l2": {"weight": -1.0},
     "base_height_l2": {"weight": -10.0, "target_m": 0.728},
     "joint_torques_l2": {"weight": -2.0e-6},
-    "action_rate_l2": {"weight": -0.005},
-    "joint_deviation_l1": {"weight": -0.05},
+    "action_rate_l2": {"weight": -0.01},
+    "hip_deviation_l2": {"weight": -1.0},
 }
 
 
@@ -53,25 +76,44 @@ def track_ang_vel_z_exp(state, std):
     return torch.exp(-error / std**2)
 
 
-def feet_air_time(state, threshold_s, min_command):
-    """Biped stepping: in single stance, the shorter of the feet's current phase times, capped, in s.
+def contact_phase_match(state, duty_factor, phase_right):
+    """Number of feet (0-2) whose contact state matches the gait schedule. Shape (N,).
 
-    Zero in double support or flight, and when the commanded planar speed is below min_command.
-    Shape (N,).
+    Foot i should stand while its phase (gait_phase + offset_i) mod 1 is below duty_factor; the left
+    foot's offset is 0, the right's phase_right (a fraction of the stride).
     """
-    in_contact = state.foot_contact
-    phase_time = torch.where(in_contact, state.feet_contact_time_s, state.feet_air_time_s)
-    single_stance = torch.sum(in_contact.int(), dim=1) == 1
-    reward = torch.min(torch.where(single_stance[:, None], phase_time, torch.zeros_like(phase_time)), dim=1)
-    reward = torch.clamp(reward.values, max=threshold_s)
-    moving = torch.linalg.norm(state.commands[:, :2], dim=1) > min_command
-    return reward * moving.float()
+    offsets = torch.tensor([0.0, phase_right], device=state.gait_phase.device)
+    phase = torch.remainder(state.gait_phase[:, None] + offsets[None, :], 1.0)
+    stance = phase < duty_factor
+    return torch.sum((stance == state.foot_contact).float(), dim=1)
+
+
+def feet_swing_height_l2(state, target_m):
+    """Sum over feet in the air of (sole height - target_m)^2, m^2. Shape (N,)."""
+    airborne = (~state.foot_contact).float()
+    return torch.sum(torch.square(state.foot_pos_w[..., 2] - target_m) * airborne, dim=1)
+
+
+def feet_distance_exp(state, min_m, max_m):
+    """HumanoidGym's feet distance: mean of exp(-100 |d_min|) and exp(-100 |d_max|), in [0, 1], where
+    d_min = clamp(d - min_m, -0.5, 0) and d_max = clamp(d - max_m, 0, 0.5) for the planar distance d
+    of the feet, m. 1 while min_m <= d <= max_m. Shape (N,).
+    """
+    d = torch.linalg.norm(state.foot_pos_w[:, 0, :2] - state.foot_pos_w[:, 1, :2], dim=1)
+    d_min = torch.clamp(d - min_m, min=-0.5, max=0.0)
+    d_max = torch.clamp(d - max_m, min=0.0, max=0.5)
+    return 0.5 * (torch.exp(-100.0 * torch.abs(d_min)) + torch.exp(-100.0 * torch.abs(d_max)))
 
 
 def feet_slide(state):
-    """Planar speed of the feet that touch the floor, summed over feet, m/s. Shape (N,)."""
-    speed = torch.linalg.norm(state.foot_vel_w[:, :, :2], dim=2)
-    return torch.sum(speed * state.foot_contact.float(), dim=1)
+    """Squared 3-D speed of the feet that touch the floor, summed over feet, (m/s)^2. Shape (N,)."""
+    speed_sq = torch.sum(torch.square(state.foot_vel_w), dim=2)
+    return torch.sum(speed_sq * state.foot_contact.float(), dim=1)
+
+
+def alive(state):
+    """1 per env (the episode ends on a fall, so this counts the steps standing). Shape (N,)."""
+    return torch.ones_like(state.base_height)
 
 
 def lin_vel_z_l2(state):
@@ -104,9 +146,9 @@ def action_rate_l2(state):
     return torch.sum(torch.square(state.actions - state.last_actions), dim=1)
 
 
-def joint_deviation_l1(state):
-    """Sum of absolute joint offsets from the standing pose, rad. Shape (N,)."""
-    return torch.sum(torch.abs(state.joint_pos - state.default_joint_pos), dim=1)
+def hip_deviation_l2(state):
+    """Sum of squared hip roll and yaw angles (joints 1, 2, 7, 8), rad^2. Shape (N,)."""
+    return torch.sum(torch.square(state.joint_pos[:, [1, 2, 7, 8]]), dim=1)
 
 
 def compute_reward(state):
@@ -114,15 +156,20 @@ def compute_reward(state):
     terms = {
         "track_lin_vel_xy_exp": track_lin_vel_xy_exp(state, p["track_lin_vel_xy_exp"]["std"]),
         "track_ang_vel_z_exp": track_ang_vel_z_exp(state, p["track_ang_vel_z_exp"]["std"]),
-        "feet_air_time": feet_air_time(state, p["feet_air_time"]["threshold_s"], p["feet_air_time"]["min_command"]),
+        "contact_phase_match": contact_phase_match(
+            state, p["contact_phase_match"]["duty_factor"], p["contact_phase_match"]["phase_right"]
+        ),
+        "feet_swing_height_l2": feet_swing_height_l2(state, p["feet_swing_height_l2"]["target_m"]),
+        "feet_distance_exp": feet_distance_exp(state, p["feet_distance_exp"]["min_m"], p["feet_distance_exp"]["max_m"]),
         "feet_slide": feet_slide(state),
+        "alive": alive(state),
         "lin_vel_z_l2": lin_vel_z_l2(state),
         "ang_vel_xy_l2": ang_vel_xy_l2(state),
         "flat_orientation_l2": flat_orientation_l2(state),
         "base_height_l2": base_height_l2(state, p["base_height_l2"]["target_m"]),
         "joint_torques_l2": joint_torques_l2(state),
         "action_rate_l2": action_rate_l2(state),
-        "joint_deviation_l1": joint_deviation_l1(state),
+        "hip_deviation_l2": hip_deviation_l2(state),
     }
     components = {name: p[name]["weight"] * value for name, value in terms.items()}
     reward = sum(components.values())
