@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from lm_reward_learning.config import load_train_config
+from lm_reward_learning.config import config_dir, load_train_config
 from lm_reward_learning.export import deploy_info, export_run
 from lm_reward_learning.isaaclab_backend.launcher import IsaacLabUnavailableError, check_available, train_isaaclab
 from lm_reward_learning.reward.program import default_program
@@ -31,7 +31,9 @@ def _require_isaaclab(robot: str) -> None:
 
 
 def _cfg(robot: str, iterations: int):
-    return load_train_config(robot, iterations=iterations, **{"env.num_envs": 4, "ppo.num_steps_per_env": 8})
+    """The shipped preset of ``robot`` for this backend (README: the G1's is ``g1_isaaclab.yaml``), shrunk."""
+    path = config_dir() / "train" / "g1_isaaclab.yaml" if robot == "g1" else None
+    return load_train_config(robot, path, iterations=iterations, **{"env.num_envs": 4, "ppo.num_steps_per_env": 8})
 
 
 @pytest.fixture(scope="module")

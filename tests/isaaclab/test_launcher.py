@@ -144,3 +144,20 @@ def test_half_built_environment_is_reported(run, cfg, monkeypatch, tmp_path):
     monkeypatch.setenv("LMRL_ISAACLAB_VENV", str(venv))
     with pytest.raises(IsaacLabUnavailableError, match=r"incomplete.*setup_isaaclab\.sh"):
         train_isaaclab(run, cfg, progress=False)
+
+
+def test_the_g1_walking_preset_is_refused_and_the_isaaclab_preset_accepted(tmp_path):
+    """config/train/g1.yaml (legs, gait clock, symmetry) is MuJoCo-only; the error names g1_isaaclab.yaml,
+    which the Isaac Lab task accepts (all 29 joints)."""
+    from lm_reward_learning.config import config_dir
+    from lm_reward_learning.errors import ConfigError
+    from lm_reward_learning.isaaclab_backend.launcher import make_request
+
+    r = RunDir.create_at(tmp_path / "run")
+    r.write_meta(robot="g1", status="validated", iterations_done=0)
+    files = {name: tmp_path / name for name in ("progress", "result", "cancel")}
+    with pytest.raises(ConfigError, match="config/train/g1_isaaclab.yaml"):
+        make_request(r, load_train_config("g1"), resume=False, warm_start=None, device="cpu", files=files)
+    preset = load_train_config("g1", config_dir() / "train" / "g1_isaaclab.yaml")
+    request = make_request(r, preset, resume=False, warm_start=None, device="cpu", files=files)
+    assert isinstance(request, WorkerRequest)

@@ -147,8 +147,8 @@ def make_request(
         raise ConfigError(
             f"the isaaclab backend acts on every joint without a gait clock or symmetry augmentation; this config "
             f"has env.action_joints {cfg.env.action_joints!r}, env.gait_clock {cfg.env.gait_clock} and ppo.symmetry "
-            f"{cfg.ppo.symmetry}. Train with --backend mujoco, or set env.action_joints: all, env.gait_clock: false "
-            "and ppo.symmetry: false in the config."
+            f"{cfg.ppo.symmetry}. Train with --backend mujoco, or pass a config with env.action_joints: all, "
+            "env.gait_clock: false and ppo.symmetry: false (for the G1: --config config/train/g1_isaaclab.yaml)."
         )
     robot = run.meta()["robot"]
     spec = get_robot(robot)
