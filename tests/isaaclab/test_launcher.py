@@ -156,7 +156,7 @@ def test_the_g1_walking_preset_is_refused_and_the_isaaclab_preset_accepted(tmp_p
     r = RunDir.create_at(tmp_path / "run")
     r.write_meta(robot="g1", status="validated", iterations_done=0)
     files = {name: tmp_path / name for name in ("progress", "result", "cancel")}
-    with pytest.raises(ConfigError, match="config/train/g1_isaaclab.yaml"):
+    with pytest.raises(ConfigError, match=r"config/train/g1_isaaclab\.yaml"):
         make_request(r, load_train_config("g1"), resume=False, warm_start=None, device="cpu", files=files)
     preset = load_train_config("g1", config_dir() / "train" / "g1_isaaclab.yaml")
     request = make_request(r, preset, resume=False, warm_start=None, device="cpu", files=files)
