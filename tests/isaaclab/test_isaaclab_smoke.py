@@ -58,6 +58,7 @@ def test_trains_into_our_run_directory(go2_run):
     assert [r["iteration"] for r in records] == [0, 1]
     # The MuJoCo trainer's record format, with the program's own term names.
     expected_keys = {"iteration", "wall_s", "env_steps", "mean_episode_return", "mean_episode_length_s"}
+    expected_keys |= {"collect_s", "learn_s"}  # rsl-rl's split of the iteration
     assert expected_keys | {"explosions", "terms"} == set(records[0])
     assert records[0]["env_steps"] == 4 * 8
     assert "track_lin_vel_xy_exp" in records[1]["terms"] and "feet_air_time" in records[1]["terms"]
