@@ -64,9 +64,12 @@ class Probe:
         self.states: list[tuple[float, str]] = []
         self.commands: list[tuple[float, list[float]]] = []
         self.diagnostics: dict[str, str] = {}
+        self.diagnostics_at = -1.0
+        """When the last ``/diagnostics`` message of the controller arrived, s (probe clock)."""
         self.lock = threading.Lock()
+        # depth 50: every transition of a burst (a depth of 1 keeps only the newest one not yet taken)
         latched = QoSProfile(
-            depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+            depth=50, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
         )
         self.node.create_subscription(String, f"{controller}/safety_state", self._on_state, latched)
         self.node.create_subscription(Float64MultiArray, "joint_commands", self._on_command, 10)
@@ -111,6 +114,7 @@ class Probe:
                 with self.lock:
                     self.diagnostics = {kv.key: kv.value for kv in status.values}
                     self.diagnostics["_message"] = status.message
+                    self.diagnostics_at = self.now()
 
     def wait(self, cond: Callable[[], bool], timeout: float, what: str) -> float:
         """Wait until ``cond()``; return the time it became true (probe clock). Raises SystemExit on timeout."""
@@ -292,6 +296,8 @@ def cmd_faults(args: argparse.Namespace) -> dict[str, Any]:
         after = [c for ts, c in probe.commands if ts >= t]
         out["deactivate"] = {"commands_after": len(after), "last": _split(after[-1]) if after else None}
         out["states"] = [s for _, s in probe.states]
+        # the controller's statistics restart at each activation: take a report sent after this last run
+        probe.wait(lambda: probe.diagnostics_at > t, 10.0, "diagnostics after the last deactivation")
         out["diagnostics"] = probe.diagnostics
 
         # 8. a subscriber that joins now still gets the recent transitions (latched with history)
