@@ -478,20 +478,18 @@ class MujocoVecEnv(VecEnv):
             gait_phase=t(np.mod(time_s * self.cfg.gait_frequency_hz, 1.0)),
             dt=self.dt,
         )
-        policy = torch.cat(
-            [
-                state.base_ang_vel_b * ANG_VEL_SCALE,
-                state.projected_gravity_b,
-                state.commands * self._command_scale,
-                state.joint_pos - state.default_joint_pos + t(self.randomizer.joint_offset),
-                state.joint_vel * JOINT_VEL_SCALE,
-                state.actions,
-            ],
-            dim=1,
-        )
+        terms = [
+            state.base_ang_vel_b * ANG_VEL_SCALE,
+            state.projected_gravity_b,
+            state.commands * self._command_scale,
+            state.joint_pos - state.default_joint_pos + t(self.randomizer.joint_offset),
+            state.joint_vel * JOINT_VEL_SCALE,
+            state.actions,
+        ]
         if self.cfg.gait_clock:
             angle = 2.0 * math.pi * state.gait_phase[:, None]
-            policy = torch.cat([policy, torch.sin(angle), torch.cos(angle)], dim=1)
+            terms += [torch.sin(angle), torch.cos(angle)]
+        policy = torch.cat(terms, dim=1)  # one copy into the observation, clock included
         if self.cfg.obs_noise:
             noise = torch.from_numpy(self.rng.uniform(-1.0, 1.0, size=policy.shape).astype(np.float32))
             policy = policy + noise * self._noise_widths
