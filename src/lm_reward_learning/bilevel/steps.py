@@ -108,16 +108,22 @@ def load_expert(cfg: LearnConfig, *, measure: bool = True) -> ExpertVideo:
             (:class:`~lm_reward_learning.video.human_pose.NoPersonError`).
         lm_reward_learning.video.human_pose.PoseUnavailableError: a human subject without MediaPipe Pose.
     """
+    clip = decode_expert(cfg, max_side=320)
+    return ExpertVideo(clip, measure_expert(cfg, clip) if measure else None)
+
+
+def decode_expert(cfg: LearnConfig, max_side: int) -> VideoClip:
+    """The expert video as the config selects it (source, trim window, playback speed), scaled so that its
+    long side is at most ``max_side`` px (:func:`~lm_reward_learning.video.io.load_video`; errors as there)."""
     from lm_reward_learning.video import io as vio
 
-    clip = vio.load_video(
+    return vio.load_video(
         cfg.video_source(),
         start_s=cfg.video_start_s,
         end_s=cfg.video_end_s,
         speed=cfg.effective_video_speed,
-        max_side=320,
+        max_side=max_side,
     )
-    return ExpertVideo(clip, measure_expert(cfg, clip) if measure else None)
 
 
 def measure_expert(cfg: LearnConfig, clip: VideoClip) -> dict[str, Any]:
@@ -135,7 +141,6 @@ def measure_expert(cfg: LearnConfig, clip: VideoClip) -> dict[str, Any]:
         lm_reward_learning.video.human_pose.PoseUnavailableError: a human subject without MediaPipe Pose.
     """
     from lm_reward_learning.video import human_pose
-    from lm_reward_learning.video import io as vio
     from lm_reward_learning.video import motion as vmotion
     from lm_reward_learning.video.errors import ClipTooShortError, NoMotionError
 
@@ -145,13 +150,7 @@ def measure_expert(cfg: LearnConfig, clip: VideoClip) -> dict[str, Any]:
         silhouette = vmotion.analyse_expert_video(clip).to_gait_features()
     except (ClipTooShortError, NoMotionError) as exc:  # pose decides whether the clip shows a gait
         silhouette = {"error": str(exc)}
-    pose_clip = vio.load_video(
-        cfg.video_source(),
-        start_s=cfg.video_start_s,
-        end_s=cfg.video_end_s,
-        speed=cfg.effective_video_speed,
-        max_side=human_pose.POSE_MAX_SIDE,
-    )
+    pose_clip = decode_expert(cfg, max_side=human_pose.POSE_MAX_SIDE)
     gait = human_pose.analyse_human_video(pose_clip, leg_length_m=cfg.effective_expert_leg_length_m)
     features = {k: silhouette.get(k) for k in ("vertical_bounce_rel_height", "forward_speed_body_lengths_s")}
     features.update(gait.to_gait_features())
